@@ -1,0 +1,6 @@
+//! upload-gateway: a pingora reverse proxy that enforces upload policy while multipart
+//! uploads stream through it.
+#![forbid(unsafe_code)]
+
+pub mod multipart;
+pub mod rejection;

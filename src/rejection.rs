@@ -1,0 +1,166 @@
+//! The one rejection type: every refusal the gateway can answer with, its fixed status, its
+//! stable `code` and its message. Rendered into a response body in exactly one place
+//! ([`Rejection::render`]), whatever phase produced it.
+
+use serde_json::json;
+
+/// Why a request was refused. Each variant has a fixed HTTP status and a stable `code` that
+/// clients program against (see DESIGN.md); the message is for humans and may change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// 400 `bad_request`: the HTTP request itself is malformed or uses a framing we refuse.
+    BadRequest(String),
+    /// 400 `invalid_multipart`: the multipart body (or its Content-Type) is malformed or ambiguous.
+    InvalidMultipart(String),
+    /// 401 `unauthorized`: missing, malformed, expired or badly signed credential.
+    Unauthorized(String),
+    /// 403 `forbidden`: the credential lacks scopes (listed) or may not act for the organisation.
+    Forbidden { message: String, missing_scopes: Vec<String> },
+    /// 404 `not_found`: no route matches the method and path.
+    NotFound,
+    /// 413 `too_large`: a size limit (body, part or per-category) is exceeded.
+    TooLarge(String),
+    /// 415 `unsupported_media_type`: the type is not allowed on this route.
+    UnsupportedMediaType(String),
+    /// 415 `content_mismatch`: the declared part type disagrees with the detected bytes.
+    ContentMismatch { declared: String, detected: String },
+    /// 422 `validation_error`: a form-field or filename rule failed.
+    Validation(String),
+    /// 429 `rate_limited`, with the seconds after which a retry may succeed.
+    RateLimited { retry_after_secs: u64 },
+    /// 502 `storage_error`: the upstream is unreachable or failed.
+    StorageError(String),
+    /// 504 `timeout`: the upstream did not answer in time.
+    UpstreamTimeout,
+    /// 408 `timeout`: the client was too slow sending its request.
+    ClientTimeout,
+    /// 500 `internal`: a failure of the gateway itself.
+    Internal(String),
+}
+
+impl Rejection {
+    /// The HTTP status this rejection is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::BadRequest(_) | Self::InvalidMultipart(_) => 400,
+            Self::Unauthorized(_) => 401,
+            Self::Forbidden { .. } => 403,
+            Self::NotFound => 404,
+            Self::ClientTimeout => 408,
+            Self::TooLarge(_) => 413,
+            Self::UnsupportedMediaType(_) | Self::ContentMismatch { .. } => 415,
+            Self::Validation(_) => 422,
+            Self::RateLimited { .. } => 429,
+            Self::Internal(_) => 500,
+            Self::StorageError(_) => 502,
+            Self::UpstreamTimeout => 504,
+        }
+    }
+
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "bad_request",
+            Self::InvalidMultipart(_) => "invalid_multipart",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden { .. } => "forbidden",
+            Self::NotFound => "not_found",
+            Self::TooLarge(_) => "too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::ContentMismatch { .. } => "content_mismatch",
+            Self::Validation(_) => "validation_error",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::StorageError(_) => "storage_error",
+            Self::UpstreamTimeout | Self::ClientTimeout => "timeout",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    /// A human-readable message; never contains key material.
+    pub fn message(&self) -> String {
+        match self {
+            Self::BadRequest(m)
+            | Self::InvalidMultipart(m)
+            | Self::Unauthorized(m)
+            | Self::TooLarge(m)
+            | Self::UnsupportedMediaType(m)
+            | Self::Validation(m)
+            | Self::StorageError(m)
+            | Self::Internal(m) => m.clone(),
+            Self::Forbidden { message, .. } => message.clone(),
+            Self::NotFound => "no route matches this method and path".into(),
+            Self::ContentMismatch { declared, detected } => {
+                format!("declared content type {declared} does not match the detected type {detected}")
+            }
+            Self::RateLimited { retry_after_secs } => {
+                format!("rate limit exceeded, retry after {retry_after_secs}s")
+            }
+            Self::UpstreamTimeout => "the storage backend did not answer in time".into(),
+            Self::ClientTimeout => "the client was too slow sending the request".into(),
+        }
+    }
+
+    /// Extra response headers this rejection carries (`WWW-Authenticate`, `Retry-After`).
+    pub fn extra_headers(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Self::Unauthorized(_) => vec![(
+                "WWW-Authenticate",
+                "Bearer error=\"invalid_token\"".to_string(),
+            )],
+            Self::RateLimited { retry_after_secs } => {
+                vec![("Retry-After", retry_after_secs.to_string())]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The JSON error body: `{"error":{"code","message","request_id",…}}`.
+    pub fn render(&self, request_id: &str) -> Vec<u8> {
+        let mut error = json!({
+            "code": self.code(),
+            "message": self.message(),
+            "request_id": request_id,
+        });
+        match self {
+            Self::Forbidden { missing_scopes, .. } if !missing_scopes.is_empty() => {
+                error["missing_scopes"] = json!(missing_scopes);
+            }
+            Self::ContentMismatch { declared, detected } => {
+                error["declared"] = json!(declared);
+                error["detected"] = json!(detected);
+            }
+            _ => {}
+        }
+        serde_json::to_vec(&json!({ "error": error })).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}): {}", self.code(), self.status(), self.message())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_carries_code_message_and_request_id() {
+        let r = Rejection::ContentMismatch {
+            declared: "image/jpeg".into(),
+            detected: "image/png".into(),
+        };
+        let v: serde_json::Value = serde_json::from_slice(&r.render("rid-1")).unwrap();
+        assert_eq!(v["error"]["code"], "content_mismatch");
+        assert_eq!(v["error"]["request_id"], "rid-1");
+        assert_eq!(v["error"]["detected"], "image/png");
+        assert_eq!(r.status(), 415);
+    }
+
+    #[test]
+    fn unauthorized_sets_rfc6750_header() {
+        let h = Rejection::Unauthorized("expired".into()).extra_headers();
+        assert_eq!(h[0].1, "Bearer error=\"invalid_token\"");
+    }
+}
