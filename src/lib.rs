@@ -2,5 +2,7 @@
 //! uploads stream through it.
 #![forbid(unsafe_code)]
 
+pub mod media;
 pub mod multipart;
 pub mod rejection;
+pub mod sniff;

@@ -1,0 +1,101 @@
+use super::*;
+
+fn fixture(rel: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/tests/fixtures/{rel}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// Detects like the inspector does: a first look, then the window (here: the whole file).
+fn sniff_file(bytes: &[u8]) -> Detected {
+    if bytes.len() > FIRST_LOOK
+        && let Sniff::Done(d) = detect(&bytes[..FIRST_LOOK], false)
+    {
+        return d;
+    }
+    let window = &bytes[..bytes.len().min(64 * 1024)];
+    match detect(window, true) {
+        Sniff::Done(d) => d,
+        Sniff::NeedMore => panic!("final detection must decide"),
+    }
+}
+
+#[test]
+fn every_corpus_file_is_detected_as_its_type() {
+    let expect = [
+        ("clip.avi", "video/x-msvideo"),
+        ("clip.mkv", "video/x-matroska"),
+        ("clip.mov", "video/quicktime"),
+        ("clip.mp4", "video/mp4"),
+        ("clip.webm", "video/webm"),
+        ("icon.ico", "image/vnd.microsoft.icon"),
+        ("photo.avif", "image/avif"),
+        ("photo.bmp", "image/bmp"),
+        ("photo.gif", "image/gif"),
+        ("photo.jpg", "image/jpeg"),
+        ("photo.png", "image/png"),
+        ("photo.tiff", "image/tiff"),
+        ("photo.webp", "image/webp"),
+        ("report.doc", "application/msword"),
+        ("report.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        ("report.odt", "application/vnd.oasis.opendocument.text"),
+        ("report.pdf", "application/pdf"),
+        ("sheet.xls", "application/vnd.ms-excel"),
+        ("sheet.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        ("tone-noid3.mp3", "audio/mpeg"),
+        ("tone.flac", "audio/flac"),
+        ("tone.m4a", "audio/mp4"),
+        ("tone.mp3", "audio/mpeg"),
+        ("tone.ogg", "audio/ogg"),
+        ("tone.opus", "audio/opus"),
+        ("tone.wav", "audio/wav"),
+    ];
+    for (file, mime) in expect {
+        let d = sniff_file(&fixture(&format!("media/{file}")));
+        assert_eq!(d.mime, mime, "{file}");
+        assert!(!d.active, "{file}");
+    }
+}
+
+#[test]
+fn hostile_files_are_what_they_are() {
+    let expect = [
+        ("elf-binary.bin", "application/x-executable", false),
+        ("windows.exe", "application/vnd.microsoft.portable-executable", false),
+        ("page.html", "text/html", true),
+        ("scripted.svg", "image/svg+xml", true),
+        ("script.sh", "text/x-shellscript", true),
+        ("archive.zip", "application/zip", false),
+    ];
+    for (file, mime, active) in expect {
+        let d = sniff_file(&fixture(&format!("hostile/{file}")));
+        assert_eq!((d.mime.as_str(), d.active), (mime, active), "{file}");
+    }
+}
+
+#[test]
+fn docx_is_found_whatever_the_entry_order() {
+    // A zip whose first entries are not word/: stored entries with known sizes.
+    let mut z = Vec::new();
+    for (name, data) in [("[Content_Types].xml", &b"<Types/>"[..]), ("docProps/app.xml", b"<x/>"), ("word/document.xml", b"<w/>")] {
+        z.extend_from_slice(b"PK\x03\x04\x14\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00");
+        z.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        z.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        z.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        z.extend_from_slice(&0u16.to_le_bytes());
+        z.extend_from_slice(name.as_bytes());
+        z.extend_from_slice(data);
+    }
+    let Sniff::Done(d) = detect(&z, false) else { panic!("undecided") };
+    assert!(d.mime.ends_with("wordprocessingml.document"));
+    // Cut before word/ is reached: undecided until the window is final.
+    assert_eq!(detect(&z[..60], false), Sniff::NeedMore);
+    assert_eq!(detect(&z[..60], true), Sniff::Done(Detected { mime: "application/zip".into(), active: false }));
+}
+
+#[test]
+fn static_svg_and_event_handlers() {
+    let svg = b"<svg xmlns=\"http://www.w3.org/2000/svg\"><rect width=\"1\"/></svg>";
+    assert_eq!(detect(svg, true), Sniff::Done(Detected { mime: "image/svg+xml".into(), active: false }));
+    let onload = b"<svg onload =\"alert(1)\"></svg>";
+    assert_eq!(detect(onload, true), Sniff::Done(Detected { mime: "image/svg+xml".into(), active: true }));
+    assert_eq!(detect(b"plain words\n", true), Sniff::Done(Detected { mime: "text/plain".into(), active: false }));
+}

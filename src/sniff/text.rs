@@ -1,0 +1,52 @@
+//! Content rules for types without magic numbers: SVG, HTML, shell scripts and plain text,
+//! and whether they carry active content (script, event handlers, `javascript:` URLs).
+
+/// `Some((type, active))` if `buf` is text; `None` if it is binary.
+pub fn classify(buf: &[u8]) -> Option<(&'static str, bool)> {
+    if buf.contains(&0) {
+        return None;
+    }
+    if let Err(e) = std::str::from_utf8(buf) {
+        // Only a multi-byte character cut at the end of the window is acceptable.
+        if e.error_len().is_some() {
+            return None;
+        }
+    }
+    let body = buf.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(buf);
+    let lower = body.to_ascii_lowercase();
+    let start = lower.trim_ascii_start();
+    let active = has_active_content(&lower);
+    if start.starts_with(b"#!") {
+        return Some(("text/x-shellscript", true));
+    }
+    let markup = start.starts_with(b"<");
+    if markup && contains(&lower, b"<svg") && !contains(&lower, b"<html") {
+        return Some(("image/svg+xml", active));
+    }
+    if markup && (start.starts_with(b"<!doctype html") || contains(&lower, b"<html")) {
+        return Some(("text/html", active));
+    }
+    if markup && (contains(&lower, b"<script") || contains(&lower, b"<body")) {
+        return Some(("text/html", active));
+    }
+    Some(("text/plain", false))
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    memchr::memmem::find(hay, needle).is_some()
+}
+
+/// Script elements, `javascript:` URLs and `on…=` event-handler attributes (lower-cased input).
+pub fn has_active_content(lower: &[u8]) -> bool {
+    if contains(lower, b"<script") || contains(lower, b"javascript:") {
+        return true;
+    }
+    // An event handler attribute: whitespace or '/', "on", letters, optional spaces, '='.
+    memchr::memmem::find_iter(lower, b"on").any(|i| {
+        let before_ok = i > 0 && matches!(lower[i - 1], b' ' | b'\t' | b'\n' | b'\r' | b'/');
+        let rest = &lower[i + 2..];
+        let letters = rest.iter().take_while(|c| c.is_ascii_lowercase()).count();
+        let after = rest[letters..].iter().skip_while(|c| c.is_ascii_whitespace()).next();
+        before_ok && letters > 0 && after == Some(&b'=')
+    })
+}
