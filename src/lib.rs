@@ -2,7 +2,10 @@
 //! uploads stream through it.
 #![forbid(unsafe_code)]
 
+pub mod config;
+pub mod inspect;
 pub mod media;
 pub mod multipart;
+pub mod policy;
 pub mod rejection;
 pub mod sniff;

@@ -50,41 +50,81 @@ const TABLE: &[(&str, Category, &[&str])] = &[
     ("image/jpeg", Category::Image, &["image/jpg", "image/pjpeg"]),
     ("image/gif", Category::Image, &[]),
     ("image/webp", Category::Image, &[]),
-    ("image/bmp", Category::Image, &["image/x-ms-bmp", "image/x-bmp"]),
+    (
+        "image/bmp",
+        Category::Image,
+        &["image/x-ms-bmp", "image/x-bmp"],
+    ),
     ("image/tiff", Category::Image, &["image/tif"]),
     ("image/avif", Category::Image, &[]),
     ("image/heif", Category::Image, &["image/heic"]),
-    ("image/vnd.microsoft.icon", Category::Image, &["image/x-icon", "image/ico"]),
+    (
+        "image/vnd.microsoft.icon",
+        Category::Image,
+        &["image/x-icon", "image/ico"],
+    ),
     ("image/svg+xml", Category::Image, &[]),
     ("video/mp4", Category::Video, &[]),
     ("video/quicktime", Category::Video, &[]),
     ("video/x-matroska", Category::Video, &["video/mkv"]),
     ("video/webm", Category::Video, &[]),
-    ("video/x-msvideo", Category::Video, &["video/avi", "video/msvideo"]),
+    (
+        "video/x-msvideo",
+        Category::Video,
+        &["video/avi", "video/msvideo"],
+    ),
     ("video/mpeg", Category::Video, &[]),
-    ("audio/mpeg", Category::Audio, &["audio/mp3", "audio/mpeg3", "audio/x-mp3", "audio/x-mpeg"]),
-    ("audio/wav", Category::Audio, &["audio/x-wav", "audio/wave", "audio/vnd.wave"]),
+    (
+        "audio/mpeg",
+        Category::Audio,
+        &["audio/mp3", "audio/mpeg3", "audio/x-mp3", "audio/x-mpeg"],
+    ),
+    (
+        "audio/wav",
+        Category::Audio,
+        &["audio/x-wav", "audio/wave", "audio/vnd.wave"],
+    ),
     ("audio/ogg", Category::Audio, &["application/ogg"]),
     ("audio/opus", Category::Audio, &[]),
     ("audio/flac", Category::Audio, &["audio/x-flac"]),
     ("audio/mp4", Category::Audio, &["audio/x-m4a", "audio/m4a"]),
     ("audio/aac", Category::Audio, &["audio/x-aac"]),
-    ("application/pdf", Category::Document, &["application/x-pdf"]),
+    (
+        "application/pdf",
+        Category::Document,
+        &["application/x-pdf"],
+    ),
     ("application/msword", Category::Document, &[]),
     ("application/vnd.ms-excel", Category::Document, &[]),
     ("application/vnd.ms-powerpoint", Category::Document, &[]),
     (OOXML_DOC, Category::Document, &[]),
     (OOXML_XLS, Category::Document, &[]),
     (OOXML_PPT, Category::Document, &[]),
-    ("application/vnd.oasis.opendocument.text", Category::Document, &[]),
-    ("application/vnd.oasis.opendocument.spreadsheet", Category::Document, &[]),
-    ("application/vnd.oasis.opendocument.presentation", Category::Document, &[]),
+    (
+        "application/vnd.oasis.opendocument.text",
+        Category::Document,
+        &[],
+    ),
+    (
+        "application/vnd.oasis.opendocument.spreadsheet",
+        Category::Document,
+        &[],
+    ),
+    (
+        "application/vnd.oasis.opendocument.presentation",
+        Category::Document,
+        &[],
+    ),
     ("application/rtf", Category::Document, &["text/rtf"]),
     ("text/plain", Category::Document, &[]),
     ("text/csv", Category::Document, &[]),
     ("application/json", Category::Other, &[]),
     ("text/html", Category::Other, &[]),
-    ("application/zip", Category::Other, &["application/x-zip-compressed", "application/x-zip"]),
+    (
+        "application/zip",
+        Category::Other,
+        &["application/x-zip-compressed", "application/x-zip"],
+    ),
     (OLE_STORAGE, Category::Document, &[]),
 ];
 
@@ -139,7 +179,9 @@ pub fn is_unspecific(declared: &str) -> bool {
 
 /// Whether `mime` is one the gateway can detect and configs may name.
 pub fn is_known(mime: &str) -> bool {
-    TABLE.iter().any(|(c, _, a)| *c == mime || a.contains(&mime))
+    TABLE
+        .iter()
+        .any(|(c, _, a)| *c == mime || a.contains(&mime))
         || matches!(
             mime,
             "application/x-executable"

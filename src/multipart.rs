@@ -3,8 +3,10 @@
 //! `memchr::memmem`, part headers are parsed with `httparse` under a size cap, and anything
 //! ambiguous is an error rather than a guess (see DESIGN.md, "no parser differentials").
 
+mod form;
 mod header;
 
+pub use form::Form;
 pub use header::{PartHead, boundary_from_content_type, parse_params};
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -107,7 +109,9 @@ impl Parser {
                 State::Start => {
                     let n = self.dash_boundary.len().min(self.buf.len());
                     if self.buf[..n] != self.dash_boundary[..n] {
-                        return Err("body does not start with the boundary (preamble refused)".into());
+                        return Err(
+                            "body does not start with the boundary (preamble refused)".into()
+                        );
                     }
                     if n < self.dash_boundary.len() {
                         return Ok(None);

@@ -15,7 +15,10 @@ pub enum Rejection {
     /// 401 `unauthorized`: missing, malformed, expired or badly signed credential.
     Unauthorized(String),
     /// 403 `forbidden`: the credential lacks scopes (listed) or may not act for the organisation.
-    Forbidden { message: String, missing_scopes: Vec<String> },
+    Forbidden {
+        message: String,
+        missing_scopes: Vec<String>,
+    },
     /// 404 `not_found`: no route matches the method and path.
     NotFound,
     /// 413 `too_large`: a size limit (body, part or per-category) is exceeded.
@@ -90,7 +93,9 @@ impl Rejection {
             Self::Forbidden { message, .. } => message.clone(),
             Self::NotFound => "no route matches this method and path".into(),
             Self::ContentMismatch { declared, detected } => {
-                format!("declared content type {declared} does not match the detected type {detected}")
+                format!(
+                    "declared content type {declared} does not match the detected type {detected}"
+                )
             }
             Self::RateLimited { retry_after_secs } => {
                 format!("rate limit exceeded, retry after {retry_after_secs}s")

@@ -29,7 +29,10 @@ pub enum Sniff {
 }
 
 fn done(mime: &str, active: bool) -> Sniff {
-    Sniff::Done(Detected { mime: media::canonical(mime), active })
+    Sniff::Done(Detected {
+        mime: media::canonical(mime),
+        active,
+    })
 }
 
 /// Detects the type of `buf`, the first bytes of a part. `last` is true when no more bytes

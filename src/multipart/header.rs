@@ -148,7 +148,11 @@ pub fn parse_part_head(block: &[u8]) -> Result<PartHead, String> {
     let disposition = disposition.ok_or("part without Content-Disposition")?;
     let (name, filename) = parse_disposition(&disposition)?;
     let content_type = content_type.map(|ct| parse_part_type(&ct)).transpose()?;
-    Ok(PartHead { name, filename, content_type })
+    Ok(PartHead {
+        name,
+        filename,
+        content_type,
+    })
 }
 
 fn check_line_endings(block: &[u8]) -> Result<(), String> {
@@ -172,9 +176,9 @@ fn check_line_endings(block: &[u8]) -> Result<(), String> {
 fn parse_part_type(value: &str) -> Result<String, String> {
     let (essence, rest) = value.split_once(';').unwrap_or((value, ""));
     let essence = essence.trim().to_ascii_lowercase();
-    let valid = essence
-        .split_once('/')
-        .is_some_and(|(t, s)| !t.is_empty() && !s.is_empty() && essence.bytes().all(|c| is_token_char(c) || c == b'/'));
+    let valid = essence.split_once('/').is_some_and(|(t, s)| {
+        !t.is_empty() && !s.is_empty() && essence.bytes().all(|c| is_token_char(c) || c == b'/')
+    });
     if !valid {
         return Err(format!("malformed part Content-Type {essence:?}"));
     }
@@ -188,7 +192,10 @@ fn parse_part_type(value: &str) -> Result<String, String> {
 fn parse_disposition(value: &str) -> Result<(String, Option<String>), String> {
     let (kind, rest) = value.split_once(';').unwrap_or((value, ""));
     if !kind.trim().eq_ignore_ascii_case("form-data") {
-        return Err(format!("Content-Disposition must be form-data, got {:?}", kind.trim()));
+        return Err(format!(
+            "Content-Disposition must be form-data, got {:?}",
+            kind.trim()
+        ));
     }
     let params = parse_params(rest)?;
     let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
@@ -225,7 +232,9 @@ fn decode_ext_value(v: &str) -> Result<String, String> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3).ok_or("truncated percent escape in filename*")?;
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .ok_or("truncated percent escape in filename*")?;
             let s = std::str::from_utf8(hex).map_err(|_| "bad percent escape")?;
             out.push(u8::from_str_radix(s, 16).map_err(|_| "bad percent escape in filename*")?);
             i += 3;

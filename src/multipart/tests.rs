@@ -5,7 +5,9 @@ const B: &str = "XyZ-boundary";
 
 fn body() -> Vec<u8> {
     let mut b = Vec::new();
-    b.extend_from_slice(b"--XyZ-boundary\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nhello\r\n");
+    b.extend_from_slice(
+        b"--XyZ-boundary\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nhello\r\n",
+    );
     b.extend_from_slice(b"--XyZ-boundary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n");
     b.extend((0..5000u32).map(|i| (i * 7 % 251) as u8));
     b.extend_from_slice(b"\r\n--XyZ-boundar not yet\r\n--XyZ-boundary--\r\n");
@@ -79,7 +81,11 @@ fn refuses_ambiguities() {
     ];
     for (body, want) in cases {
         let e = err_of(body);
-        assert!(e.contains(want), "{want:?} not in {e:?} for {:?}", String::from_utf8_lossy(body));
+        assert!(
+            e.contains(want),
+            "{want:?} not in {e:?} for {:?}",
+            String::from_utf8_lossy(body)
+        );
     }
 }
 
@@ -107,7 +113,10 @@ fn request_boundary_rules() {
     assert_eq!(ok.as_deref(), Some("abc"));
     let quoted = boundary_from_content_type(b"multipart/form-data; boundary=\"a'b\"").unwrap();
     assert_eq!(quoted.as_deref(), Some("a'b"));
-    assert_eq!(boundary_from_content_type(b"application/json").unwrap(), None);
+    assert_eq!(
+        boundary_from_content_type(b"application/json").unwrap(),
+        None
+    );
     for bad in [
         &b"multipart/form-data"[..],
         b"multipart/form-data; boundary=a; boundary=b",
@@ -116,7 +125,11 @@ fn request_boundary_rules() {
         b"multipart/form-data; boundary=\"abc \"",
         b"multipart/form-data; boundary=",
     ] {
-        assert!(boundary_from_content_type(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        assert!(
+            boundary_from_content_type(bad).is_err(),
+            "{:?}",
+            String::from_utf8_lossy(bad)
+        );
     }
     let long = format!("multipart/form-data; boundary={}", "a".repeat(71));
     assert!(boundary_from_content_type(long.as_bytes()).is_err());

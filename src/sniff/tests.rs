@@ -1,7 +1,11 @@
 use super::*;
 
 fn fixture(rel: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/tests/fixtures/{rel}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    std::fs::read(format!(
+        "{}/tests/fixtures/{rel}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
 }
 
 /// Detects like the inspector does: a first look, then the window (here: the whole file).
@@ -35,11 +39,17 @@ fn every_corpus_file_is_detected_as_its_type() {
         ("photo.tiff", "image/tiff"),
         ("photo.webp", "image/webp"),
         ("report.doc", "application/msword"),
-        ("report.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        (
+            "report.docx",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ),
         ("report.odt", "application/vnd.oasis.opendocument.text"),
         ("report.pdf", "application/pdf"),
         ("sheet.xls", "application/vnd.ms-excel"),
-        ("sheet.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (
+            "sheet.xlsx",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
         ("tone-noid3.mp3", "audio/mpeg"),
         ("tone.flac", "audio/flac"),
         ("tone.m4a", "audio/mp4"),
@@ -59,7 +69,11 @@ fn every_corpus_file_is_detected_as_its_type() {
 fn hostile_files_are_what_they_are() {
     let expect = [
         ("elf-binary.bin", "application/x-executable", false),
-        ("windows.exe", "application/vnd.microsoft.portable-executable", false),
+        (
+            "windows.exe",
+            "application/vnd.microsoft.portable-executable",
+            false,
+        ),
         ("page.html", "text/html", true),
         ("scripted.svg", "image/svg+xml", true),
         ("script.sh", "text/x-shellscript", true),
@@ -75,7 +89,11 @@ fn hostile_files_are_what_they_are() {
 fn docx_is_found_whatever_the_entry_order() {
     // A zip whose first entries are not word/: stored entries with known sizes.
     let mut z = Vec::new();
-    for (name, data) in [("[Content_Types].xml", &b"<Types/>"[..]), ("docProps/app.xml", b"<x/>"), ("word/document.xml", b"<w/>")] {
+    for (name, data) in [
+        ("[Content_Types].xml", &b"<Types/>"[..]),
+        ("docProps/app.xml", b"<x/>"),
+        ("word/document.xml", b"<w/>"),
+    ] {
         z.extend_from_slice(b"PK\x03\x04\x14\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00");
         z.extend_from_slice(&(data.len() as u32).to_le_bytes());
         z.extend_from_slice(&(data.len() as u32).to_le_bytes());
@@ -84,18 +102,44 @@ fn docx_is_found_whatever_the_entry_order() {
         z.extend_from_slice(name.as_bytes());
         z.extend_from_slice(data);
     }
-    let Sniff::Done(d) = detect(&z, false) else { panic!("undecided") };
+    let Sniff::Done(d) = detect(&z, false) else {
+        panic!("undecided")
+    };
     assert!(d.mime.ends_with("wordprocessingml.document"));
     // Cut before word/ is reached: undecided until the window is final.
     assert_eq!(detect(&z[..60], false), Sniff::NeedMore);
-    assert_eq!(detect(&z[..60], true), Sniff::Done(Detected { mime: "application/zip".into(), active: false }));
+    assert_eq!(
+        detect(&z[..60], true),
+        Sniff::Done(Detected {
+            mime: "application/zip".into(),
+            active: false
+        })
+    );
 }
 
 #[test]
 fn static_svg_and_event_handlers() {
     let svg = b"<svg xmlns=\"http://www.w3.org/2000/svg\"><rect width=\"1\"/></svg>";
-    assert_eq!(detect(svg, true), Sniff::Done(Detected { mime: "image/svg+xml".into(), active: false }));
+    assert_eq!(
+        detect(svg, true),
+        Sniff::Done(Detected {
+            mime: "image/svg+xml".into(),
+            active: false
+        })
+    );
     let onload = b"<svg onload =\"alert(1)\"></svg>";
-    assert_eq!(detect(onload, true), Sniff::Done(Detected { mime: "image/svg+xml".into(), active: true }));
-    assert_eq!(detect(b"plain words\n", true), Sniff::Done(Detected { mime: "text/plain".into(), active: false }));
+    assert_eq!(
+        detect(onload, true),
+        Sniff::Done(Detected {
+            mime: "image/svg+xml".into(),
+            active: true
+        })
+    );
+    assert_eq!(
+        detect(b"plain words\n", true),
+        Sniff::Done(Detected {
+            mime: "text/plain".into(),
+            active: false
+        })
+    );
 }

@@ -1,0 +1,58 @@
+use super::*;
+
+const GOOD: &str = r#"
+[[listeners]]
+address = "127.0.0.1:8080"
+
+[upstreams.media]
+address = "127.0.0.1:9000"
+
+[[routes]]
+name = "upload"
+path = "/media"
+methods = ["POST"]
+upstream = "media"
+[routes.upload]
+allowed_types = ["image/png"]
+
+[[routes]]
+name = "read"
+path = "/media*"
+methods = ["GET"]
+upstream = "media"
+"#;
+
+#[test]
+fn valid_config_builds_routes() {
+    let c = Config::parse(GOOD).unwrap();
+    assert_eq!(c.routes.len(), 2);
+    assert!(c.route("POST", "/media").unwrap().upload.is_some());
+    assert_eq!(c.route("GET", "/media/42").unwrap().name, "read");
+    assert!(c.route("DELETE", "/media/42").is_none());
+}
+
+#[test]
+fn every_error_is_reported_with_its_path() {
+    let bad = GOOD
+        .replace("127.0.0.1:8080", "nonsense")
+        .replace(
+            "upstream = \"media\"\n[routes.upload]",
+            "upstream = \"nope\"\n[routes.upload]",
+        )
+        .replace("[\"image/png\"]", "[\"image/pngg\"]\nsniff_bytes = 1");
+    let errs = Config::parse(&bad).unwrap_err().0;
+    let paths: Vec<&str> = errs.iter().map(|e| e.path.as_str()).collect();
+    assert!(paths.contains(&"listeners[0].address"), "{paths:?}");
+    assert!(paths.contains(&"routes[0].upstream"), "{paths:?}");
+    assert!(
+        paths.contains(&"routes[0].upload.allowed_types[0]"),
+        "{paths:?}"
+    );
+    assert!(paths.contains(&"routes[0].upload.sniff_bytes"), "{paths:?}");
+}
+
+#[test]
+fn unknown_keys_are_refused() {
+    let err = Config::parse(&format!("{GOOD}\n[server]\nthreadz = 3\n")).unwrap_err();
+    assert!(err.to_string().contains("threadz"), "{err}");
+}

@@ -1,0 +1,306 @@
+//! The streaming inspection of one upload: the multipart parser, the sniffer, the upload
+//! policy and SHA-256 hashing combined over a byte stream fed in any chunking. It also says how
+//! far the stream may be forwarded: bytes of an undecided file part, the delimiter and headers
+//! between parts, and the closing delimiter are held back until they are safe to release.
+
+mod holdback;
+
+pub use holdback::Holdback;
+
+use crate::media;
+use crate::multipart::{Event, Parser};
+use crate::policy::{PartKind, UploadPolicy};
+use crate::rejection::Rejection;
+use crate::sniff::{self, Detected, FIRST_LOOK, Sniff};
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// What the gateway learned about one file part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileReport {
+    pub field: String,
+    pub filename: Option<String>,
+    /// The detected (canonical) media type.
+    pub content_type: String,
+    pub size: u64,
+    /// Lower-case hex SHA-256 of the part's content.
+    pub sha256: String,
+}
+
+struct FilePart {
+    field: String,
+    filename: Option<String>,
+    declared: Option<String>,
+    sniff: Vec<u8>,
+    detected: Option<Detected>,
+    limit: u64,
+    size: u64,
+    hasher: Sha256,
+}
+
+enum Part {
+    File(Box<FilePart>),
+    Field {
+        name: String,
+        value: Vec<u8>,
+        max_bytes: usize,
+    },
+}
+
+/// Inspects one multipart body.
+pub struct Inspector {
+    policy: Arc<UploadPolicy>,
+    parser: Parser,
+    part: Option<Part>,
+    parts: usize,
+    file_parts: usize,
+    fields: HashSet<String>,
+    total: u64,
+    hold_from: Option<u64>,
+    files: Vec<FileReport>,
+    first_file_decided: bool,
+    complete: bool,
+}
+
+fn invalid(e: String) -> Rejection {
+    Rejection::InvalidMultipart(e)
+}
+
+impl Inspector {
+    pub fn new(policy: Arc<UploadPolicy>, boundary: &str) -> Self {
+        let parser = Parser::new(boundary, policy.max_part_header_bytes);
+        Self {
+            policy,
+            parser,
+            part: None,
+            parts: 0,
+            file_parts: 0,
+            fields: HashSet::new(),
+            total: 0,
+            hold_from: Some(0),
+            files: Vec::new(),
+            first_file_decided: false,
+            complete: false,
+        }
+    }
+
+    /// Body bytes seen so far.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// Whether the first file part's type has been decided (and passed).
+    pub fn first_file_decided(&self) -> bool {
+        self.first_file_decided
+    }
+
+    /// The file parts completed so far, in order.
+    pub fn files(&self) -> &[FileReport] {
+        &self.files
+    }
+
+    /// Absolute offset up to which the body may be forwarded upstream.
+    pub fn releasable(&self) -> u64 {
+        if self.complete {
+            return self.total;
+        }
+        let parsed = self.parser.position();
+        self.hold_from.map_or(parsed, |h| h.min(parsed))
+    }
+
+    /// Feeds the next body bytes.
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<(), Rejection> {
+        self.total += chunk.len() as u64;
+        self.policy.check_total(self.total)?;
+        self.parser.push(chunk);
+        while let Some(event) = self.parser.poll().map_err(invalid)? {
+            self.on_event(event)?;
+        }
+        Ok(())
+    }
+
+    /// The body ended: the closing boundary must have been read.
+    pub fn finish(&mut self) -> Result<(), Rejection> {
+        self.parser.finish().map_err(invalid)?;
+        self.complete = true;
+        Ok(())
+    }
+
+    fn on_event(&mut self, event: Event) -> Result<(), Rejection> {
+        match event {
+            Event::PartStart(head) => {
+                self.parts += 1;
+                if self.parts > self.policy.max_parts {
+                    return Err(invalid(format!(
+                        "more than {} parts",
+                        self.policy.max_parts
+                    )));
+                }
+                let kind =
+                    self.policy
+                        .classify(&head.name, head.filename.as_deref(), &self.fields)?;
+                self.part = Some(match kind {
+                    PartKind::File => self.start_file(head)?,
+                    PartKind::Field { max_bytes } => {
+                        self.hold_from = None;
+                        Part::Field {
+                            name: head.name,
+                            value: Vec::new(),
+                            max_bytes,
+                        }
+                    }
+                });
+            }
+            Event::Data(data) => match &mut self.part {
+                Some(Part::File(f)) => {
+                    f.size += data.len() as u64;
+                    f.hasher.update(&data);
+                    if f.detected.is_none() {
+                        self.sniff_more(&data)?;
+                    } else {
+                        check_size(f)?;
+                    }
+                }
+                Some(Part::Field {
+                    name,
+                    value,
+                    max_bytes,
+                }) => {
+                    UploadPolicy::check_field_len(name, value.len() + data.len(), *max_bytes)?;
+                    value.extend_from_slice(&data);
+                }
+                None => return Err(Rejection::Internal("part data outside a part".into())),
+            },
+            Event::PartEnd => {
+                match self.part.take() {
+                    Some(Part::File(mut f)) => {
+                        if f.size == 0 {
+                            let field = &f.field;
+                            return Err(Rejection::Validation(format!(
+                                "file part {field:?} is empty"
+                            )));
+                        }
+                        if f.detected.is_none() {
+                            let window = std::mem::take(&mut f.sniff);
+                            self.decide(&mut f, &window, true)?;
+                        }
+                        self.end_file(*f)?;
+                    }
+                    Some(Part::Field { name, value, .. }) => {
+                        self.policy.check_field_value(&name, &value)?;
+                        self.fields.insert(name);
+                    }
+                    None => return Err(Rejection::Internal("part end outside a part".into())),
+                }
+                self.hold_from = Some(self.parser.last_delimiter_at());
+            }
+            Event::Finished => {
+                let mut present = self.fields.clone();
+                present.extend(self.files.iter().map(|f| f.field.clone()));
+                self.policy.check_required(&present)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn start_file(&mut self, head: crate::multipart::PartHead) -> Result<Part, Rejection> {
+        self.file_parts += 1;
+        if self.file_parts > self.policy.max_file_parts {
+            return Err(invalid(format!(
+                "more than {} file parts",
+                self.policy.max_file_parts
+            )));
+        }
+        let declared = head.content_type.as_deref().map(media::canonical);
+        self.policy.check_declared(declared.as_deref())?;
+        self.hold_from = Some(self.parser.position());
+        Ok(Part::File(Box::new(FilePart {
+            field: head.name,
+            filename: head.filename,
+            declared,
+            sniff: Vec::new(),
+            detected: None,
+            limit: 0,
+            size: 0,
+            hasher: Sha256::new(),
+        })))
+    }
+
+    /// Adds part bytes to the sniff buffer, deciding at fixed checkpoints (the first look, then
+    /// the full window) so the answer never depends on how the body was chunked.
+    fn sniff_more(&mut self, mut data: &[u8]) -> Result<(), Rejection> {
+        let Some(Part::File(mut f)) = self.part.take() else {
+            return Ok(());
+        };
+        let window = self.policy.sniff_bytes;
+        let result = loop {
+            let checkpoint = if f.sniff.len() < FIRST_LOOK {
+                FIRST_LOOK.min(window)
+            } else {
+                window
+            };
+            let take = (checkpoint - f.sniff.len()).min(data.len());
+            f.sniff.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if f.sniff.len() < checkpoint {
+                break Ok(());
+            }
+            let last = checkpoint == window;
+            let sniffed = std::mem::take(&mut f.sniff);
+            match sniff::detect(&sniffed, last) {
+                Sniff::Done(d) => break self.accept(&mut f, d),
+                Sniff::NeedMore => f.sniff = sniffed,
+            }
+        };
+        self.part = Some(Part::File(f));
+        result
+    }
+
+    fn decide(&mut self, f: &mut FilePart, window: &[u8], last: bool) -> Result<(), Rejection> {
+        match sniff::detect(window, last) {
+            Sniff::Done(d) => self.accept(f, d),
+            Sniff::NeedMore => Err(Rejection::Internal(
+                "final sniff left the type undecided".into(),
+            )),
+        }
+    }
+
+    fn accept(&mut self, f: &mut FilePart, detected: Detected) -> Result<(), Rejection> {
+        self.policy.check_type(f.declared.as_deref(), &detected)?;
+        f.limit = self.policy.limit_for(media::category(&detected.mime));
+        f.detected = Some(detected);
+        f.sniff = Vec::new();
+        self.hold_from = None;
+        self.first_file_decided = true;
+        check_size(f)
+    }
+
+    fn end_file(&mut self, f: FilePart) -> Result<(), Rejection> {
+        check_size(&f)?;
+        let detected = f.detected.map(|d| d.mime).unwrap_or_default();
+        self.files.push(FileReport {
+            field: f.field,
+            filename: f.filename,
+            content_type: detected,
+            size: f.size,
+            sha256: hex::encode(f.hasher.finalize()),
+        });
+        Ok(())
+    }
+}
+
+fn check_size(f: &FilePart) -> Result<(), Rejection> {
+    match &f.detected {
+        Some(d) if f.size > f.limit => Err(Rejection::TooLarge(format!(
+            "{} file exceeds the {} limit of {} bytes",
+            d.mime,
+            media::category(&d.mime).as_str(),
+            f.limit
+        ))),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,143 @@
+use super::*;
+use crate::config::file::UploadFile;
+use crate::multipart::Form;
+use proptest::prelude::*;
+
+fn policy(extra: &str) -> Arc<UploadPolicy> {
+    let text = format!(
+        "allowed_types = [\"image/*\", \"video/mp4\", \"application/pdf\"]\nmax_file_parts = 2\n{extra}"
+    );
+    let f: UploadFile = toml::from_str(&text).unwrap();
+    Arc::new(UploadPolicy::from_config(&f, "t").unwrap())
+}
+
+fn png() -> Vec<u8> {
+    std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/media/photo.png"
+    ))
+    .unwrap()
+}
+
+fn run(p: Arc<UploadPolicy>, body: &[u8], cuts: &[usize]) -> Result<Vec<FileReport>, Rejection> {
+    let mut i = Inspector::new(p, "b0undary");
+    let mut points: Vec<usize> = cuts.iter().map(|c| c % (body.len() + 1)).collect();
+    points.sort();
+    points.push(body.len());
+    let mut last = 0;
+    for cut in points {
+        i.feed(&body[last..cut])?;
+        assert!(i.releasable() <= cut as u64);
+        last = cut;
+    }
+    i.finish()?;
+    assert_eq!(i.releasable(), body.len() as u64);
+    Ok(i.files().to_vec())
+}
+
+#[test]
+fn accepted_file_is_hashed_and_typed() {
+    let data = png();
+    let body = Form::new("b0undary")
+        .field("title", "x")
+        .file("file", "p.png", "image/png", &data)
+        .finish();
+    let files = run(policy(""), &body, &[]).unwrap();
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].content_type, "image/png");
+    assert_eq!(files[0].size, data.len() as u64);
+    assert_eq!(files[0].sha256, hex::encode(Sha256::digest(&data)));
+}
+
+#[test]
+fn mismatch_and_disallowed_and_limits() {
+    let data = png();
+    let mismatch = Form::new("b0undary")
+        .file("file", "p.jpg", "image/jpg", &data)
+        .finish();
+    assert!(matches!(
+        run(policy(""), &mismatch, &[]),
+        Err(Rejection::ContentMismatch { .. })
+    ));
+    let audio = Form::new("b0undary")
+        .file("file", "p.mp3", "audio/mpeg", &data)
+        .finish();
+    assert!(matches!(
+        run(policy(""), &audio, &[]),
+        Err(Rejection::UnsupportedMediaType(_))
+    ));
+    let small = policy("[max_bytes]\nimage = 1000");
+    let body = Form::new("b0undary")
+        .file("file", "p.png", "image/png", &data)
+        .finish();
+    assert!(matches!(
+        run(small, &body, &[]),
+        Err(Rejection::TooLarge(_))
+    ));
+    let nofile = Form::new("b0undary").field("title", "x").finish();
+    assert!(matches!(
+        run(policy(""), &nofile, &[]),
+        Err(Rejection::Validation(_))
+    ));
+    let long = policy("[fields.client_reference_id]\nmax_bytes = 256");
+    let body = Form::new("b0undary")
+        .field("client_reference_id", &"r".repeat(257))
+        .finish();
+    assert!(matches!(
+        run(long, &body, &[]),
+        Err(Rejection::Validation(_))
+    ));
+}
+
+#[test]
+fn filename_less_file_field_is_still_inspected() {
+    let body = Form::new("b0undary")
+        .raw_part(
+            &[
+                "Content-Disposition: form-data; name=\"file\"",
+                "Content-Type: image/jpeg",
+            ],
+            &png(),
+        )
+        .finish();
+    assert!(matches!(
+        run(policy(""), &body, &[]),
+        Err(Rejection::ContentMismatch { .. })
+    ));
+}
+
+#[test]
+fn undecided_file_bytes_are_held_back() {
+    let data = png();
+    let body = Form::new("b0undary")
+        .file("file", "p.png", "image/png", &data)
+        .finish();
+    let data_start = body.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let mut i = Inspector::new(policy(""), "b0undary");
+    i.feed(&body[..data_start + 100]).unwrap();
+    assert_eq!(
+        i.releasable(),
+        data_start as u64,
+        "file bytes held until decided"
+    );
+    i.feed(&body[data_start + 100..data_start + 5000]).unwrap();
+    assert!(i.releasable() > data_start as u64 + 4000);
+    i.feed(&body[data_start + 5000..]).unwrap();
+    let closing_at = body.len() - b"\r\n--b0undary--\r\n".len();
+    assert_eq!(
+        i.releasable(),
+        closing_at as u64,
+        "closing delimiter held until the end"
+    );
+}
+
+proptest! {
+    #[test]
+    fn any_chunking_gives_the_same_reports(cuts in proptest::collection::vec(0usize..40_000, 0..30)) {
+        let data = png();
+        let pdf = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/media/report.pdf")).unwrap();
+        let body = Form::new("b0undary").field("a", "1").file("file", "p.png", "image/png", &data)
+            .file("extra", "r.pdf", "application/pdf", &pdf).finish();
+        prop_assert_eq!(run(policy(""), &body, &cuts).unwrap(), run(policy(""), &body, &[]).unwrap());
+    }
+}

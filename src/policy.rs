@@ -1,0 +1,283 @@
+//! The upload policy of a route: which types are allowed, size limits per category and in
+//! total, form-field and filename rules. Built once from config, then asked pure questions;
+//! it knows nothing of pingora.
+
+use crate::config::ConfigError;
+use crate::config::file::{UnknownFields, UploadFile};
+use crate::media::{self, Category};
+use crate::rejection::Rejection;
+use crate::sniff::{Detected, FIRST_LOOK};
+use std::collections::{BTreeMap, HashSet};
+
+/// Largest sniff window pingora can replay (its fixed retry-buffer size).
+pub const MAX_SNIFF_BYTES: usize = 64 * 1024;
+
+/// A validated upload policy.
+#[derive(Debug, Clone)]
+pub struct UploadPolicy {
+    allowed: Vec<String>,
+    limits: BTreeMap<&'static str, u64>,
+    pub max_total_bytes: u64,
+    pub sniff_bytes: usize,
+    pub max_parts: usize,
+    pub max_file_parts: usize,
+    pub max_part_header_bytes: usize,
+    file_fields: Vec<String>,
+    required_fields: Vec<String>,
+    field_limits: BTreeMap<String, usize>,
+    max_field_bytes: usize,
+    unknown_fields: UnknownFields,
+    allow_active_content: bool,
+    max_filename_bytes: usize,
+}
+
+/// What kind of part a part is, by the route's rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartKind {
+    /// Inspected as a file: sniffed, hashed, size-limited by its detected category.
+    File,
+    /// A small text field capped at this many bytes.
+    Field { max_bytes: usize },
+}
+
+impl UploadPolicy {
+    /// Validates the file form; `at` is the dotted path used in error messages.
+    pub fn from_config(f: &UploadFile, at: &str) -> Result<Self, Vec<ConfigError>> {
+        let mut errors = Vec::new();
+        let mut allowed = Vec::new();
+        for (i, t) in f.allowed_types.iter().enumerate() {
+            let c = media::canonical(t);
+            let wildcard = c.strip_suffix("/*").is_some_and(|p| !p.contains('/'));
+            if !(wildcard || media::is_known(&c)) {
+                errors.push(ConfigError::new(
+                    format!("{at}.allowed_types[{i}]"),
+                    format!(
+                        "unknown media type {t:?}; use a known type or a wildcard like \"image/*\""
+                    ),
+                ));
+            }
+            allowed.push(c);
+        }
+        if allowed.is_empty() {
+            errors.push(ConfigError::new(
+                format!("{at}.allowed_types"),
+                "list at least one type",
+            ));
+        }
+        let l = &f.max_bytes;
+        let limits = BTreeMap::from([
+            ("image", l.image),
+            ("video", l.video),
+            ("audio", l.audio),
+            ("document", l.document),
+            ("other", l.other),
+        ]);
+        let largest = limits.values().copied().max().unwrap_or(0);
+        let max_total_bytes = f.max_total_bytes.unwrap_or(largest + 1024 * 1024);
+        if !(FIRST_LOOK..=MAX_SNIFF_BYTES).contains(&f.sniff_bytes) {
+            errors.push(ConfigError::new(
+                format!("{at}.sniff_bytes"),
+                format!("must be between {FIRST_LOOK} and {MAX_SNIFF_BYTES} (pingora replays at most 64 KiB)"),
+            ));
+        }
+        for (name, v) in [
+            ("max_parts", f.max_parts),
+            ("max_file_parts", f.max_file_parts),
+            ("max_part_header_bytes", f.max_part_header_bytes),
+            ("max_filename_bytes", f.max_filename_bytes),
+        ] {
+            if v == 0 {
+                errors.push(ConfigError::new(
+                    format!("{at}.{name}"),
+                    "must be at least 1",
+                ));
+            }
+        }
+        if f.max_file_parts > f.max_parts {
+            errors.push(ConfigError::new(
+                format!("{at}.max_file_parts"),
+                "cannot exceed max_parts",
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Self {
+            allowed,
+            limits,
+            max_total_bytes,
+            sniff_bytes: f.sniff_bytes,
+            max_parts: f.max_parts,
+            max_file_parts: f.max_file_parts,
+            max_part_header_bytes: f.max_part_header_bytes,
+            file_fields: f.file_fields.clone(),
+            required_fields: f.required_fields.clone(),
+            field_limits: f
+                .fields
+                .iter()
+                .map(|(k, v)| (k.clone(), v.max_bytes))
+                .collect(),
+            max_field_bytes: f.max_field_bytes,
+            unknown_fields: f.unknown_fields,
+            allow_active_content: f.allow_active_content,
+            max_filename_bytes: f.max_filename_bytes,
+        })
+    }
+
+    /// Header phase: a declared body length over the total limit is refused unread.
+    pub fn check_content_length(&self, len: u64) -> Result<(), Rejection> {
+        if len > self.max_total_bytes {
+            return Err(Rejection::TooLarge(format!(
+                "request body of {len} bytes exceeds this route's limit of {} bytes",
+                self.max_total_bytes
+            )));
+        }
+        Ok(())
+    }
+
+    /// Streaming: the body read so far must stay within the total limit.
+    pub fn check_total(&self, total: u64) -> Result<(), Rejection> {
+        if total > self.max_total_bytes {
+            return Err(Rejection::TooLarge(format!(
+                "request body exceeds this route's limit of {} bytes",
+                self.max_total_bytes
+            )));
+        }
+        Ok(())
+    }
+
+    /// The size limit for a detected type's category.
+    pub fn limit_for(&self, category: Category) -> u64 {
+        self.limits.get(category.as_str()).copied().unwrap_or(0)
+    }
+
+    fn allows(&self, mime: &str) -> bool {
+        self.allowed.iter().any(|a| {
+            a == mime
+                || a == "*/*"
+                || a.strip_suffix("/*")
+                    .is_some_and(|p| mime.split('/').next() == Some(p))
+        })
+    }
+
+    /// Classifies a new part and applies the field-name and filename rules.
+    /// `seen` holds the names of the text fields already read.
+    pub fn classify(
+        &self,
+        name: &str,
+        filename: Option<&str>,
+        seen: &HashSet<String>,
+    ) -> Result<PartKind, Rejection> {
+        let is_file_field = self.file_fields.iter().any(|f| f == name);
+        let known = is_file_field
+            || self.field_limits.contains_key(name)
+            || self.required_fields.iter().any(|f| f == name);
+        if !known && self.unknown_fields == UnknownFields::Reject {
+            return Err(Rejection::Validation(format!(
+                "unknown form field {name:?}"
+            )));
+        }
+        if let Some(f) = filename {
+            self.check_filename(f)?;
+        }
+        if is_file_field || filename.is_some() {
+            return Ok(PartKind::File);
+        }
+        if seen.contains(name) {
+            return Err(Rejection::InvalidMultipart(format!(
+                "field {name:?} appears twice; backends disagree on which one wins"
+            )));
+        }
+        let max_bytes = self
+            .field_limits
+            .get(name)
+            .copied()
+            .unwrap_or(self.max_field_bytes);
+        Ok(PartKind::Field { max_bytes })
+    }
+
+    fn check_filename(&self, f: &str) -> Result<(), Rejection> {
+        let bad = if f.len() > self.max_filename_bytes {
+            Some(format!("is longer than {} bytes", self.max_filename_bytes))
+        } else if f.contains(['/', '\\']) {
+            Some("contains a path separator".into())
+        } else if f.contains("..") {
+            Some("contains '..'".into())
+        } else if f.chars().any(char::is_control) {
+            Some("contains control characters".into())
+        } else {
+            None
+        };
+        match bad {
+            Some(why) => Err(Rejection::Validation(format!("filename {f:?} {why}"))),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks a text field's complete value.
+    pub fn check_field_value(&self, name: &str, value: &[u8]) -> Result<(), Rejection> {
+        if std::str::from_utf8(value).is_err() {
+            return Err(Rejection::Validation(format!(
+                "field {name:?} is not valid UTF-8"
+            )));
+        }
+        Ok(())
+    }
+
+    /// A declared type alone may already be refused (before any byte of the part is read).
+    pub fn check_declared(&self, declared: Option<&str>) -> Result<(), Rejection> {
+        match declared {
+            Some(d) if !media::is_unspecific(d) && !self.allows(d) => Err(
+                Rejection::UnsupportedMediaType(format!("{d} is not allowed on this route")),
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    /// Decides a file part: declared type allowed, bytes matching it, active content refused.
+    pub fn check_type(&self, declared: Option<&str>, detected: &Detected) -> Result<(), Rejection> {
+        self.check_declared(declared)?;
+        let declared = declared.filter(|d| !media::is_unspecific(d));
+        if let Some(d) = declared
+            && !media::satisfies(&detected.mime, d)
+        {
+            return Err(Rejection::ContentMismatch {
+                declared: d.to_string(),
+                detected: detected.mime.clone(),
+            });
+        }
+        let effective = declared.unwrap_or(&detected.mime);
+        if !self.allows(effective) {
+            return Err(Rejection::UnsupportedMediaType(format!(
+                "{effective} is not allowed on this route"
+            )));
+        }
+        if detected.active && !self.allow_active_content {
+            return Err(Rejection::UnsupportedMediaType(format!(
+                "{} with active content (script) is not allowed on this route",
+                detected.mime
+            )));
+        }
+        Ok(())
+    }
+
+    /// At the closing boundary: every required field must have been sent.
+    pub fn check_required(&self, present: &HashSet<String>) -> Result<(), Rejection> {
+        match self.required_fields.iter().find(|f| !present.contains(*f)) {
+            Some(f) => Err(Rejection::Validation(format!(
+                "required field {f:?} is missing"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks a field value length while it streams.
+    pub fn check_field_len(name: &str, len: usize, max: usize) -> Result<(), Rejection> {
+        if len > max {
+            return Err(Rejection::Validation(format!(
+                "field {name:?} exceeds {max} bytes"
+            )));
+        }
+        Ok(())
+    }
+}
