@@ -59,7 +59,7 @@ pub struct Inspector {
     total: u64,
     hold_from: Option<u64>,
     files: Vec<FileReport>,
-    first_file_decided: bool,
+    first_type: Option<String>,
     complete: bool,
 }
 
@@ -80,7 +80,7 @@ impl Inspector {
             total: 0,
             hold_from: Some(0),
             files: Vec::new(),
-            first_file_decided: false,
+            first_type: None,
             complete: false,
         }
     }
@@ -92,7 +92,12 @@ impl Inspector {
 
     /// Whether the first file part's type has been decided (and passed).
     pub fn first_file_decided(&self) -> bool {
-        self.first_file_decided
+        self.first_type.is_some()
+    }
+
+    /// The detected type of the first file part, once decided.
+    pub fn first_type(&self) -> Option<&str> {
+        self.first_type.as_deref()
     }
 
     /// The file parts completed so far, in order.
@@ -269,10 +274,12 @@ impl Inspector {
     fn accept(&mut self, f: &mut FilePart, detected: Detected) -> Result<(), Rejection> {
         self.policy.check_type(f.declared.as_deref(), &detected)?;
         f.limit = self.policy.limit_for(media::category(&detected.mime));
+        if self.first_type.is_none() {
+            self.first_type = Some(detected.mime.clone());
+        }
         f.detected = Some(detected);
         f.sniff = Vec::new();
         self.hold_from = None;
-        self.first_file_decided = true;
         check_size(f)
     }
 

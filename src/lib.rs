@@ -7,5 +7,8 @@ pub mod inspect;
 pub mod media;
 pub mod multipart;
 pub mod policy;
+pub mod proxy;
 pub mod rejection;
+pub mod request_id;
+pub mod server;
 pub mod sniff;

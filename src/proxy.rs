@@ -1,0 +1,197 @@
+//! The pingora `ProxyHttp` implementation. Hooks stay thin: they gather facts from the session,
+//! call the pure policies and inspector, and keep per-request state in [`RequestCtx`].
+
+mod ctx;
+mod headers;
+mod respond;
+mod window;
+
+pub use ctx::RequestCtx;
+
+use crate::config::Config;
+use crate::rejection::Rejection;
+use crate::request_id;
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use pingora::prelude::*;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::{ErrorType, http::ResponseHeader};
+use std::sync::Arc;
+
+/// The gateway's proxy logic over a validated configuration.
+pub struct Gateway {
+    config: Arc<Config>,
+}
+
+impl Gateway {
+    pub fn new(config: Arc<Config>) -> Self {
+        Self { config }
+    }
+
+    /// Everything decided before the upstream is contacted.
+    async fn header_phase(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<(), Rejection> {
+        let req = session.req_header();
+        let path = req.uri.path().to_string();
+        let method = req.method.as_str().to_string();
+        headers::check_path(&path)?;
+        let route = self
+            .config
+            .route(&method, &path)
+            .ok_or(Rejection::NotFound)?
+            .clone();
+        ctx.route = Some(route.clone());
+        let Some(policy) = route.upload.clone() else {
+            return Ok(());
+        };
+        let boundary = headers::upload_framing(session.req_header(), &policy)?;
+        window::read(session, ctx, policy, &boundary).await
+    }
+
+    fn stream_phase(
+        &self,
+        body: &mut Option<Bytes>,
+        end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<(), Rejection> {
+        let Some(inspector) = ctx.inspector.as_mut() else {
+            return Ok(());
+        };
+        let mut incoming = body.take();
+        if let Some(replay) = ctx.replay.take() {
+            let mut joined = BytesMut::from(&replay[..]);
+            joined.extend_from_slice(incoming.as_deref().unwrap_or_default());
+            incoming = Some(joined.freeze());
+        }
+        if let Some(chunk) = incoming {
+            inspector.feed(&chunk)?;
+            ctx.holdback.push(chunk);
+        }
+        if end_of_stream {
+            inspector.finish()?;
+        }
+        *body = Some(ctx.holdback.release_to(inspector.releasable()));
+        Ok(())
+    }
+}
+
+fn rejection_error(r: &Rejection) -> Box<Error> {
+    Error::explain(ErrorType::HTTPStatus(r.status()), r.code())
+}
+
+#[async_trait]
+impl ProxyHttp for Gateway {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx::new()
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        ctx.request_id =
+            request_id::from_client(session.get_header(request_id::HEADER).map(|v| v.as_bytes()));
+        session.set_read_timeout(Some(self.config.server.client_read_timeout));
+        match self.header_phase(session, ctx).await {
+            Ok(()) => Ok(false),
+            Err(rejection) => {
+                respond::rejection(session, ctx, rejection).await;
+                Ok(true)
+            }
+        }
+    }
+
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Box<HttpPeer>> {
+        let route = ctx
+            .route
+            .as_ref()
+            .ok_or_else(|| Error::explain(ErrorType::InternalError, "no route selected"))?;
+        let up = &route.upstream;
+        let mut peer = HttpPeer::new(up.address, false, String::new());
+        peer.options.connection_timeout = Some(up.connect_timeout);
+        peer.options.read_timeout = Some(up.read_timeout);
+        peer.options.write_timeout = Some(up.write_timeout);
+        Ok(Box::new(peer))
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        _session: &mut Session,
+        upstream: &mut pingora::http::RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        headers::to_upstream(upstream, ctx)
+    }
+
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        self.stream_phase(body, end_of_stream, ctx).map_err(|r| {
+            let e = rejection_error(&r);
+            ctx.rejection = Some(r);
+            e
+        })
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        resp: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        ctx.status = resp.status.as_u16();
+        headers::to_client(resp, ctx)
+    }
+
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut RequestCtx,
+    ) -> FailToProxy {
+        let rejection = ctx.rejection.take().or_else(|| respond::classify(e));
+        let code = match rejection {
+            Some(r) => {
+                let status = r.status();
+                respond::rejection(session, ctx, r).await;
+                status
+            }
+            None => 0,
+        };
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
+    }
+
+    async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
+        let status = session
+            .response_written()
+            .map_or(ctx.status, |r| r.status.as_u16());
+        let route = ctx.route.as_ref().map_or("-", |r| r.name.as_str());
+        let files = ctx.inspector.as_ref().map_or(0, |i| i.files().len());
+        let bytes = ctx.inspector.as_ref().map_or(0, |i| i.total());
+        tracing::info!(
+            request_id = %ctx.request_id,
+            route,
+            method = %session.req_header().method,
+            path = %session.req_header().uri.path(),
+            status,
+            bytes,
+            files,
+            error = e.map(|e| e.to_string()).unwrap_or_default(),
+            elapsed_ms = ctx.started.elapsed().as_millis() as u64,
+            "request finished"
+        );
+    }
+}

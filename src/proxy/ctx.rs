@@ -1,0 +1,49 @@
+//! The per-request state shared by the proxy hooks.
+
+use crate::config::Route;
+use crate::inspect::{Holdback, Inspector};
+use crate::rejection::Rejection;
+use bytes::Bytes;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Everything one request's hooks learn and hand to each other.
+pub struct RequestCtx {
+    pub request_id: String,
+    pub started: Instant,
+    pub route: Option<Arc<Route>>,
+    /// The stream-phase inspector (upload routes only).
+    pub inspector: Option<Inspector>,
+    /// Bytes received but not yet released upstream.
+    pub holdback: Holdback,
+    /// Sniff-window bytes to replay ourselves when pingora's retry buffer was truncated.
+    pub replay: Option<Bytes>,
+    /// The first file part's detected type, when the sniff window decided it.
+    pub sniffed_type: Option<String>,
+    /// Why the request was refused, if it was.
+    pub rejection: Option<Rejection>,
+    /// The status answered to the client (for logs and metrics).
+    pub status: u16,
+}
+
+impl RequestCtx {
+    pub fn new() -> Self {
+        Self {
+            request_id: String::new(),
+            started: Instant::now(),
+            route: None,
+            inspector: None,
+            holdback: Holdback::default(),
+            replay: None,
+            sniffed_type: None,
+            rejection: None,
+            status: 0,
+        }
+    }
+}
+
+impl Default for RequestCtx {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,135 @@
+//! Header-phase facts and rewrites: path sanity, upload framing (Content-Type, lengths,
+//! encodings), the headers sent upstream and the ones added to the client's response.
+
+use super::RequestCtx;
+use crate::multipart::boundary_from_content_type;
+use crate::policy::UploadPolicy;
+use crate::rejection::Rejection;
+use crate::request_id;
+use pingora::http::{RequestHeader, ResponseHeader};
+
+/// Headers the gateway owns on the way upstream; client-sent copies are removed.
+const GATEWAY_UPSTREAM_HEADERS: &[&str] = &["x-upload-detected-type"];
+
+/// Refuses paths a backend could normalise differently from the route match.
+pub fn check_path(path: &str) -> Result<(), Rejection> {
+    let lower = path.to_ascii_lowercase();
+    let traversal = path.split('/').any(|seg| seg == ".." || seg == ".")
+        || path.contains("//")
+        || ["%2e", "%2f", "%5c", "\\"]
+            .iter()
+            .any(|s| lower.contains(s));
+    if traversal {
+        return Err(Rejection::BadRequest(
+            "path contains dot segments, empty segments or encoded separators".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn header<'a>(req: &'a RequestHeader, name: &str) -> Option<&'a [u8]> {
+    let mut all = req.headers.get_all(name).iter();
+    let first = all.next()?;
+    Some(first.as_bytes())
+}
+
+fn count(req: &RequestHeader, name: &str) -> usize {
+    req.headers.get_all(name).iter().count()
+}
+
+/// Checks an upload request's framing before any body byte is read; returns the boundary.
+pub fn upload_framing(req: &RequestHeader, policy: &UploadPolicy) -> Result<String, Rejection> {
+    if count(req, "content-type") > 1 {
+        return Err(Rejection::InvalidMultipart(
+            "more than one Content-Type header".into(),
+        ));
+    }
+    if count(req, "content-length") > 1 {
+        return Err(Rejection::BadRequest(
+            "more than one Content-Length header".into(),
+        ));
+    }
+    if let Some(enc) = header(req, "content-encoding")
+        && !enc.eq_ignore_ascii_case(b"identity")
+    {
+        return Err(Rejection::UnsupportedMediaType(
+            "compressed request bodies cannot be inspected; send them uncompressed".into(),
+        ));
+    }
+    let te = header(req, "transfer-encoding");
+    if let Some(te) = te
+        && !te.eq_ignore_ascii_case(b"chunked")
+    {
+        return Err(Rejection::BadRequest(
+            "only chunked Transfer-Encoding is accepted".into(),
+        ));
+    }
+    let content_type = header(req, "content-type").ok_or_else(|| {
+        Rejection::UnsupportedMediaType("uploads must be multipart/form-data".into())
+    })?;
+    let boundary = match boundary_from_content_type(content_type) {
+        Ok(Some(b)) => b,
+        Ok(None) => {
+            return Err(Rejection::UnsupportedMediaType(
+                "uploads must be multipart/form-data".into(),
+            ));
+        }
+        Err(e) => return Err(Rejection::InvalidMultipart(e)),
+    };
+    match header(req, "content-length") {
+        Some(_) if te.is_some() => Err(Rejection::BadRequest(
+            "both Content-Length and Transfer-Encoding are set".into(),
+        )),
+        Some(v) => {
+            let len = std::str::from_utf8(v)
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok())
+                .ok_or_else(|| Rejection::BadRequest("malformed Content-Length".into()))?;
+            policy.check_content_length(len)?;
+            Ok(boundary)
+        }
+        None if te.is_none() => Err(Rejection::InvalidMultipart(
+            "upload without a body (no Content-Length or Transfer-Encoding)".into(),
+        )),
+        None => Ok(boundary),
+    }
+}
+
+/// Whether the client asked for `100 Continue`.
+pub fn expects_continue(req: &RequestHeader) -> bool {
+    header(req, "expect").is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"))
+}
+
+fn internal(e: impl std::fmt::Display) -> Box<pingora::Error> {
+    pingora::Error::explain(pingora::ErrorType::InternalError, e.to_string())
+}
+
+/// Rewrites the request sent upstream.
+pub fn to_upstream(up: &mut RequestHeader, ctx: &RequestCtx) -> pingora::Result<()> {
+    up.remove_header("expect");
+    for h in GATEWAY_UPSTREAM_HEADERS {
+        up.remove_header(*h);
+    }
+    up.insert_header(request_id::HEADER, ctx.request_id.as_str())?;
+    if let Some(t) = &ctx.sniffed_type {
+        up.insert_header("x-upload-detected-type", t.as_str())
+            .map_err(internal)?;
+    }
+    Ok(())
+}
+
+/// Adds what the gateway learned to the client's response.
+pub fn to_client(resp: &mut ResponseHeader, ctx: &RequestCtx) -> pingora::Result<()> {
+    resp.insert_header(request_id::HEADER, ctx.request_id.as_str())?;
+    for h in ["x-upload-sha256", "x-upload-content-type", "x-upload-size"] {
+        resp.remove_header(h);
+    }
+    if let Some(inspector) = &ctx.inspector {
+        for f in inspector.files() {
+            resp.append_header("x-upload-sha256", f.sha256.as_str())?;
+            resp.append_header("x-upload-content-type", f.content_type.as_str())?;
+            resp.append_header("x-upload-size", f.size.to_string())?;
+        }
+    }
+    Ok(())
+}

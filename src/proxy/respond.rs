@@ -1,0 +1,74 @@
+//! Writing a [`Rejection`] to the client: the one place error responses are produced.
+
+use super::RequestCtx;
+use crate::rejection::Rejection;
+use crate::request_id;
+use pingora::http::ResponseHeader;
+use pingora::proxy::Session;
+use pingora::{Error, ErrorSource, ErrorType};
+
+/// Maps a pingora error with no rejection attached to the rejection it means for the client.
+/// `None` when the client is gone and no answer can be written.
+pub fn classify(e: &Error) -> Option<Rejection> {
+    use ErrorType::*;
+    match (e.esource(), e.etype()) {
+        (_, HTTPStatus(code)) => Some(match code {
+            400 => Rejection::BadRequest("malformed request".into()),
+            413 => Rejection::TooLarge("request too large".into()),
+            _ => Rejection::Internal(format!("failed with status {code}")),
+        }),
+        (ErrorSource::Upstream, ConnectTimedout | ReadTimedout | WriteTimedout) => {
+            Some(Rejection::UpstreamTimeout)
+        }
+        (ErrorSource::Upstream, _) => Some(Rejection::StorageError(
+            "the storage backend is unreachable or failed".into(),
+        )),
+        (ErrorSource::Downstream, ReadTimedout) => Some(Rejection::ClientTimeout),
+        (ErrorSource::Downstream, WriteError | ReadError | ConnectionClosed) => None,
+        (ErrorSource::Downstream, _) => Some(Rejection::BadRequest("malformed request".into())),
+        _ => Some(Rejection::Internal("internal gateway error".into())),
+    }
+}
+
+/// Answers `rejection` in the error format and closes the connection afterwards.
+pub async fn rejection(session: &mut Session, ctx: &mut RequestCtx, rejection: Rejection) {
+    let status = rejection.status();
+    if rejection.status() >= 500 {
+        tracing::error!(request_id = %ctx.request_id, code = rejection.code(), "{}", rejection.message());
+    } else {
+        tracing::debug!(request_id = %ctx.request_id, code = rejection.code(), "{}", rejection.message());
+    }
+    let body = rejection.render(&ctx.request_id);
+    ctx.status = status;
+    let header = build(status, &rejection, body.len(), &ctx.request_id);
+    ctx.rejection = Some(rejection);
+    let Ok(header) = header else {
+        return;
+    };
+    session.set_keepalive(None);
+    if let Err(e) = session.write_response_header(Box::new(header), false).await {
+        tracing::debug!(request_id = %ctx.request_id, "could not write error header: {e}");
+        return;
+    }
+    if let Err(e) = session.write_response_body(Some(body.into()), true).await {
+        tracing::debug!(request_id = %ctx.request_id, "could not write error body: {e}");
+    }
+}
+
+fn build(
+    status: u16,
+    r: &Rejection,
+    len: usize,
+    request_id: &str,
+) -> pingora::Result<ResponseHeader> {
+    let mut h = ResponseHeader::build(status, Some(6))?;
+    h.insert_header("Content-Type", "application/json")?;
+    h.insert_header("Content-Length", len.to_string())?;
+    h.insert_header(request_id::HEADER, request_id)?;
+    h.insert_header("Connection", "close")?;
+    h.insert_header("Cache-Control", "no-store")?;
+    for (k, v) in r.extra_headers() {
+        h.insert_header(k, v)?;
+    }
+    Ok(h)
+}
