@@ -1,0 +1,131 @@
+//! Shared integration-test harness: a recording upstream, a raw HTTP/1.1 client and an
+//! in-process gateway on reserved ports.
+#![allow(dead_code)]
+
+pub mod client;
+pub mod upstream;
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use upload_gateway::config::Config;
+
+pub use client::Request;
+pub use upstream::RecordingUpstream;
+
+/// A free loopback port: bind `:0`, read it, release it.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn wait_until_listening(addr: SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listening on {addr}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn fixture(rel: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/{rel}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(data))
+}
+
+/// The test gateway config: `/media` uploads, `/media*` reads, `/notes` with a large text field
+/// (to start a file part after the sniff window). `{UPSTREAM}` and `{LISTEN}` are filled in.
+pub const TEST_CONFIG: &str = r#"
+[server]
+threads = 2
+client_read_timeout_ms = 10000
+
+[[listeners]]
+address = "{LISTEN}"
+
+[upstreams.media]
+address = "{UPSTREAM}"
+connect_timeout_ms = 1000
+read_timeout_ms = 20000
+write_timeout_ms = 20000
+
+[[routes]]
+name = "media-upload"
+path = "/media"
+methods = ["POST"]
+upstream = "media"
+[routes.upload]
+allowed_types = ["image/*", "video/*", "audio/*", "application/pdf", "application/msword",
+  "application/vnd.ms-excel", "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+  "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+  "application/vnd.oasis.opendocument.text"]
+max_parts = 6
+max_file_parts = 2
+max_part_header_bytes = 1024
+[routes.upload.max_bytes]
+image = 52428800
+video = 524288000
+audio = 104857600
+document = 52428800
+other = 1048576
+[routes.upload.fields.client_reference_id]
+max_bytes = 256
+[routes.upload.fields.notes]
+max_bytes = 200000
+
+[[routes]]
+name = "media-read"
+path = "/media*"
+methods = ["GET", "DELETE"]
+upstream = "media"
+"#;
+
+/// A gateway running in this process, stopped when dropped.
+pub struct TestGateway {
+    pub addr: SocketAddr,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Drop for TestGateway {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+impl TestGateway {
+    pub fn start(upstream: SocketAddr) -> Self {
+        Self::start_with(TEST_CONFIG, upstream)
+    }
+
+    pub fn start_with(template: &str, upstream: SocketAddr) -> Self {
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let text = template
+            .replace("{LISTEN}", &addr.to_string())
+            .replace("{UPSTREAM}", &upstream.to_string());
+        let config = Arc::new(Config::parse(&text).unwrap());
+        let (stop, _thread) = upload_gateway::server::spawn(upload_gateway::server::build(config));
+        wait_until_listening(addr);
+        Self { addr, stop }
+    }
+
+    pub fn request(&self) -> Request {
+        Request::new(self.addr)
+    }
+}
+
+/// A running gateway with its recording upstream.
+pub fn setup() -> (TestGateway, RecordingUpstream) {
+    let upstream = RecordingUpstream::start();
+    let gw = TestGateway::start(upstream.addr);
+    (gw, upstream)
+}

@@ -1,0 +1,232 @@
+//! A real HTTP/1.1 upstream that records exactly what it received: head, body bytes, SHA-256
+//! and whether the body completed (by Content-Length or the chunked terminator).
+
+use sha2::{Digest, Sha256};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Body bytes kept in memory per request; the hash covers everything.
+const KEEP_BYTES: usize = 8 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub body_len: u64,
+    pub sha256: String,
+    pub complete: bool,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Clone)]
+pub struct RecordingUpstream {
+    pub addr: SocketAddr,
+    pub connections: Arc<AtomicUsize>,
+    pub requests: Arc<Mutex<Vec<Received>>>,
+}
+
+impl RecordingUpstream {
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let up = Self {
+            addr: listener.local_addr().unwrap(),
+            connections: Arc::default(),
+            requests: Arc::default(),
+        };
+        let me = up.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                me.connections.fetch_add(1, Ordering::SeqCst);
+                let me = me.clone();
+                std::thread::spawn(move || me.serve(stream));
+            }
+        });
+        up
+    }
+
+    pub fn connection_count(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    /// Waits until `n` requests were recorded (complete or cut off).
+    pub fn wait_for(&self, n: usize) -> Vec<Received> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let got = self.received();
+            if got.len() >= n {
+                return got;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "upstream recorded {} of {n} requests",
+                got.len()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Asserts no request ever reached the upstream (not even a connection).
+    pub fn assert_untouched(&self) {
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(self.connection_count(), 0, "upstream was contacted");
+        assert!(self.received().is_empty());
+    }
+
+    /// Asserts the upstream never received a complete body (nothing, or a cut-off one).
+    pub fn assert_no_complete_body(&self) {
+        std::thread::sleep(Duration::from_millis(300));
+        for r in self.received() {
+            assert!(
+                !r.complete,
+                "upstream received a complete body for {} {}",
+                r.method, r.path
+            );
+        }
+    }
+
+    fn serve(&self, stream: TcpStream) {
+        stream.set_read_timeout(Some(Duration::from_secs(30))).ok();
+        let mut writer = stream.try_clone().unwrap();
+        let mut reader = BufReader::new(stream);
+        loop {
+            let mut head = Vec::new();
+            loop {
+                let mut line = Vec::new();
+                match reader.read_until(b'\n', &mut line) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+                head.extend_from_slice(&line);
+                if line == b"\r\n" {
+                    break;
+                }
+            }
+            let mut hs = [httparse::EMPTY_HEADER; 64];
+            let mut req = httparse::Request::new(&mut hs);
+            if req.parse(&head).is_err() {
+                return;
+            }
+            let mut rec = Received {
+                method: req.method.unwrap_or("").to_string(),
+                path: req.path.unwrap_or("").to_string(),
+                headers: req
+                    .headers
+                    .iter()
+                    .map(|h| {
+                        (
+                            h.name.to_string(),
+                            String::from_utf8_lossy(h.value).into_owned(),
+                        )
+                    })
+                    .collect(),
+                body: Vec::new(),
+                body_len: 0,
+                sha256: String::new(),
+                complete: false,
+            };
+            let mut hasher = Sha256::new();
+            let chunked = rec
+                .header("transfer-encoding")
+                .is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
+            let length: u64 = rec
+                .header("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let mut keep = |data: &[u8], rec: &mut Received| {
+                hasher.update(data);
+                rec.body_len += data.len() as u64;
+                let room = KEEP_BYTES.saturating_sub(rec.body.len()).min(data.len());
+                rec.body.extend_from_slice(&data[..room]);
+            };
+            let complete = if chunked {
+                read_chunked(&mut reader, |d| keep(d, &mut rec))
+            } else {
+                read_length(&mut reader, length, |d| keep(d, &mut rec))
+            };
+            rec.complete = complete;
+            rec.sha256 = hex::encode(hasher.finalize());
+            let method = rec.method.clone();
+            let body_len = rec.body_len;
+            self.requests.lock().unwrap().push(rec);
+            if !complete {
+                return;
+            }
+            let body =
+                format!("{{\"upstream\":\"ok\",\"method\":\"{method}\",\"received\":{body_len}}}");
+            let resp = format!(
+                "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            if writer.write_all(resp.as_bytes()).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+fn read_length(r: &mut impl Read, len: u64, mut sink: impl FnMut(&[u8])) -> bool {
+    let mut left = len;
+    let mut buf = vec![0u8; 64 * 1024];
+    while left > 0 {
+        let want = buf.len().min(left as usize);
+        match r.read(&mut buf[..want]) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => {
+                sink(&buf[..n]);
+                left -= n as u64;
+            }
+        }
+    }
+    true
+}
+
+fn read_chunked(r: &mut impl BufRead, mut sink: impl FnMut(&[u8])) -> bool {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let mut line = String::new();
+        match r.read_line(&mut line) {
+            Ok(0) | Err(_) => return false,
+            Ok(_) => {}
+        }
+        let Ok(size) = usize::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16)
+        else {
+            return false;
+        };
+        if size == 0 {
+            let mut end = String::new();
+            return r.read_line(&mut end).is_ok() && end == "\r\n";
+        }
+        let mut left = size;
+        while left > 0 {
+            let want = buf.len().min(left);
+            match r.read(&mut buf[..want]) {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => {
+                    sink(&buf[..n]);
+                    left -= n;
+                }
+            }
+        }
+        let mut crlf = [0u8; 2];
+        if r.read_exact(&mut crlf).is_err() || &crlf != b"\r\n" {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! End to end: real corpus files through the real gateway to a recording upstream.
+
+mod common;
+
+use common::*;
+use upload_gateway::multipart::Form;
+
+const MEDIA: &[(&str, &str)] = &[
+    ("clip.avi", "video/x-msvideo"),
+    ("clip.mkv", "video/x-matroska"),
+    ("clip.mov", "video/quicktime"),
+    ("clip.mp4", "video/mp4"),
+    ("clip.webm", "video/webm"),
+    ("icon.ico", "image/vnd.microsoft.icon"),
+    ("photo.avif", "image/avif"),
+    ("photo.bmp", "image/bmp"),
+    ("photo.gif", "image/gif"),
+    ("photo.jpg", "image/jpeg"),
+    ("photo.png", "image/png"),
+    ("photo.tiff", "image/tiff"),
+    ("photo.webp", "image/webp"),
+    ("report.doc", "application/msword"),
+    (
+        "report.docx",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ),
+    ("report.odt", "application/vnd.oasis.opendocument.text"),
+    ("report.pdf", "application/pdf"),
+    ("sheet.xls", "application/vnd.ms-excel"),
+    (
+        "sheet.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ),
+    ("tone-noid3.mp3", "audio/mpeg"),
+    ("tone.flac", "audio/flac"),
+    ("tone.m4a", "audio/mp4"),
+    ("tone.mp3", "audio/mpeg"),
+    ("tone.ogg", "audio/ogg"),
+    ("tone.opus", "audio/opus"),
+    ("tone.wav", "audio/wav"),
+];
+
+/// Extracts the `file` part's content from a recorded body independently of the gateway's
+/// parser: the bytes between the part's blank line and the next delimiter.
+fn file_content<'a>(body: &'a [u8], boundary: &str) -> &'a [u8] {
+    let marker = b"name=\"file\"";
+    let at = body
+        .windows(marker.len())
+        .position(|w| w == marker)
+        .unwrap();
+    let start = at
+        + body[at..]
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap()
+        + 4;
+    let delim = format!("\r\n--{boundary}");
+    let len = body[start..]
+        .windows(delim.len())
+        .position(|w| w == delim.as_bytes())
+        .unwrap();
+    &body[start..start + len]
+}
+
+#[test]
+fn every_corpus_file_arrives_byte_identical() {
+    let (gw, upstream) = setup();
+    for (i, (file, mime)) in MEDIA.iter().enumerate() {
+        let data = fixture(&format!("media/{file}"));
+        let form = Form::new("gw-test-boundary")
+            .field("client_reference_id", "ref-1")
+            .file("file", file, mime, &data);
+        let sent = form.clone().finish();
+        let resp = gw
+            .request()
+            .header("X-Request-Id", &format!("corpus-{i}"))
+            .form(form);
+        assert_eq!(
+            resp.status,
+            201,
+            "{file}: {}",
+            String::from_utf8_lossy(&resp.body)
+        );
+        let got = upstream.wait_for(i + 1).pop().unwrap();
+        assert!(got.complete, "{file}");
+        assert_eq!(
+            got.sha256,
+            sha256_hex(&sent),
+            "{file}: the body is forwarded unchanged"
+        );
+        assert_eq!(
+            sha256_hex(file_content(&got.body, "gw-test-boundary")),
+            sha256_hex(&data),
+            "{file}"
+        );
+        assert_eq!(
+            resp.header("x-upload-sha256"),
+            Some(sha256_hex(&data).as_str()),
+            "{file}"
+        );
+        assert_eq!(
+            resp.header("x-upload-size"),
+            Some(data.len().to_string().as_str())
+        );
+        assert_eq!(
+            resp.header("x-request-id"),
+            Some(format!("corpus-{i}").as_str())
+        );
+        assert_eq!(
+            got.header("x-request-id"),
+            Some(format!("corpus-{i}").as_str())
+        );
+        assert_eq!(
+            got.header("x-upload-detected-type"),
+            resp.header("x-upload-content-type"),
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn two_files_report_one_value_each_in_order() {
+    let (gw, upstream) = setup();
+    let (png, pdf) = (fixture("media/photo.png"), fixture("media/report.pdf"));
+    let form = Form::new("b2")
+        .file("file", "a.png", "image/png", &png)
+        .file("attachment", "r.pdf", "application/pdf", &pdf);
+    let resp = gw.request().form(form);
+    assert_eq!(resp.status, 201);
+    assert_eq!(
+        resp.header_all("x-upload-sha256"),
+        vec![sha256_hex(&png), sha256_hex(&pdf)]
+    );
+    assert_eq!(
+        resp.header_all("x-upload-content-type"),
+        vec!["image/png", "application/pdf"]
+    );
+    assert!(upstream.wait_for(1)[0].complete);
+}
+
+#[test]
+fn chunked_upload_is_inspected_and_forwarded() {
+    let (gw, upstream) = setup();
+    let data = fixture("media/photo.bmp");
+    let form = Form::new("chunky").file("file", "p.bmp", "image/bmp", &data);
+    let ct = form.content_type();
+    let body = form.finish();
+    let sent = sha256_hex(&body);
+    let resp = gw
+        .request()
+        .header("Content-Type", &ct)
+        .header("Transfer-Encoding", "chunked")
+        .stream(client::chunked(body.len().div_ceil(7000), move |i| {
+            body[i * 7000..((i + 1) * 7000).min(body.len())].to_vec()
+        }));
+    assert_eq!(resp.status, 201, "{}", String::from_utf8_lossy(&resp.body));
+    let got = upstream.wait_for(1).pop().unwrap();
+    assert!(got.complete);
+    assert_eq!(got.sha256, sent);
+    assert_eq!(
+        resp.header("x-upload-sha256"),
+        Some(sha256_hex(&data).as_str())
+    );
+}
+
+#[test]
+fn expect_continue_is_answered_by_the_gateway() {
+    let (gw, upstream) = setup();
+    let form = Form::new("exp").file("file", "p.png", "image/png", &fixture("media/photo.png"));
+    let ct = form.content_type();
+    let (resp, sent) = gw
+        .request()
+        .header("Content-Type", &ct)
+        .expect_continue(&form.finish());
+    assert!(sent);
+    assert_eq!(resp.status, 201);
+    assert_eq!(resp.continues, 1);
+    let got = upstream.wait_for(1).pop().unwrap();
+    assert!(got.complete);
+    assert_eq!(got.header("expect"), None, "Expect is not forwarded");
+}
+
+#[test]
+fn reads_are_proxied_untouched_and_unknown_routes_refused() {
+    let (gw, upstream) = setup();
+    let resp = gw.request().method("GET").path("/media/abc?x=1").body(b"");
+    assert_eq!(resp.status, 201);
+    assert_eq!(upstream.wait_for(1)[0].path, "/media/abc?x=1");
+    let resp = gw.request().method("GET").path("/admin").body(b"");
+    resp.assert_error(404, "not_found");
+    let resp = gw.request().method("GET").path("/media/../admin").body(b"");
+    resp.assert_error(400, "bad_request");
+}
+
+#[test]
+fn unreachable_upstream_is_a_storage_error() {
+    let dead: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let gw = TestGateway::start(dead);
+    let form = Form::new("b").file("file", "p.png", "image/png", &fixture("media/photo.png"));
+    gw.request().form(form).assert_error(502, "storage_error");
+}
