@@ -1,7 +1,7 @@
 //! A raw HTTP/1.1 test client: exact control of framing (Content-Length, chunked, Expect) and
 //! of what is sent, with the response read even if the gateway stops reading the body.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::Duration;
 use upload_gateway::multipart::Form;

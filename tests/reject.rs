@@ -1,0 +1,312 @@
+//! Refusals: hostile files, type mismatches, malformed and ambiguous multipart. Every test
+//! asserts the upstream side too: untouched when decided in the sniff window, never a complete
+//! body otherwise.
+
+mod common;
+
+use common::*;
+use upload_gateway::multipart::Form;
+
+fn upload(file: &[u8], declared: &str, filename: &str) -> (Form, Vec<u8>) {
+    let form = Form::new("rej-boundary").file("file", filename, declared, file);
+    let body = form.clone().finish();
+    (form, body)
+}
+
+#[test]
+fn hostile_and_mismatched_files_never_reach_the_upstream() {
+    let cases = [
+        (
+            "hostile/elf-binary.bin",
+            "image/png",
+            415,
+            "content_mismatch",
+        ),
+        (
+            "hostile/elf-binary.bin",
+            "application/octet-stream",
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "hostile/windows.exe",
+            "application/octet-stream",
+            415,
+            "unsupported_media_type",
+        ),
+        ("hostile/windows.exe", "video/mp4", 415, "content_mismatch"),
+        ("hostile/page.html", "image/gif", 415, "content_mismatch"),
+        (
+            "hostile/page.html",
+            "text/html",
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "hostile/scripted.svg",
+            "image/svg+xml",
+            415,
+            "unsupported_media_type",
+        ),
+        ("hostile/script.sh", "image/jpeg", 415, "content_mismatch"),
+        (
+            "hostile/archive.zip",
+            "application/zip",
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "hostile/archive.zip",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            415,
+            "content_mismatch",
+        ),
+        ("media/photo.png", "image/jpeg", 415, "content_mismatch"),
+        ("media/photo.jpg", "image/png", 415, "content_mismatch"),
+        ("media/clip.mp4", "audio/mpeg", 415, "content_mismatch"),
+        ("media/report.pdf", "image/png", 415, "content_mismatch"),
+        ("media/tone.wav", "audio/mpeg", 415, "content_mismatch"),
+    ];
+    for (file, declared, status, code) in cases {
+        let (gw, upstream) = setup();
+        let (form, _) = upload(&fixture(file), declared, "upload.bin");
+        let resp = gw.request().form(form);
+        resp.assert_error(status, code);
+        upstream.assert_untouched();
+    }
+}
+
+#[test]
+fn filename_less_file_part_is_inspected_like_any_other() {
+    let (gw, upstream) = setup();
+    let form = Form::new("nofn").raw_part(
+        &[
+            "Content-Disposition: form-data; name=\"file\"",
+            "Content-Type: image/jpeg",
+        ],
+        &fixture("media/photo.png"),
+    );
+    gw.request()
+        .form(form)
+        .assert_error(415, "content_mismatch");
+    upstream.assert_untouched();
+}
+
+/// A file part starting after the 64 KiB sniff window is decided in the stream phase: the
+/// upstream was contacted but never received the complete body.
+#[test]
+fn late_file_part_is_cut_off_upstream() {
+    let (gw, upstream) = setup();
+    let notes = "n".repeat(100_000);
+    let form = Form::new("late").field("notes", &notes).file(
+        "file",
+        "x.png",
+        "image/png",
+        &fixture("hostile/elf-binary.bin"),
+    );
+    gw.request()
+        .form(form)
+        .assert_error(415, "content_mismatch");
+    let got = upstream.wait_for(1);
+    assert!(!got[0].complete, "upstream must not see a complete body");
+    assert!(
+        got[0].body_len < 100_000 + 200,
+        "the ELF bytes were held back"
+    );
+    upstream.assert_no_complete_body();
+}
+
+#[test]
+fn late_good_file_part_passes() {
+    let (gw, upstream) = setup();
+    let data = fixture("media/photo.jpg");
+    let form = Form::new("late").field("notes", &"n".repeat(100_000)).file(
+        "file",
+        "p.jpg",
+        "image/jpeg",
+        &data,
+    );
+    let body = form.clone().finish();
+    let resp = gw.request().form(form);
+    assert_eq!(resp.status, 201);
+    let got = upstream.wait_for(1).pop().unwrap();
+    assert!(got.complete);
+    assert_eq!(got.sha256, sha256_hex(&body));
+}
+
+fn raw(gw: &TestGateway, content_type: &str, body: &[u8]) -> common::client::Response {
+    gw.request().header("Content-Type", content_type).body(body)
+}
+
+#[test]
+fn malformed_requests_are_refused_with_clear_codes() {
+    let png = fixture("media/photo.png");
+    let ok_ct = "multipart/form-data; boundary=mb";
+    let good = Form::new("mb").file("file", "p.png", "image/png", &png);
+    let no_close = good.open_body().to_vec();
+    let long_b = "b".repeat(71);
+    let cases: Vec<(String, Vec<u8>, u16, &str)> = vec![
+        (
+            "multipart/form-data".into(),
+            good.clone().finish(),
+            400,
+            "invalid_multipart",
+        ),
+        (
+            format!("multipart/form-data; boundary={long_b}"),
+            good.clone().finish(),
+            400,
+            "invalid_multipart",
+        ),
+        (
+            "multipart/form-data; boundary=mb; boundary=other".into(),
+            good.clone().finish(),
+            400,
+            "invalid_multipart",
+        ),
+        (
+            "multipart/form-data; boundary= mb".into(),
+            good.clone().finish(),
+            400,
+            "invalid_multipart",
+        ),
+        (
+            "application/json".into(),
+            b"{}".to_vec(),
+            415,
+            "unsupported_media_type",
+        ),
+        (ok_ct.into(), no_close, 400, "invalid_multipart"),
+        (
+            ok_ct.into(),
+            Form::new("mb")
+                .raw_part(
+                    &[
+                        "Content-Disposition: form-data; name=\"file\"; filename=\"p.png\"",
+                        &format!("X-Pad: {}", "a".repeat(2000)),
+                    ],
+                    &png,
+                )
+                .finish(),
+            400,
+            "invalid_multipart",
+        ),
+        (
+            ok_ct.into(),
+            (0..7)
+                .fold(Form::new("mb"), |f, i| f.field(&format!("f{i}"), "v"))
+                .finish(),
+            400,
+            "invalid_multipart",
+        ),
+        (
+            ok_ct.into(),
+            Form::new("mb").field("title", "no file").finish(),
+            422,
+            "validation_error",
+        ),
+        (
+            ok_ct.into(),
+            Form::new("mb")
+                .field("client_reference_id", &"r".repeat(257))
+                .file("file", "p.png", "image/png", &png)
+                .finish(),
+            422,
+            "validation_error",
+        ),
+        (
+            ok_ct.into(),
+            Form::new("mb")
+                .file("file", "../../etc/passwd", "image/png", &png)
+                .finish(),
+            422,
+            "validation_error",
+        ),
+        (
+            ok_ct.into(),
+            Form::new("mb")
+                .file("file", "p.png", "image/png", &png)
+                .file("file", "q.png", "image/png", &png)
+                .file("file", "r.png", "image/png", &png)
+                .finish(),
+            400,
+            "invalid_multipart",
+        ),
+        (
+            ok_ct.into(),
+            Form::new("mb")
+                .field("title", &"t".repeat(9000))
+                .file("file", "p.png", "image/png", &png)
+                .finish(),
+            422,
+            "validation_error",
+        ),
+    ];
+    for (i, (ct, body, status, code)) in cases.into_iter().enumerate() {
+        let (gw, upstream) = setup();
+        let resp = raw(&gw, &ct, &body);
+        assert_eq!(
+            (resp.status, resp.code()),
+            (status, code.to_string()),
+            "case {i}: {}",
+            String::from_utf8_lossy(&resp.body)
+        );
+        resp.assert_error(status, code);
+        upstream.assert_no_complete_body();
+    }
+}
+
+#[test]
+fn ambiguities_are_refused_before_the_upstream_sees_a_complete_body() {
+    let png = fixture("media/photo.png");
+    let cd = "Content-Disposition: form-data; name=\"file\"; filename=\"p.png\"";
+    let ct = "Content-Type: image/png";
+    let parts: Vec<Form> = vec![
+        Form::new("amb").raw_part(&[cd, cd, ct], &png),
+        Form::new("amb").raw_part(&[cd, ct, "Content-Type: image/jpeg"], &png),
+        Form::new("amb").raw_part(&["Content-Disposition: form-data; name=\"file\"; filename=\"p.png\"; filename*=UTF-8''evil.exe", ct], &png),
+        Form::new("amb").raw_part(&["Content-Disposition: form-data; name=\"file\";", " filename=\"p.png\"", ct], &png),
+        Form::new("amb").raw_part(&[cd, ct, "Content-Transfer-Encoding: base64"], &png),
+        Form::new("amb").raw_part(&["Content-Disposition: form-data; name=\"file\"", "Content-Type: multipart/mixed; boundary=inner"], b"--inner\r\n\r\nx\r\n--inner--"),
+        Form::new("amb").field("a", "1").field("a", "2").file("file", "p.png", "image/png", &png),
+    ];
+    let mut bodies: Vec<Vec<u8>> = parts.into_iter().map(|f| f.finish()).collect();
+    // Bare LF in part headers.
+    let mut lf = b"--amb\r\nContent-Disposition: form-data; name=\"file\"; filename=\"p.png\"\nContent-Type: image/png\r\n\r\n".to_vec();
+    lf.extend_from_slice(&png);
+    lf.extend_from_slice(b"\r\n--amb--\r\n");
+    bodies.push(lf);
+    // Data after the closing boundary.
+    let mut trailing = Form::new("amb")
+        .file("file", "p.png", "image/png", &png)
+        .finish();
+    trailing.extend_from_slice(
+        b"--amb\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nsmuggled\r\n--amb--\r\n",
+    );
+    bodies.push(trailing);
+    for (i, body) in bodies.into_iter().enumerate() {
+        let (gw, upstream) = setup();
+        let resp = raw(&gw, "multipart/form-data; boundary=amb", &body);
+        assert_eq!(
+            resp.status,
+            400,
+            "case {i}: {}",
+            String::from_utf8_lossy(&resp.body)
+        );
+        resp.assert_error(400, "invalid_multipart");
+        upstream.assert_no_complete_body();
+    }
+}
+
+#[test]
+fn compressed_bodies_are_refused() {
+    let (gw, upstream) = setup();
+    let form = Form::new("z").file("file", "p.png", "image/png", &fixture("media/photo.png"));
+    let ct = form.content_type();
+    gw.request()
+        .header("Content-Type", &ct)
+        .header("Content-Encoding", "gzip")
+        .body(&form.finish())
+        .assert_error(415, "unsupported_media_type");
+    upstream.assert_untouched();
+}
