@@ -141,9 +141,16 @@ impl Request {
     /// `Expect: 100-continue`: sends the body only after `100 Continue`. Returns the final
     /// response and whether the body was sent.
     pub fn expect_continue(self, body: &[u8]) -> (Response, bool) {
+        let len = body.len();
+        self.expect_continue_declared(len, body)
+    }
+
+    /// Like [`Request::expect_continue`] with a declared Content-Length that may differ from
+    /// what would be sent (to declare a huge body that is never produced).
+    pub fn expect_continue_declared(self, declared: usize, body: &[u8]) -> (Response, bool) {
         let req = self
             .header("Expect", "100-continue")
-            .header("Content-Length", &body.len().to_string());
+            .header("Content-Length", &declared.to_string());
         let mut stream = req.connect();
         stream.write_all(req.head().as_bytes()).unwrap();
         let mut reader = BufReader::new(stream.try_clone().unwrap());
