@@ -46,10 +46,7 @@ pub fn has_active_content(lower: &[u8]) -> bool {
         let before_ok = i > 0 && matches!(lower[i - 1], b' ' | b'\t' | b'\n' | b'\r' | b'/');
         let rest = &lower[i + 2..];
         let letters = rest.iter().take_while(|c| c.is_ascii_lowercase()).count();
-        let after = rest[letters..]
-            .iter()
-            .skip_while(|c| c.is_ascii_whitespace())
-            .next();
+        let after = rest[letters..].iter().find(|c| !c.is_ascii_whitespace());
         before_ok && letters > 0 && after == Some(&b'=')
     })
 }

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Runs the whole test suite (unit, property and integration tests) after installing prerequisites.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/prereqs.sh
+cargo test --locked "$@"
