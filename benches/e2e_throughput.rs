@@ -49,7 +49,8 @@ fn serve(s: TcpStream) {
             }
             len -= n;
         }
-        w.write_all(b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok").unwrap();
+        w.write_all(b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok")
+            .unwrap();
     }
 }
 
@@ -72,13 +73,21 @@ fn upload(addr: SocketAddr, path: &str, head: &[u8], tail: &[u8], file_len: usiz
     s.write_all(tail).unwrap();
     let mut resp = [0u8; 12];
     s.read_exact(&mut resp).unwrap();
-    assert_eq!(&resp[9..12], b"201", "upload failed: {:?}", String::from_utf8_lossy(&resp));
+    assert_eq!(
+        &resp[9..12],
+        b"201",
+        "upload failed: {:?}",
+        String::from_utf8_lossy(&resp)
+    );
     started.elapsed()
 }
 
 fn main() {
     let up = sink();
-    let listen = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let listen = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let config = format!(
         "[server]\nthreads = 2\n[[listeners]]\naddress = \"{listen}\"\n[upstreams.sink]\naddress = \"{up}\"\n\
          [[routes]]\nname = \"up\"\npath = \"/media\"\nupstream = \"sink\"\n[routes.upload]\n\
@@ -90,9 +99,16 @@ fn main() {
     while TcpStream::connect(listen).is_err() {
         std::thread::sleep(Duration::from_millis(20));
     }
-    let mp4 = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/media/clip.mp4")).unwrap();
+    let mp4 = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/media/clip.mp4"
+    ))
+    .unwrap();
     let form = Form::new("e2e-bench").raw_part(
-        &["Content-Disposition: form-data; name=\"file\"; filename=\"big.mp4\"", "Content-Type: video/mp4"],
+        &[
+            "Content-Disposition: form-data; name=\"file\"; filename=\"big.mp4\"",
+            "Content-Type: video/mp4",
+        ],
         b"",
     );
     let mut head = form.open_body().to_vec();
@@ -112,9 +128,27 @@ fn main() {
     }
     let mibs = |d: Duration| 1024.0 / d.as_secs_f64();
     println!("e2e 1 GiB upload, best of {runs}:");
-    println!("  direct to upstream : {:8.1} MiB/s ({:?})", mibs(direct), direct);
-    println!("  pingora, no inspect: {:8.1} MiB/s ({:?})", mibs(plain), plain);
-    println!("  through gateway    : {:8.1} MiB/s ({:?})", mibs(gateway), gateway);
-    println!("  ratio uninspected proxy/direct: {:.3}", direct.as_secs_f64() / plain.as_secs_f64());
-    println!("  ratio gateway/direct: {:.3}", direct.as_secs_f64() / gateway.as_secs_f64());
+    println!(
+        "  direct to upstream : {:8.1} MiB/s ({:?})",
+        mibs(direct),
+        direct
+    );
+    println!(
+        "  pingora, no inspect: {:8.1} MiB/s ({:?})",
+        mibs(plain),
+        plain
+    );
+    println!(
+        "  through gateway    : {:8.1} MiB/s ({:?})",
+        mibs(gateway),
+        gateway
+    );
+    println!(
+        "  ratio uninspected proxy/direct: {:.3}",
+        direct.as_secs_f64() / plain.as_secs_f64()
+    );
+    println!(
+        "  ratio gateway/direct: {:.3}",
+        direct.as_secs_f64() / gateway.as_secs_f64()
+    );
 }

@@ -12,10 +12,17 @@ use upload_gateway::multipart::Form;
 use upload_gateway::policy::UploadPolicy;
 
 fn body() -> Vec<u8> {
-    let png = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/media/photo.png")).unwrap();
+    let png = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/media/photo.png"
+    ))
+    .unwrap();
     let mut file = png.clone();
     file.extend((0..16 * 1024 * 1024).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8));
-    Form::new("bench-boundary-0123456789").field("client_reference_id", "r1").file("file", "p.png", "image/png", &file).finish()
+    Form::new("bench-boundary-0123456789")
+        .field("client_reference_id", "r1")
+        .file("file", "p.png", "image/png", &file)
+        .finish()
 }
 
 fn policy() -> Arc<UploadPolicy> {
@@ -25,7 +32,10 @@ fn policy() -> Arc<UploadPolicy> {
 
 fn bench(c: &mut Criterion) {
     let body = body();
-    let chunks: Vec<bytes::Bytes> = body.chunks(64 * 1024).map(bytes::Bytes::copy_from_slice).collect();
+    let chunks: Vec<bytes::Bytes> = body
+        .chunks(64 * 1024)
+        .map(bytes::Bytes::copy_from_slice)
+        .collect();
     let policy = policy();
     let mut g = c.benchmark_group("stream_phase");
     g.throughput(Throughput::Bytes(body.len() as u64));

@@ -3,6 +3,7 @@
 
 pub mod file;
 
+use crate::auth::{Authenticator, ScopeRule};
 use crate::policy::UploadPolicy;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -79,7 +80,14 @@ pub struct Route {
     /// Upper-case methods; empty means any.
     pub methods: Vec<String>,
     pub upstream: Arc<Upstream>,
+    /// Where test-mode credentials go, if set.
+    pub sandbox: Option<Arc<Upstream>>,
     pub upload: Option<Arc<UploadPolicy>>,
+    /// No credential required.
+    pub public: bool,
+    pub scopes: ScopeRule,
+    /// Lower-cased credential header overriding `[auth].credential_header`.
+    pub credential_header: Option<String>,
 }
 
 impl Route {
@@ -95,6 +103,7 @@ pub struct Config {
     pub server: ServerSettings,
     pub listeners: Vec<SocketAddr>,
     pub routes: Vec<Arc<Route>>,
+    pub auth: Option<Arc<Authenticator>>,
 }
 
 impl Config {
@@ -106,23 +115,42 @@ impl Config {
                 format!("cannot read: {e}"),
             )])
         })?;
-        Self::parse(&text)
+        let base = path.parent().unwrap_or(std::path::Path::new("."));
+        Self::parse_in(&text, base)
     }
 
-    /// Parses and validates config text.
+    /// Parses and validates config text; relative files resolve against the working directory.
     pub fn parse(text: &str) -> Result<Self, ConfigErrors> {
+        Self::parse_in(text, std::path::Path::new("."))
+    }
+
+    /// Parses and validates config text; relative files resolve against `base`.
+    pub fn parse_in(text: &str, base: &std::path::Path) -> Result<Self, ConfigErrors> {
         let raw: file::FileConfig = toml::from_str(text).map_err(|e| {
             let path = e
                 .span()
                 .map_or("(file)".to_string(), |s| format!("byte {}", s.start));
             ConfigErrors(vec![ConfigError::new(path, e.message().to_string())])
         })?;
-        Self::from_file(&raw).map_err(ConfigErrors)
+        Self::from_file(&raw, base).map_err(ConfigErrors)
     }
 
     /// Converts file structs into the internal config, collecting every error.
-    pub fn from_file(raw: &file::FileConfig) -> Result<Self, Vec<ConfigError>> {
+    pub fn from_file(
+        raw: &file::FileConfig,
+        base: &std::path::Path,
+    ) -> Result<Self, Vec<ConfigError>> {
         let mut errors = Vec::new();
+        let auth = match &raw.auth {
+            Some(a) => match Authenticator::from_config(a, base) {
+                Ok(a) => Some(Arc::new(a)),
+                Err(mut e) => {
+                    errors.append(&mut e);
+                    None
+                }
+            },
+            None => None,
+        };
         if raw.server.threads == 0 {
             errors.push(ConfigError::new("server.threads", "must be at least 1"));
         }
@@ -211,13 +239,38 @@ impl Config {
                 },
                 None => None,
             };
+            let sandbox = r.sandbox_upstream.as_ref().and_then(|s| {
+                let found = upstreams.get(s).cloned();
+                if found.is_none() {
+                    errors.push(ConfigError::new(
+                        format!("{path}.sandbox_upstream"),
+                        format!("no upstream named {s:?}"),
+                    ));
+                }
+                found
+            });
+            if (r.public || raw.auth.is_none())
+                && (!r.scopes.is_empty() || !r.any_scopes.is_empty())
+            {
+                errors.push(ConfigError::new(
+                    format!("{path}.scopes"),
+                    "scopes need [auth] and a non-public route",
+                ));
+            }
             if let Some(upstream) = upstream {
                 routes.push(Arc::new(Route {
                     name: r.name.clone(),
                     path: PathPattern::parse(&r.path),
                     methods,
                     upstream,
+                    sandbox,
                     upload,
+                    public: r.public,
+                    scopes: ScopeRule {
+                        all_of: r.scopes.clone(),
+                        any_of: r.any_scopes.clone(),
+                    },
+                    credential_header: r.credential_header.as_ref().map(|h| h.to_ascii_lowercase()),
                 }));
             }
         }
@@ -232,6 +285,7 @@ impl Config {
             },
             listeners,
             routes,
+            auth,
         })
     }
 

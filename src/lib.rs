@@ -2,6 +2,7 @@
 //! uploads stream through it.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod config;
 pub mod inspect;
 pub mod media;

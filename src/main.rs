@@ -32,6 +32,30 @@ enum Command {
         #[arg(short, long)]
         config: PathBuf,
     },
+    /// API key management.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Print a fresh API key once, and the entry to add to the keys file (only its SHA-256).
+    New {
+        /// Key prefix; it selects the mode (so_live_ → live, so_test_ → test by default).
+        #[arg(long, default_value = "so_live_")]
+        prefix: String,
+        /// A name for the key, sent upstream as the key label.
+        #[arg(long)]
+        label: String,
+        /// The tenant the key acts for.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Comma-separated scopes, e.g. media:read,media:write.
+        #[arg(long, value_delimiter = ',')]
+        scopes: Vec<String>,
+    },
 }
 
 fn load(path: Option<&PathBuf>) -> Result<Config, String> {
@@ -52,6 +76,20 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Run { config: None }) {
+        Command::Keys {
+            command:
+                KeysCommand::New {
+                    prefix,
+                    label,
+                    tenant,
+                    scopes,
+                },
+        } => {
+            let (key, entry) =
+                upload_gateway::auth::keys::generate(&prefix, &label, tenant.as_deref(), &scopes);
+            println!("key (shown once, store it now): {key}\n\n# add to the keys file:\n{entry}");
+            ExitCode::SUCCESS
+        }
         Command::Check { config } => match load(Some(&config)) {
             Ok(c) => {
                 println!(

@@ -3,6 +3,7 @@
 
 mod ctx;
 mod headers;
+mod identity;
 mod respond;
 mod window;
 
@@ -44,6 +45,13 @@ impl Gateway {
             .ok_or(Rejection::NotFound)?
             .clone();
         ctx.route = Some(route.clone());
+        if let Some(auth) = &self.config.auth
+            && !route.public
+        {
+            let (id, tenant) = identity::authorize(auth, &route, session.req_header())?;
+            ctx.identity = Some(id);
+            ctx.tenant = tenant;
+        }
         let Some(policy) = route.upload.clone() else {
             return Ok(());
         };
@@ -112,7 +120,11 @@ impl ProxyHttp for Gateway {
             .route
             .as_ref()
             .ok_or_else(|| Error::explain(ErrorType::InternalError, "no route selected"))?;
-        let up = &route.upstream;
+        let test_mode = ctx.identity.as_ref().is_some_and(|i| i.mode == "test");
+        let up = match (&route.sandbox, test_mode) {
+            (Some(sandbox), true) => sandbox,
+            _ => &route.upstream,
+        };
         let mut peer = HttpPeer::new(up.address, false, String::new());
         peer.options.connection_timeout = Some(up.connect_timeout);
         peer.options.read_timeout = Some(up.read_timeout);
@@ -126,6 +138,9 @@ impl ProxyHttp for Gateway {
         upstream: &mut pingora::http::RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        if let Some(auth) = &self.config.auth {
+            identity::to_upstream(upstream, auth, ctx)?;
+        }
         headers::to_upstream(upstream, ctx)
     }
 

@@ -1,5 +1,6 @@
 //! The per-request state shared by the proxy hooks.
 
+use crate::auth::Identity;
 use crate::config::Route;
 use crate::inspect::{Holdback, Inspector};
 use crate::rejection::Rejection;
@@ -12,6 +13,10 @@ pub struct RequestCtx {
     pub request_id: String,
     pub started: Instant,
     pub route: Option<Arc<Route>>,
+    /// The verified caller, on authenticated routes.
+    pub identity: Option<Identity>,
+    /// The tenant the request acts as.
+    pub tenant: Option<String>,
     /// The stream-phase inspector (upload routes only).
     pub inspector: Option<Inspector>,
     /// Bytes received but not yet released upstream.
@@ -32,6 +37,8 @@ impl RequestCtx {
             request_id: String::new(),
             started: Instant::now(),
             route: None,
+            identity: None,
+            tenant: None,
             inspector: None,
             holdback: Holdback::default(),
             replay: None,

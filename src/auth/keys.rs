@@ -1,0 +1,159 @@
+//! Opaque API keys: a TOML file lists each key by its SHA-256 (never the plain key) with its
+//! scopes, tenant, label and optional expiry; the mode (live/test) comes from the key prefix.
+
+use super::Identity;
+use crate::rejection::Rejection;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeysFile {
+    #[serde(default)]
+    keys: Vec<KeyEntry>,
+}
+
+/// One `[[keys]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyEntry {
+    /// Lower-case hex SHA-256 of the full key, prefix included.
+    pub sha256: String,
+    pub label: String,
+    pub tenant: Option<String>,
+    #[serde(default)]
+    pub orgs: Vec<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Unix seconds after which the key is refused.
+    pub expires_at_unix: Option<u64>,
+}
+
+/// The API keys, indexed by hash.
+pub struct ApiKeys {
+    by_hash: HashMap<[u8; 32], KeyEntry>,
+    prefixes: BTreeMap<String, String>,
+}
+
+fn unauthorized(m: &str) -> Rejection {
+    Rejection::Unauthorized(m.to_string())
+}
+
+impl ApiKeys {
+    /// Parses a keys file; errors name the entry.
+    pub fn parse(text: &str, prefixes: BTreeMap<String, String>) -> Result<Self, String> {
+        let file: KeysFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut by_hash = HashMap::new();
+        for (i, k) in file.keys.into_iter().enumerate() {
+            let raw = hex::decode(&k.sha256)
+                .ok()
+                .and_then(|v| <[u8; 32]>::try_from(v).ok());
+            let Some(hash) = raw else {
+                return Err(format!("keys[{i}].sha256 must be 64 hex characters"));
+            };
+            by_hash.insert(hash, k);
+        }
+        Ok(Self { by_hash, prefixes })
+    }
+
+    /// Whether `credential` looks like one of our keys (has a configured prefix).
+    pub fn mode_of(&self, credential: &str) -> Option<&str> {
+        self.prefixes
+            .iter()
+            .find(|(p, _)| credential.starts_with(p.as_str()))
+            .map(|(_, m)| m.as_str())
+    }
+
+    /// Looks a key up by hash, compares in constant time, checks expiry.
+    pub fn verify(&self, credential: &str, now_unix: u64) -> Result<Identity, Rejection> {
+        let mode = self
+            .mode_of(credential)
+            .ok_or_else(|| unauthorized("malformed credential"))?;
+        let hash: [u8; 32] = Sha256::digest(credential.as_bytes()).into();
+        let entry = self
+            .by_hash
+            .get(&hash)
+            .ok_or_else(|| unauthorized("unknown API key"))?;
+        let stored = hex::decode(&entry.sha256).unwrap_or_default();
+        if !constant_time_eq(&stored, &hash) {
+            return Err(unauthorized("unknown API key"));
+        }
+        if entry.expires_at_unix.is_some_and(|t| now_unix >= t) {
+            return Err(unauthorized("API key expired"));
+        }
+        Ok(Identity {
+            subject: format!("key:{}", entry.label),
+            tenant: entry.tenant.clone(),
+            orgs: entry.orgs.clone(),
+            scopes: entry.scopes.clone(),
+            mode: mode.to_string(),
+            key_label: Some(entry.label.clone()),
+        })
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A fresh key with `prefix` (32 random bytes, hex) and its keys-file entry.
+pub fn generate(
+    prefix: &str,
+    label: &str,
+    tenant: Option<&str>,
+    scopes: &[String],
+) -> (String, String) {
+    use rand::Rng;
+    let secret: [u8; 32] = rand::rng().random();
+    let key = format!("{prefix}{}", hex::encode(secret));
+    let hash = hex::encode(Sha256::digest(key.as_bytes()));
+    let scopes = scopes
+        .iter()
+        .map(|s| format!("{s:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let tenant = tenant
+        .map(|t| format!("tenant = {t:?}\n"))
+        .unwrap_or_default();
+    let entry =
+        format!("[[keys]]\nsha256 = \"{hash}\"\nlabel = {label:?}\n{tenant}scopes = [{scopes}]\n");
+    (key, entry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prefixes() -> BTreeMap<String, String> {
+        BTreeMap::from([
+            ("so_live_".into(), "live".into()),
+            ("so_test_".into(), "test".into()),
+        ])
+    }
+
+    #[test]
+    fn generated_key_verifies_with_its_entry() {
+        let (key, entry) = generate("so_test_", "ci", Some("org_1"), &["media:read".into()]);
+        let keys = ApiKeys::parse(&entry, prefixes()).unwrap();
+        let id = keys.verify(&key, 0).unwrap();
+        assert_eq!(
+            (id.mode.as_str(), id.tenant.as_deref()),
+            ("test", Some("org_1"))
+        );
+        assert_eq!(id.scopes, vec!["media:read"]);
+        assert!(keys.verify(&format!("{key}x"), 0).is_err());
+        assert!(keys.verify("nope", 0).is_err());
+    }
+
+    #[test]
+    fn expired_keys_are_refused() {
+        let (key, entry) = generate("so_live_", "old", None, &[]);
+        let keys = ApiKeys::parse(&format!("{entry}expires_at_unix = 100\n"), prefixes()).unwrap();
+        assert!(keys.verify(&key, 99).is_ok());
+        assert_eq!(
+            keys.verify(&key, 100).unwrap_err(),
+            Rejection::Unauthorized("API key expired".into())
+        );
+    }
+}

@@ -1,0 +1,91 @@
+//! Header-phase glue for identity: read the credential header, call the authenticator and the
+//! route's scope rule, and rewrite identity headers on the way upstream.
+
+use super::RequestCtx;
+use crate::auth::{Authenticator, Identity};
+use crate::config::Route;
+use crate::rejection::Rejection;
+use pingora::http::RequestHeader;
+
+fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The credential header a route reads.
+pub fn credential_header<'a>(auth: &'a Authenticator, route: &'a Route) -> &'a str {
+    route
+        .credential_header
+        .as_deref()
+        .unwrap_or(&auth.credential_header)
+}
+
+/// Authenticates and authorizes; returns the identity and the tenant the request acts as.
+pub fn authorize(
+    auth: &Authenticator,
+    route: &Route,
+    req: &RequestHeader,
+) -> Result<(Identity, Option<String>), Rejection> {
+    let header = credential_header(auth, route);
+    let values: Vec<&[u8]> = req
+        .headers
+        .get_all(header)
+        .iter()
+        .map(|v| v.as_bytes())
+        .collect();
+    let credential = auth.credential(header, &values)?;
+    let identity = auth.authenticate(credential, now_unix())?;
+    route.scopes.check(&identity.scopes)?;
+    let requested: Vec<&[u8]> = req
+        .headers
+        .get_all(auth.tenant_header.as_str())
+        .iter()
+        .map(|v| v.as_bytes())
+        .collect();
+    let requested = match requested.as_slice() {
+        [] => None,
+        [v] => Some(
+            std::str::from_utf8(v)
+                .map_err(|_| Rejection::BadRequest("malformed organisation header".into()))?
+                .trim(),
+        ),
+        _ => {
+            return Err(Rejection::BadRequest(
+                "more than one organisation header".into(),
+            ));
+        }
+    };
+    let tenant = Authenticator::tenant(&identity, requested)?;
+    Ok((identity, tenant))
+}
+
+/// Removes client copies of identity headers (and the credential), then adds the verified ones.
+pub fn to_upstream(
+    up: &mut RequestHeader,
+    auth: &Authenticator,
+    ctx: &RequestCtx,
+) -> pingora::Result<()> {
+    for name in auth.identity_header_names() {
+        up.remove_header(name);
+    }
+    if let Some(route) = &ctx.route
+        && auth.strip_credential
+    {
+        up.remove_header(credential_header(auth, route));
+    }
+    let Some(id) = &ctx.identity else {
+        return Ok(());
+    };
+    let h = &auth.headers;
+    up.insert_header(h.subject.clone(), id.subject.as_str())?;
+    up.insert_header(h.scopes.clone(), id.scopes.join(" "))?;
+    up.insert_header(h.mode.clone(), id.mode.as_str())?;
+    if let Some(t) = &ctx.tenant {
+        up.insert_header(h.tenant.clone(), t.as_str())?;
+    }
+    if let Some(l) = &id.key_label {
+        up.insert_header(h.key_label.clone(), l.as_str())?;
+    }
+    Ok(())
+}
