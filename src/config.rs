@@ -104,6 +104,8 @@ pub struct Config {
     pub listeners: Vec<SocketAddr>,
     pub routes: Vec<Arc<Route>>,
     pub auth: Option<Arc<Authenticator>>,
+    /// Where `/metrics` is served, if anywhere.
+    pub admin: Option<SocketAddr>,
 }
 
 impl Config {
@@ -176,6 +178,17 @@ impl Config {
                     .ok()
             })
             .collect();
+        let admin = raw.admin.as_ref().and_then(|a| {
+            a.address
+                .parse::<SocketAddr>()
+                .map_err(|_| {
+                    errors.push(ConfigError::new(
+                        "admin.address",
+                        format!("{:?} is not ip:port (e.g. \"127.0.0.1:9091\")", a.address),
+                    ))
+                })
+                .ok()
+        });
         let mut upstreams = std::collections::HashMap::new();
         for (name, u) in &raw.upstreams {
             let path = format!("upstreams.{name}");
@@ -286,6 +299,7 @@ impl Config {
             listeners,
             routes,
             auth,
+            admin,
         })
     }
 

@@ -2,10 +2,14 @@
 //! uploads stream through it.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod auth;
+pub mod backend;
 pub mod config;
+pub mod demo;
 pub mod inspect;
 pub mod media;
+pub mod metrics;
 pub mod multipart;
 pub mod policy;
 pub mod proxy;

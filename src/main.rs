@@ -32,6 +32,19 @@ enum Command {
         #[arg(short, long)]
         config: PathBuf,
     },
+    /// Start the reference backend and the gateway (conf/demo.toml) in one process.
+    Demo {
+        /// Where the backend stores files and records.
+        #[arg(long, default_value = "demo-data")]
+        data_dir: PathBuf,
+    },
+    /// Run only the reference media backend.
+    Backend {
+        #[arg(long, default_value = "demo-data/media")]
+        data_dir: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:9000")]
+        listen: String,
+    },
     /// API key management.
     Keys {
         #[command(subcommand)]
@@ -76,6 +89,29 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Run { config: None }) {
+        Command::Demo { data_dir } => match upload_gateway::demo::run(&data_dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("demo failed: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Backend { data_dir, listen } => {
+            match upload_gateway::backend::Backend::open(&data_dir) {
+                Ok(b) => {
+                    let mut server =
+                        pingora::server::Server::new_with_opt_and_conf(None, Default::default());
+                    server.bootstrap();
+                    server.add_service(b.service(&listen));
+                    tracing::info!(%listen, data_dir = %data_dir.display(), "media backend starting");
+                    server.run_forever()
+                }
+                Err(e) => {
+                    eprintln!("cannot open {}: {e}", data_dir.display());
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Keys {
             command:
                 KeysCommand::New {

@@ -10,6 +10,7 @@ mod window;
 pub use ctx::RequestCtx;
 
 use crate::config::Config;
+use crate::metrics;
 use crate::rejection::Rejection;
 use crate::request_id;
 use async_trait::async_trait;
@@ -194,18 +195,31 @@ impl ProxyHttp for Gateway {
             .response_written()
             .map_or(ctx.status, |r| r.status.as_u16());
         let route = ctx.route.as_ref().map_or("-", |r| r.name.as_str());
-        let files = ctx.inspector.as_ref().map_or(0, |i| i.files().len());
-        let bytes = ctx.inspector.as_ref().map_or(0, |i| i.total());
+        let files = ctx.inspector.as_ref().map_or(&[][..], |i| i.files());
+        let body_bytes = ctx.inspector.as_ref().map_or(0, |i| i.total());
+        let code = ctx.rejection.as_ref().map_or("ok", |r| r.code());
+        let seconds = ctx.started.elapsed().as_secs_f64();
+        metrics::record(&metrics::Outcome {
+            route,
+            status,
+            code,
+            body_bytes,
+            files,
+            seconds,
+        });
         tracing::info!(
             request_id = %ctx.request_id,
             route,
             method = %session.req_header().method,
             path = %session.req_header().uri.path(),
             status,
-            bytes,
-            files,
+            code,
+            tenant = ctx.tenant.as_deref().unwrap_or("-"),
+            body_bytes,
+            files = files.len(),
+            sha256 = files.first().map_or("-", |f| f.sha256.as_str()),
             error = e.map(|e| e.to_string()).unwrap_or_default(),
-            elapsed_ms = ctx.started.elapsed().as_millis() as u64,
+            elapsed_ms = (seconds * 1000.0) as u64,
             "request finished"
         );
     }

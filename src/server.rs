@@ -7,7 +7,8 @@ use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
 use std::sync::Arc;
 
-/// A pingora server with the gateway service on every configured listener.
+/// A pingora server with the gateway service on every configured listener (and `/metrics` on
+/// the admin listener, if configured).
 pub fn build(config: Arc<Config>) -> Server {
     let conf = ServerConf {
         threads: config.server.threads,
@@ -26,6 +27,9 @@ pub fn build(config: Arc<Config>) -> Server {
         proxy.add_tcp(&addr.to_string());
     }
     server.add_service(proxy);
+    if let Some(admin) = config.admin {
+        server.add_service(crate::admin::Admin::service(&admin.to_string()));
+    }
     server
 }
 

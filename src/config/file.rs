@@ -14,6 +14,15 @@ pub struct FileConfig {
     pub routes: Vec<RouteFile>,
     /// Identity: when present, every route requires a credential unless `public = true`.
     pub auth: Option<AuthFile>,
+    /// The admin listener (`/metrics`).
+    pub admin: Option<AdminFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminFile {
+    /// `ip:port` serving Prometheus metrics at `/metrics`.
+    pub address: String,
 }
 
 #[derive(Debug, Deserialize)]

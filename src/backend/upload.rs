@@ -1,0 +1,167 @@
+//! `POST /media` on the reference backend: stream the multipart body to a temporary file while
+//! hashing it; the record is committed only when the closing boundary was read.
+
+use super::store::{Record, Store};
+use super::time;
+use crate::multipart::{Event, Parser, boundary_from_content_type};
+use pingora::protocols::http::ServerSession;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+/// Why an upload failed: an HTTP status and a message.
+pub type Failure = (u16, String);
+
+const MAX_FIELD_BYTES: usize = 4096;
+
+fn bad(m: impl Into<String>) -> Failure {
+    (400, m.into())
+}
+
+fn header(s: &ServerSession, name: &str) -> Option<String> {
+    s.get_header(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+fn valid_folder(f: &str) -> bool {
+    !f.is_empty()
+        && f.len() <= 200
+        && !f.starts_with('/')
+        && f.split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+        && f.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"-_/".contains(&c))
+}
+
+struct FileWrite {
+    file: tokio::fs::File,
+    hasher: Sha256,
+    size: u64,
+    name: Option<String>,
+    declared: Option<String>,
+}
+
+/// Receives the upload; on any failure the temporary file is removed.
+pub async fn receive(s: &mut ServerSession, store: &Store) -> Result<Record, Failure> {
+    let id = crate::request_id::generate();
+    let result = receive_into(s, store, &id).await;
+    if result.is_err() {
+        let _ = tokio::fs::remove_file(store.temp_path(&id)).await;
+    }
+    result
+}
+
+async fn receive_into(s: &mut ServerSession, store: &Store, id: &str) -> Result<Record, Failure> {
+    let ct = header(s, "content-type").ok_or_else(|| bad("multipart/form-data required"))?;
+    let boundary = boundary_from_content_type(ct.as_bytes())
+        .map_err(bad)?
+        .ok_or_else(|| (415, "multipart/form-data required".to_string()))?;
+    let mut parser = Parser::new(&boundary, 16 * 1024);
+    let mut file: Option<FileWrite> = None;
+    let mut done_file: Option<FileWrite> = None;
+    let (mut field, mut tags, mut folder) = (None::<(String, Vec<u8>)>, Vec::new(), None);
+    loop {
+        let chunk = s
+            .read_request_body()
+            .await
+            .map_err(|e| bad(format!("body read failed: {e}")))?;
+        let Some(chunk) = chunk else { break };
+        parser.push(&chunk);
+        while let Some(ev) = parser.poll().map_err(bad)? {
+            match ev {
+                Event::PartStart(h) if h.name == "file" => {
+                    if done_file.is_some() || file.is_some() {
+                        return Err(bad("only one file part is accepted"));
+                    }
+                    let f = tokio::fs::File::create(store.temp_path(id))
+                        .await
+                        .map_err(|e| (500, e.to_string()))?;
+                    file = Some(FileWrite {
+                        file: f,
+                        hasher: Sha256::new(),
+                        size: 0,
+                        name: h.filename,
+                        declared: h.content_type,
+                    });
+                }
+                Event::PartStart(h) => field = Some((h.name, Vec::new())),
+                Event::Data(d) => {
+                    if let Some(f) = file.as_mut() {
+                        f.hasher.update(&d);
+                        f.size += d.len() as u64;
+                        f.file
+                            .write_all(&d)
+                            .await
+                            .map_err(|e| (500, e.to_string()))?;
+                    } else if let Some((_, v)) = field.as_mut() {
+                        if v.len() + d.len() > MAX_FIELD_BYTES {
+                            return Err(bad("form field too long"));
+                        }
+                        v.extend_from_slice(&d);
+                    }
+                }
+                Event::PartEnd => {
+                    if let Some(mut f) = file.take() {
+                        f.file.flush().await.map_err(|e| (500, e.to_string()))?;
+                        done_file = Some(f);
+                    }
+                    if let Some((name, v)) = field.take() {
+                        let v = String::from_utf8(v).map_err(|_| bad("form field is not UTF-8"))?;
+                        match name.as_str() {
+                            "tags" => {
+                                tags = v
+                                    .split(',')
+                                    .map(|t| t.trim().to_string())
+                                    .filter(|t| !t.is_empty())
+                                    .collect()
+                            }
+                            "folder" if valid_folder(&v) => folder = Some(v),
+                            "folder" => {
+                                return Err(bad(
+                                    "folder must be relative path segments of [A-Za-z0-9_-]",
+                                ));
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                Event::Finished => {}
+            }
+        }
+    }
+    parser.finish().map_err(bad)?;
+    let f = done_file.ok_or_else(|| (422, "the file part is missing".to_string()))?;
+    f.file.sync_all().await.map_err(|e| (500, e.to_string()))?;
+    let detected = header(s, "x-upload-detected-type");
+    let content_type = detected
+        .clone()
+        .or(f.declared.clone())
+        .unwrap_or_else(|| crate::media::OCTET_STREAM.to_string());
+    let now = time::now_unix();
+    let key = match &folder {
+        Some(dir) => format!("{dir}/{id}"),
+        None => id.to_string(),
+    };
+    let record = Record {
+        id: id.to_string(),
+        url: format!("/media/{id}/content"),
+        key,
+        size: f.size,
+        content_type,
+        sha256: hex::encode(f.hasher.finalize()),
+        original_name: f.name,
+        tags,
+        folder,
+        created_at: time::rfc3339(now),
+        updated_at: time::rfc3339(now),
+        tenant: header(s, "x-auth-tenant"),
+        subject: header(s, "x-auth-subject"),
+        mode: header(s, "x-auth-mode"),
+        key_label: header(s, "x-auth-key-label"),
+        detected_type: detected,
+        created_unix: now,
+    };
+    store
+        .commit(record)
+        .map_err(|e| (500, format!("could not store the file: {e}")))
+}

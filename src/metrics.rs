@@ -1,0 +1,150 @@
+//! Prometheus metric families, registered once in the default registry (served by the admin
+//! listener's `/metrics`). Labels are bounded: a route name, a status code, a rejection code,
+//! a media category — never a tenant id or a raw MIME string.
+
+use crate::inspect::FileReport;
+use crate::media;
+use prometheus::{
+    HistogramOpts, HistogramVec, IntCounterVec, Opts, register_histogram_vec,
+    register_int_counter_vec,
+};
+use std::sync::LazyLock;
+
+struct Families {
+    requests: IntCounterVec,
+    body_bytes: IntCounterVec,
+    files: IntCounterVec,
+    file_bytes: IntCounterVec,
+    duration: HistogramVec,
+}
+
+static FAMILIES: LazyLock<Option<Families>> = LazyLock::new(|| {
+    let families = Families {
+        requests: register_int_counter_vec!(
+            Opts::new(
+                "upload_gateway_requests_total",
+                "Requests answered, by route, status and code"
+            ),
+            &["route", "status", "code"]
+        )
+        .ok()?,
+        body_bytes: register_int_counter_vec!(
+            Opts::new(
+                "upload_gateway_upload_body_bytes_total",
+                "Upload body bytes inspected"
+            ),
+            &["route"]
+        )
+        .ok()?,
+        files: register_int_counter_vec!(
+            Opts::new(
+                "upload_gateway_files_total",
+                "File parts accepted, by detected category"
+            ),
+            &["route", "category"]
+        )
+        .ok()?,
+        file_bytes: register_int_counter_vec!(
+            Opts::new(
+                "upload_gateway_file_bytes_total",
+                "File part bytes accepted, by category"
+            ),
+            &["route", "category"]
+        )
+        .ok()?,
+        duration: register_histogram_vec!(
+            HistogramOpts::new(
+                "upload_gateway_request_duration_seconds",
+                "Time from request to log"
+            )
+            .buckets(vec![0.005, 0.025, 0.1, 0.5, 1.0, 5.0, 30.0, 120.0]),
+            &["route"]
+        )
+        .ok()?,
+    };
+    Some(families)
+});
+
+/// What one finished request contributes to the metrics.
+pub struct Outcome<'a> {
+    pub route: &'a str,
+    pub status: u16,
+    /// The rejection code, or `ok`.
+    pub code: &'a str,
+    pub body_bytes: u64,
+    pub files: &'a [FileReport],
+    pub seconds: f64,
+}
+
+/// Records a finished request.
+pub fn record(o: &Outcome<'_>) {
+    let Some(f) = FAMILIES.as_ref() else {
+        return;
+    };
+    f.requests
+        .with_label_values(&[o.route, &o.status.to_string(), o.code])
+        .inc();
+    f.body_bytes
+        .with_label_values(&[o.route])
+        .inc_by(o.body_bytes);
+    if o.code == "ok" && o.status < 400 {
+        for file in o.files {
+            let cat = media::category(&file.content_type).as_str();
+            f.files.with_label_values(&[o.route, cat]).inc();
+            f.file_bytes
+                .with_label_values(&[o.route, cat])
+                .inc_by(file.size);
+        }
+    }
+    f.duration.with_label_values(&[o.route]).observe(o.seconds);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prometheus::Encoder;
+
+    #[test]
+    fn encodes_exact_lines() {
+        let files = [FileReport {
+            field: "file".into(),
+            filename: None,
+            content_type: "image/png".into(),
+            size: 10,
+            sha256: String::new(),
+        }];
+        record(&Outcome {
+            route: "metrics-test",
+            status: 201,
+            code: "ok",
+            body_bytes: 99,
+            files: &files,
+            seconds: 0.01,
+        });
+        record(&Outcome {
+            route: "metrics-test",
+            status: 415,
+            code: "content_mismatch",
+            body_bytes: 5,
+            files: &[],
+            seconds: 0.01,
+        });
+        let mut out = Vec::new();
+        prometheus::TextEncoder::new()
+            .encode(&prometheus::gather(), &mut out)
+            .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        for line in [
+            "upload_gateway_requests_total{code=\"ok\",route=\"metrics-test\",status=\"201\"} 1",
+            "upload_gateway_requests_total{code=\"content_mismatch\",route=\"metrics-test\",status=\"415\"} 1",
+            "upload_gateway_upload_body_bytes_total{route=\"metrics-test\"} 104",
+            "upload_gateway_files_total{category=\"image\",route=\"metrics-test\"} 1",
+            "upload_gateway_file_bytes_total{category=\"image\",route=\"metrics-test\"} 10",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+    }
+}
