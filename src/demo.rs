@@ -58,3 +58,23 @@ pub fn run(data_dir: &Path) -> Result<(), String> {
     );
     server.run_forever()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printed_credentials_work_with_the_demo_config() {
+        let dir = std::env::temp_dir().join(format!("ugw-demo-{}", std::process::id()));
+        let config = config(&dir).unwrap();
+        let auth = config.auth.as_ref().unwrap();
+        let now = crate::backend::time::now_unix();
+        let by_token = auth.authenticate(&token().unwrap(), now).unwrap();
+        assert_eq!(by_token.tenant.as_deref(), Some("demo-org"));
+        let by_key = auth.authenticate(DEMO_API_KEY, now).unwrap();
+        assert_eq!(by_key.scopes, vec!["media:read", "media:write", "media:delete"]);
+        let upload = config.route("POST", "/media").unwrap();
+        assert!(upload.scopes.check(&by_token.scopes).is_ok());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
