@@ -72,7 +72,10 @@ mod tests {
         let by_token = auth.authenticate(&token().unwrap(), now).unwrap();
         assert_eq!(by_token.tenant.as_deref(), Some("demo-org"));
         let by_key = auth.authenticate(DEMO_API_KEY, now).unwrap();
-        assert_eq!(by_key.scopes, vec!["media:read", "media:write", "media:delete"]);
+        assert_eq!(
+            by_key.scopes,
+            vec!["media:read", "media:write", "media:delete"]
+        );
         let upload = config.route("POST", "/media").unwrap();
         assert!(upload.scopes.check(&by_token.scopes).is_ok());
         let _ = std::fs::remove_dir_all(dir);

@@ -31,7 +31,11 @@ fn env() -> Env {
     server.add_service(Backend::open(&dir).unwrap().service(&addr.to_string()));
     let (stop, _t) = upload_gateway::server::spawn(server);
     wait_until_listening(addr);
-    Env { gw: TestGateway::start(addr), dir, _stop: stop }
+    Env {
+        gw: TestGateway::start(addr),
+        dir,
+        _stop: stop,
+    }
 }
 
 fn count(dir: &Path, sub: &str) -> usize {
@@ -40,12 +44,19 @@ fn count(dir: &Path, sub: &str) -> usize {
 
 fn upload(e: &Env, file: &str, mime: &str, tags: &str, folder: &str) -> serde_json::Value {
     let data = fixture(&format!("media/{file}"));
-    let form = Form::new("be").field("tags", tags).field("folder", folder).file("file", file, mime, &data);
+    let form = Form::new("be")
+        .field("tags", tags)
+        .field("folder", folder)
+        .file("file", file, mime, &data);
     let resp = e.gw.request().form(form);
     assert_eq!(resp.status, 201, "{}", String::from_utf8_lossy(&resp.body));
     let v = resp.json();
     assert_eq!(v["sha256"], sha256_hex(&data), "backend and file agree");
-    assert_eq!(resp.header("x-upload-sha256"), v["sha256"].as_str(), "gateway and backend agree");
+    assert_eq!(
+        resp.header("x-upload-sha256"),
+        v["sha256"].as_str(),
+        "gateway and backend agree"
+    );
     v
 }
 
@@ -56,7 +67,10 @@ fn upload_list_get_download_delete() {
     upload(&e, "photo.jpg", "image/jpeg", "dogs", "albums");
     upload(&e, "report.pdf", "application/pdf", "work", "docs");
     assert_eq!(png["content_type"], "image/png");
-    assert_eq!(png["key"], format!("albums/2026/{}", png["id"].as_str().unwrap()));
+    assert_eq!(
+        png["key"],
+        format!("albums/2026/{}", png["id"].as_str().unwrap())
+    );
     assert_eq!(png["tags"], serde_json::json!(["cats", "summer"]));
     let get = |path: &str| e.gw.request().method("GET").path(path).body(b"");
     let list = get("/media?type=image&page_size=1").json();
@@ -67,18 +81,32 @@ fn upload_list_get_download_delete() {
     let found = get("/media?search=summer").json();
     assert_eq!(found["meta"]["total"], 1);
     assert_eq!(found["data"][0]["id"], png["id"]);
-    assert_eq!(get("/media?type=application/pdf").json()["meta"]["total"], 1);
+    assert_eq!(
+        get("/media?type=application/pdf").json()["meta"]["total"],
+        1
+    );
     let id = png["id"].as_str().unwrap();
-    assert_eq!(get(&format!("/media/{id}")).json()["original_name"], "photo.png");
+    assert_eq!(
+        get(&format!("/media/{id}")).json()["original_name"],
+        "photo.png"
+    );
     let content = get(&format!("/media/{id}/content"));
     assert_eq!(content.status, 200);
     assert_eq!(content.header("content-type"), Some("image/png"));
     assert_eq!(content.body, fixture("media/photo.png"));
-    let del = e.gw.request().method("DELETE").path(&format!("/media/{id}")).body(b"");
+    let del =
+        e.gw.request()
+            .method("DELETE")
+            .path(&format!("/media/{id}"))
+            .body(b"");
     assert_eq!(del.status, 204);
     assert_eq!(get(&format!("/media/{id}")).status, 404);
     assert_eq!(get("/media").json()["meta"]["total"], 2);
-    assert_eq!(get("/media/../etc/passwd").status, 400, "traversal refused by the gateway");
+    assert_eq!(
+        get("/media/../etc/passwd").status,
+        400,
+        "traversal refused by the gateway"
+    );
     assert_eq!(get("/media/not-an-id/content").status, 404);
     assert_eq!(count(&e.dir, "files"), 2);
 }
@@ -88,7 +116,10 @@ fn killed_client_leaves_no_file_and_no_record() {
     let e = env();
     let mp4 = fixture("media/clip.mp4");
     let form = Form::new("kill").raw_part(
-        &["Content-Disposition: form-data; name=\"file\"; filename=\"big.mp4\"", "Content-Type: video/mp4"],
+        &[
+            "Content-Disposition: form-data; name=\"file\"; filename=\"big.mp4\"",
+            "Content-Type: video/mp4",
+        ],
         b"",
     );
     let mut head = form.open_body().to_vec();
@@ -96,7 +127,12 @@ fn killed_client_leaves_no_file_and_no_record() {
     head.extend_from_slice(&mp4);
     let total = 200 * 1024 * 1024;
     let mut s = TcpStream::connect(e.gw.addr).unwrap();
-    write!(s, "POST /media HTTP/1.1\r\nHost: t\r\nContent-Type: {}\r\nContent-Length: {total}\r\n\r\n", form.content_type()).unwrap();
+    write!(
+        s,
+        "POST /media HTTP/1.1\r\nHost: t\r\nContent-Type: {}\r\nContent-Length: {total}\r\n\r\n",
+        form.content_type()
+    )
+    .unwrap();
     s.write_all(&head).unwrap();
     let chunk = vec![7u8; 1024 * 1024];
     for _ in 0..100 {
@@ -111,9 +147,15 @@ fn killed_client_leaves_no_file_and_no_record() {
     drop(s);
     let deadline = Instant::now() + Duration::from_secs(10);
     while count(&e.dir, "tmp") > 0 {
-        assert!(Instant::now() < deadline, "the partial upload was not cleaned up");
+        assert!(
+            Instant::now() < deadline,
+            "the partial upload was not cleaned up"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!((count(&e.dir, "files"), count(&e.dir, "meta")), (0, 0));
-    assert_eq!(e.gw.request().method("GET").path("/media").body(b"").json()["meta"]["total"], 0);
+    assert_eq!(
+        e.gw.request().method("GET").path("/media").body(b"").json()["meta"]["total"],
+        0
+    );
 }
