@@ -199,3 +199,32 @@ fn unreachable_upstream_is_a_storage_error() {
     let form = Form::new("b").file("file", "p.png", "image/png", &fixture("media/photo.png"));
     gw.request().form(form).assert_error(502, "storage_error");
 }
+
+/// A 90 KB body whose first file part needs the whole window (an OLE document) sent in two
+/// segments: the window must not read into a state pingora cannot replay.
+#[test]
+fn segmented_body_between_64_and_128_kib_is_forwarded_complete() {
+    use std::io::Write;
+    let (gw, upstream) = setup();
+    let mut doc = fixture("media/report.doc");
+    doc.resize(88 * 1024, 0);
+    let form = Form::new("seg").file("file", "r.doc", "application/msword", &doc);
+    let ct = form.content_type();
+    let body = form.finish();
+    let sent = sha256_hex(&body);
+    let len = body.len().to_string();
+    let resp = gw
+        .request()
+        .header("Content-Type", &ct)
+        .header("Content-Length", &len)
+        .stream(Box::new(move |s| {
+            s.write_all(&body[..30 * 1024])?;
+            s.flush()?;
+            std::thread::sleep(std::time::Duration::from_millis(150));
+            s.write_all(&body[30 * 1024..])
+        }));
+    assert_eq!(resp.status, 201, "{}", String::from_utf8_lossy(&resp.body));
+    let got = upstream.wait_for(1).pop().unwrap();
+    assert!(got.complete);
+    assert_eq!(got.sha256, sent);
+}

@@ -5,7 +5,7 @@
 use super::RequestCtx;
 use super::headers::expects_continue;
 use crate::inspect::Inspector;
-use crate::policy::UploadPolicy;
+use crate::policy::{MAX_SNIFF_BYTES, UploadPolicy};
 use crate::rejection::Rejection;
 use bytes::BytesMut;
 use pingora::proxy::Session;
@@ -24,10 +24,14 @@ pub async fn read(
             .map_err(|e| Rejection::BadRequest(format!("could not send 100 Continue: {e}")))?;
     }
     session.enable_retry_buffering();
+    let declared = declared_length(session);
     let mut probe = Inspector::new(policy.clone(), boundary);
     let mut seen = BytesMut::new();
     let mut ended = false;
-    while !probe.first_file_decided() && (seen.len() < policy.sniff_bytes) {
+    while !probe.first_file_decided()
+        && seen.len() < policy.sniff_bytes
+        && replayable_after_next_read(seen.len() as u64, declared)
+    {
         match session.read_request_body().await {
             Ok(Some(chunk)) => {
                 seen.extend_from_slice(&chunk);
@@ -58,9 +62,46 @@ pub async fn read(
     Ok(())
 }
 
+/// pingora replays at most 64 KiB; past that we replay ourselves in the first body-filter call,
+/// which only happens while body remains. So read again only if the next read (up to 64 KiB)
+/// cannot both overflow the replay buffer and end the body.
+fn replayable_after_next_read(seen: u64, declared: Option<u64>) -> bool {
+    const REPLAY: u64 = MAX_SNIFF_BYTES as u64;
+    match declared {
+        Some(len) => len <= REPLAY || len.saturating_sub(seen) > REPLAY,
+        None => seen == 0,
+    }
+}
+
+fn declared_length(session: &Session) -> Option<u64> {
+    session
+        .req_header()
+        .headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
 fn read_error(e: &pingora::Error) -> Rejection {
     match e.etype() {
         pingora::ErrorType::ReadTimedout => Rejection::ClientTimeout,
         _ => Rejection::BadRequest(format!("could not read the request body: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replayable_after_next_read as ok;
+
+    #[test]
+    fn never_risks_an_unreplayable_body() {
+        let k = 1024;
+        assert!(ok(0, Some(200 * k)) && ok(30 * k, Some(64 * k)) && ok(0, None));
+        assert!(
+            !ok(30 * k, Some(90 * k)),
+            "the next read could overflow and end the body"
+        );
+        assert!(ok(30 * k, Some(200 * k)));
+        assert!(!ok(1, None));
     }
 }
