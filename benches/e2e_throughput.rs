@@ -104,18 +104,10 @@ fn main() {
         "/tests/fixtures/media/clip.mp4"
     ))
     .unwrap();
-    let form = Form::new("e2e-bench").raw_part(
-        &[
-            "Content-Disposition: form-data; name=\"file\"; filename=\"big.mp4\"",
-            "Content-Type: video/mp4",
-        ],
-        b"",
-    );
-    let mut head = form.open_body().to_vec();
-    head.truncate(head.len() - 2);
+    let form = Form::new("e2e-bench");
+    let mut head = form.open_file("file", "big.mp4", "video/mp4");
     head.extend_from_slice(&mp4);
-    let mut tail = b"\r\n".to_vec();
-    tail.extend_from_slice(&form.closing());
+    let tail = form.tail_after_content();
     let file_len = GIB - head.len() - tail.len();
     let runs = 3;
     let mut direct = Duration::MAX;

@@ -1,10 +1,10 @@
 //! The admin listener: `/metrics` (Prometheus text format from the default registry) and
 //! `/healthz`.
 
+use crate::reply::send;
 use async_trait::async_trait;
 use bytes::Bytes;
 use pingora::apps::{HttpServerApp, ReusedHttpStream};
-use pingora::http::ResponseHeader;
 use pingora::protocols::http::ServerSession;
 use pingora::server::ShutdownWatch;
 use prometheus::Encoder;
@@ -28,14 +28,6 @@ pub fn encode_metrics() -> Vec<u8> {
     out
 }
 
-async fn reply(s: &mut ServerSession, status: u16, ct: &str, body: Vec<u8>) -> pingora::Result<()> {
-    let mut h = ResponseHeader::build(status, Some(2))?;
-    h.insert_header("Content-Type", ct)?;
-    h.insert_header("Content-Length", body.len().to_string())?;
-    s.write_response_header(Box::new(h)).await?;
-    s.write_response_body(Bytes::from(body), true).await
-}
-
 #[async_trait]
 impl HttpServerApp for Admin {
     async fn process_new_http(
@@ -48,9 +40,25 @@ impl HttpServerApp for Admin {
         }
         s.set_keepalive(None);
         let result = match s.req_header().uri.path() {
-            "/metrics" => reply(&mut s, 200, "text/plain; version=0.0.4", encode_metrics()).await,
-            "/healthz" => reply(&mut s, 200, "text/plain", b"ok\n".to_vec()).await,
-            _ => reply(&mut s, 404, "text/plain", b"not found\n".to_vec()).await,
+            "/metrics" => {
+                send(
+                    &mut s,
+                    200,
+                    "text/plain; version=0.0.4",
+                    encode_metrics().into(),
+                )
+                .await
+            }
+            "/healthz" => send(&mut s, 200, "text/plain", Bytes::from_static(b"ok\n")).await,
+            _ => {
+                send(
+                    &mut s,
+                    404,
+                    "text/plain",
+                    Bytes::from_static(b"not found\n"),
+                )
+                .await
+            }
         };
         if result.is_ok() {
             let _ = s.finish().await;

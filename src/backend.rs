@@ -7,6 +7,7 @@ pub mod store;
 pub mod time;
 mod upload;
 
+use crate::reply::send;
 use async_trait::async_trait;
 use bytes::Bytes;
 use pingora::apps::{HttpServerApp, ReusedHttpStream};
@@ -149,17 +150,6 @@ fn percent_decode(v: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-async fn send(s: &mut ServerSession, status: u16, ct: &str, body: Bytes) -> pingora::Result<()> {
-    let mut h = ResponseHeader::build(status, Some(3))?;
-    h.insert_header("Content-Type", ct)?;
-    h.insert_header("Content-Length", body.len().to_string())?;
-    s.write_response_header(Box::new(h)).await?;
-    if !body.is_empty() {
-        s.write_response_body(body, true).await?;
-    }
-    Ok(())
 }
 
 async fn send_json(

@@ -14,6 +14,7 @@ pub mod multipart;
 pub mod policy;
 pub mod proxy;
 pub mod rejection;
+pub mod reply;
 pub mod request_id;
 pub mod server;
 pub mod sniff;

@@ -115,15 +115,8 @@ fn upload_list_get_download_delete() {
 fn killed_client_leaves_no_file_and_no_record() {
     let e = env();
     let mp4 = fixture("media/clip.mp4");
-    let form = Form::new("kill").raw_part(
-        &[
-            "Content-Disposition: form-data; name=\"file\"; filename=\"big.mp4\"",
-            "Content-Type: video/mp4",
-        ],
-        b"",
-    );
-    let mut head = form.open_body().to_vec();
-    head.truncate(head.len() - 2);
+    let form = Form::new("kill");
+    let mut head = form.open_file("file", "big.mp4", "video/mp4");
     head.extend_from_slice(&mp4);
     let total = 200 * 1024 * 1024;
     let mut s = TcpStream::connect(e.gw.addr).unwrap();

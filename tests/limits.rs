@@ -57,15 +57,8 @@ fn rss_kib() -> u64 {
 fn chunked_body_is_cut_when_the_video_limit_is_crossed() {
     let (gw, upstream) = setup();
     let mp4 = mp4_head();
-    let form = Form::new("vid").raw_part(
-        &[
-            "Content-Disposition: form-data; name=\"file\"; filename=\"big.mp4\"",
-            "Content-Type: video/mp4",
-        ],
-        b"",
-    );
-    let mut head = form.open_body().to_vec();
-    head.truncate(head.len() - 2); // no CRLF: the file content follows
+    let form = Form::new("vid");
+    let mut head = form.open_file("file", "big.mp4", "video/mp4");
     head.extend_from_slice(&mp4);
     let ct = form.content_type();
     let before = rss_kib();

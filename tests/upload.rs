@@ -5,40 +5,15 @@ mod common;
 use common::*;
 use upload_gateway::multipart::Form;
 
-const MEDIA: &[(&str, &str)] = &[
-    ("clip.avi", "video/x-msvideo"),
-    ("clip.mkv", "video/x-matroska"),
-    ("clip.mov", "video/quicktime"),
-    ("clip.mp4", "video/mp4"),
-    ("clip.webm", "video/webm"),
-    ("icon.ico", "image/vnd.microsoft.icon"),
-    ("photo.avif", "image/avif"),
-    ("photo.bmp", "image/bmp"),
-    ("photo.gif", "image/gif"),
-    ("photo.jpg", "image/jpeg"),
-    ("photo.png", "image/png"),
-    ("photo.tiff", "image/tiff"),
-    ("photo.webp", "image/webp"),
-    ("report.doc", "application/msword"),
-    (
-        "report.docx",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    ),
-    ("report.odt", "application/vnd.oasis.opendocument.text"),
-    ("report.pdf", "application/pdf"),
-    ("sheet.xls", "application/vnd.ms-excel"),
-    (
-        "sheet.xlsx",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    ),
-    ("tone-noid3.mp3", "audio/mpeg"),
-    ("tone.flac", "audio/flac"),
-    ("tone.m4a", "audio/mp4"),
-    ("tone.mp3", "audio/mpeg"),
-    ("tone.ogg", "audio/ogg"),
-    ("tone.opus", "audio/opus"),
-    ("tone.wav", "audio/wav"),
-];
+/// The corpus files and their correct declared types (`file<TAB>type`).
+fn media() -> Vec<(String, String)> {
+    String::from_utf8(fixture("media/TYPES.tsv"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(f, t)| (f.to_string(), t.to_string()))
+        .collect()
+}
 
 /// Extracts the `file` part's content from a recorded body independently of the gateway's
 /// parser: the bytes between the part's blank line and the next delimiter.
@@ -65,7 +40,7 @@ fn file_content<'a>(body: &'a [u8], boundary: &str) -> &'a [u8] {
 #[test]
 fn every_corpus_file_arrives_byte_identical() {
     let (gw, upstream) = setup();
-    for (i, (file, mime)) in MEDIA.iter().enumerate() {
+    for (i, (file, mime)) in media().iter().enumerate() {
         let data = fixture(&format!("media/{file}"));
         let form = Form::new("gw-test-boundary")
             .field("client_reference_id", "ref-1")

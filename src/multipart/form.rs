@@ -46,6 +46,21 @@ impl Form {
         self.raw_part(&[&cd, &ct], content)
     }
 
+    /// The body up to where a new file part's content starts: for streaming large content,
+    /// followed by the content and [`Form::tail_after_content`].
+    pub fn open_file(&self, name: &str, filename: &str, content_type: &str) -> Vec<u8> {
+        let mut head = self.clone().file(name, filename, content_type, b"").body;
+        head.truncate(head.len() - 2);
+        head
+    }
+
+    /// What follows a streamed file part's content: its CRLF and the closing delimiter.
+    pub fn tail_after_content(&self) -> Vec<u8> {
+        let mut tail = b"\r\n".to_vec();
+        tail.extend_from_slice(&self.closing());
+        tail
+    }
+
     /// The body without its closing delimiter (to build truncated or streamed bodies).
     pub fn open_body(&self) -> &[u8] {
         &self.body
