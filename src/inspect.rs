@@ -11,7 +11,7 @@ use crate::media;
 use crate::multipart::{Event, Parser};
 use crate::policy::{PartKind, UploadPolicy};
 use crate::rejection::Rejection;
-use crate::sniff::{self, Detected, FIRST_LOOK, Sniff};
+use crate::sniff::{self, ActiveScanner, Detected, FIRST_LOOK, Sniff};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -37,6 +37,8 @@ struct FilePart {
     limit: u64,
     size: u64,
     hasher: Sha256,
+    /// Keeps scanning SVG/HTML for script after the type was decided.
+    scanner: Option<ActiveScanner>,
 }
 
 enum Part {
@@ -166,6 +168,15 @@ impl Inspector {
                     } else {
                         check_size(f)?;
                     }
+                    if let Some(Part::File(f)) = &mut self.part
+                        && let Some(scanner) = &mut f.scanner
+                        && scanner.scan(&data)
+                    {
+                        return Err(Rejection::UnsupportedMediaType(format!(
+                            "{} with active content (script) is not allowed on this route",
+                            f.detected.as_ref().map_or("", |d| d.mime.as_str())
+                        )));
+                    }
                 }
                 Some(Part::Field {
                     name,
@@ -229,6 +240,7 @@ impl Inspector {
             limit: 0,
             size: 0,
             hasher: Sha256::new(),
+            scanner: None,
         })))
     }
 
@@ -254,7 +266,7 @@ impl Inspector {
             let last = checkpoint == window;
             let sniffed = std::mem::take(&mut f.sniff);
             match sniff::detect(&sniffed, last) {
-                Sniff::Done(d) => break self.accept(&mut f, d),
+                Sniff::Done(d) => break self.accept(&mut f, d, &sniffed),
                 Sniff::NeedMore => f.sniff = sniffed,
             }
         };
@@ -264,18 +276,26 @@ impl Inspector {
 
     fn decide(&mut self, f: &mut FilePart, window: &[u8], last: bool) -> Result<(), Rejection> {
         match sniff::detect(window, last) {
-            Sniff::Done(d) => self.accept(f, d),
+            Sniff::Done(d) => self.accept(f, d, window),
             Sniff::NeedMore => Err(Rejection::Internal(
                 "final sniff left the type undecided".into(),
             )),
         }
     }
 
-    fn accept(&mut self, f: &mut FilePart, detected: Detected) -> Result<(), Rejection> {
+    fn accept(
+        &mut self,
+        f: &mut FilePart,
+        detected: Detected,
+        seen: &[u8],
+    ) -> Result<(), Rejection> {
         self.policy.check_type(f.declared.as_deref(), &detected)?;
         f.limit = self.policy.limit_for(media::category(&detected.mime));
         if self.first_type.is_none() {
             self.first_type = Some(detected.mime.clone());
+        }
+        if detected.is_markup() && !self.policy.allows_active_content() {
+            f.scanner = Some(ActiveScanner::after(seen));
         }
         f.detected = Some(detected);
         f.sniff = Vec::new();

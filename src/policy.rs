@@ -261,6 +261,11 @@ impl UploadPolicy {
         Ok(())
     }
 
+    /// Whether script in SVG/HTML is accepted on this route.
+    pub fn allows_active_content(&self) -> bool {
+        self.allow_active_content
+    }
+
     /// At the closing boundary: every required field must have been sent.
     pub fn check_required(&self, present: &HashSet<String>) -> Result<(), Rejection> {
         match self.required_fields.iter().find(|f| !present.contains(*f)) {

@@ -6,6 +6,8 @@
 mod text;
 mod zip;
 
+pub use text::ActiveScanner;
+
 use crate::media::{self, OCTET_STREAM, OLE_STORAGE};
 
 /// Bytes examined before deciding a type that magic numbers settle early.
@@ -18,6 +20,13 @@ pub struct Detected {
     pub mime: String,
     /// Script or other active content was found (SVG/HTML).
     pub active: bool,
+}
+
+impl Detected {
+    /// Text-like types whose content rules can still change later in the part.
+    pub fn is_markup(&self) -> bool {
+        matches!(self.mime.as_str(), "image/svg+xml" | "text/html")
+    }
 }
 
 /// The outcome of looking at a prefix of a part.

@@ -141,3 +141,33 @@ proptest! {
         prop_assert_eq!(run(policy(""), &body, &cuts).unwrap(), run(policy(""), &body, &[]).unwrap());
     }
 }
+
+#[test]
+fn script_after_the_sniff_window_is_still_found() {
+    let p = policy("");
+    let mut svg = b"<svg xmlns=\"http://www.w3.org/2000/svg\">".to_vec();
+    while svg.len() < 100_000 {
+        svg.extend_from_slice(b"<rect width=\"1\" height=\"1\"/>\n");
+    }
+    let clean = [svg.clone(), b"</svg>".to_vec()].concat();
+    let scripted = [svg, b"<script>alert(1)</script></svg>".to_vec()].concat();
+    let ok = Form::new("b0undary")
+        .file("file", "a.svg", "image/svg+xml", &clean)
+        .finish();
+    assert_eq!(
+        run(p.clone(), &ok, &[70_000, 100_050]).unwrap()[0].content_type,
+        "image/svg+xml"
+    );
+    let bad = Form::new("b0undary")
+        .file("file", "a.svg", "image/svg+xml", &scripted)
+        .finish();
+    for cuts in [vec![], vec![100_071], vec![70_000, 100_080]] {
+        assert!(
+            matches!(
+                run(p.clone(), &bad, &cuts),
+                Err(Rejection::UnsupportedMediaType(_))
+            ),
+            "{cuts:?}"
+        );
+    }
+}

@@ -50,3 +50,46 @@ pub fn has_active_content(lower: &[u8]) -> bool {
         before_ok && letters > 0 && after == Some(&b'=')
     })
 }
+
+/// Keeps looking for active content in a text part after its type was decided, across chunk
+/// boundaries (a marker split between two chunks is still found).
+#[derive(Debug, Default)]
+pub struct ActiveScanner {
+    tail: Vec<u8>,
+}
+
+/// Longest marker prefix that must be carried over (an `on…=` attribute name included).
+const CARRY: usize = 64;
+
+impl ActiveScanner {
+    /// A scanner that continues after `seen` (the bytes already classified).
+    pub fn after(seen: &[u8]) -> Self {
+        Self {
+            tail: seen[seen.len().saturating_sub(CARRY)..].to_ascii_lowercase(),
+        }
+    }
+
+    /// Whether active content appears once `chunk` is added.
+    pub fn scan(&mut self, chunk: &[u8]) -> bool {
+        let mut window = std::mem::take(&mut self.tail);
+        window.extend(chunk.iter().map(u8::to_ascii_lowercase));
+        let found = has_active_content(&window);
+        self.tail = window[window.len().saturating_sub(CARRY)..].to_vec();
+        found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_markers_split_across_chunks() {
+        let mut s = ActiveScanner::after(b"<svg><rect/>");
+        assert!(!s.scan(b"<g>lots of static content</g><scr"));
+        assert!(s.scan(b"ipt>alert(1)</script>"));
+        let mut s = ActiveScanner::after(b"<svg>");
+        assert!(!s.scan(b"<rect width=\"1\" on"));
+        assert!(s.scan(b"click=\"x()\"/>"));
+    }
+}
