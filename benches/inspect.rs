@@ -54,7 +54,7 @@ fn bench(c: &mut Criterion) {
             let mut i = Inspector::new(policy.clone(), "bench-boundary-0123456789");
             let mut hold = Holdback::default();
             for c in &chunks {
-                i.feed(c).unwrap();
+                i.feed(c.clone()).unwrap();
                 hold.push(c.clone());
                 black_box(hold.release_to(i.releasable()));
             }

@@ -12,6 +12,7 @@ use crate::multipart::{Event, Parser};
 use crate::policy::{PartKind, UploadPolicy};
 use crate::rejection::Rejection;
 use crate::sniff::{self, ActiveScanner, Detected, FIRST_LOOK, Sniff};
+use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -116,8 +117,8 @@ impl Inspector {
         self.hold_from.map_or(parsed, |h| h.min(parsed))
     }
 
-    /// Feeds the next body bytes.
-    pub fn feed(&mut self, chunk: &[u8]) -> Result<(), Rejection> {
+    /// Feeds the next body bytes (shared, not copied, where the parser can avoid it).
+    pub fn feed(&mut self, chunk: Bytes) -> Result<(), Rejection> {
         self.total += chunk.len() as u64;
         self.policy.check_total(self.total)?;
         self.parser.push(chunk);

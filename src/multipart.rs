@@ -41,6 +41,8 @@ pub struct Parser {
     header_end: memmem::Finder<'static>,
     max_header_bytes: usize,
     buf: BytesMut,
+    /// A pushed chunk parsed in place (no copy) while in a part body and `buf` is empty.
+    pending: Bytes,
     state: State,
     consumed: u64,
     last_delimiter_at: u64,
@@ -58,6 +60,7 @@ impl Parser {
             header_end: memmem::Finder::new(b"\r\n\r\n").into_owned(),
             max_header_bytes,
             buf: BytesMut::new(),
+            pending: Bytes::new(),
             state: State::Start,
             consumed: 0,
             last_delimiter_at: 0,
@@ -65,8 +68,24 @@ impl Parser {
     }
 
     /// Appends body bytes; call [`Parser::poll`] until it returns `Ok(None)` afterwards.
-    pub fn push(&mut self, chunk: &[u8]) {
-        self.buf.extend_from_slice(chunk);
+    /// Inside a part body the chunk is parsed in place and its data handed out without a copy.
+    pub fn push(&mut self, chunk: Bytes) {
+        if chunk.is_empty() {
+            return;
+        }
+        if self.state == State::Body && self.buf.is_empty() && self.pending.is_empty() {
+            self.pending = chunk;
+        } else {
+            self.flush_pending();
+            self.buf.extend_from_slice(&chunk);
+        }
+    }
+
+    fn flush_pending(&mut self) {
+        if !self.pending.is_empty() {
+            self.buf.extend_from_slice(&self.pending);
+            self.pending = Bytes::new();
+        }
     }
 
     /// Body bytes fully processed so far (emitted as events or consumed as framing).
@@ -105,6 +124,9 @@ impl Parser {
     /// The next event, `Ok(None)` when more input is needed.
     pub fn poll(&mut self) -> Result<Option<Event>, String> {
         loop {
+            if self.state != State::Body || !self.buf.is_empty() {
+                self.flush_pending();
+            }
             match self.state {
                 State::Start => {
                     let n = self.dash_boundary.len().min(self.buf.len());
@@ -154,6 +176,7 @@ impl Parser {
                     self.state = State::Body;
                     return Ok(Some(Event::PartStart(head)));
                 }
+                State::Body if self.buf.is_empty() => return Ok(self.body_in_place()),
                 State::Body => {
                     let dlen = self.delimiter.needle().len();
                     return Ok(match self.delimiter.find(&self.buf) {
@@ -165,7 +188,7 @@ impl Parser {
                         }
                         Some(i) => Some(Event::Data(self.take(i))),
                         None => {
-                            let safe = self.buf.len().saturating_sub(dlen - 1);
+                            let safe = self.buf.len() - self.partial_delimiter_at_end(&self.buf);
                             (safe > 0).then(|| Event::Data(self.take(safe)))
                         }
                     });
@@ -182,6 +205,44 @@ impl Parser {
                 }
             }
         }
+    }
+
+    /// Body state over `pending` (the last pushed chunk, untouched by copies).
+    fn body_in_place(&mut self) -> Option<Event> {
+        if self.pending.is_empty() {
+            return None;
+        }
+        let dlen = self.delimiter.needle().len();
+        match self.delimiter.find(&self.pending) {
+            Some(0) => {
+                self.last_delimiter_at = self.consumed;
+                self.pending.advance(dlen);
+                self.consumed += dlen as u64;
+                self.state = State::AfterDelimiter;
+                Some(Event::PartEnd)
+            }
+            Some(i) => {
+                self.consumed += i as u64;
+                Some(Event::Data(self.pending.split_to(i)))
+            }
+            None => {
+                let keep = self.partial_delimiter_at_end(&self.pending);
+                let data = self.pending.split_to(self.pending.len() - keep);
+                self.flush_pending();
+                self.consumed += data.len() as u64;
+                (!data.is_empty()).then_some(Event::Data(data))
+            }
+        }
+    }
+
+    /// Length of the longest suffix of `data` that could begin a delimiter.
+    fn partial_delimiter_at_end(&self, data: &[u8]) -> usize {
+        let delim = self.delimiter.needle();
+        let max = (delim.len() - 1).min(data.len());
+        (1..=max)
+            .rev()
+            .find(|&k| data[data.len() - k..] == delim[..k])
+            .unwrap_or(0)
     }
 
     fn header_cap_error(&self) -> String {

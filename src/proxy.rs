@@ -76,7 +76,7 @@ impl Gateway {
             incoming = Some(joined.freeze());
         }
         if let Some(chunk) = incoming {
-            inspector.feed(&chunk)?;
+            inspector.feed(chunk.clone())?;
             ctx.holdback.push(chunk);
         }
         if end_of_stream {

@@ -66,7 +66,7 @@ async fn receive_into(s: &mut ServerSession, store: &Store, id: &str) -> Result<
             .await
             .map_err(|e| bad(format!("body read failed: {e}")))?;
         let Some(chunk) = chunk else { break };
-        parser.push(&chunk);
+        parser.push(chunk);
         while let Some(ev) = parser.poll().map_err(bad)? {
             match ev {
                 Event::PartStart(h) if h.name == "file" => {

@@ -1,6 +1,7 @@
 use super::*;
 use crate::config::file::UploadFile;
 use crate::multipart::Form;
+use bytes::Bytes;
 use proptest::prelude::*;
 
 fn policy(extra: &str) -> Arc<UploadPolicy> {
@@ -26,7 +27,7 @@ fn run(p: Arc<UploadPolicy>, body: &[u8], cuts: &[usize]) -> Result<Vec<FileRepo
     points.push(body.len());
     let mut last = 0;
     for cut in points {
-        i.feed(&body[last..cut])?;
+        i.feed(Bytes::copy_from_slice(&body[last..cut]))?;
         assert!(i.releasable() <= cut as u64);
         last = cut;
     }
@@ -114,15 +115,20 @@ fn undecided_file_bytes_are_held_back() {
         .finish();
     let data_start = body.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
     let mut i = Inspector::new(policy(""), "b0undary");
-    i.feed(&body[..data_start + 100]).unwrap();
+    i.feed(Bytes::copy_from_slice(&body[..data_start + 100]))
+        .unwrap();
     assert_eq!(
         i.releasable(),
         data_start as u64,
         "file bytes held until decided"
     );
-    i.feed(&body[data_start + 100..data_start + 5000]).unwrap();
+    i.feed(Bytes::copy_from_slice(
+        &body[data_start + 100..data_start + 5000],
+    ))
+    .unwrap();
     assert!(i.releasable() > data_start as u64 + 4000);
-    i.feed(&body[data_start + 5000..]).unwrap();
+    i.feed(Bytes::copy_from_slice(&body[data_start + 5000..]))
+        .unwrap();
     let closing_at = body.len() - b"\r\n--b0undary--\r\n".len();
     assert_eq!(
         i.releasable(),

@@ -23,7 +23,7 @@ fn parse(data: &[u8], cuts: &[usize]) -> Result<Vec<Event>, String> {
     points.sort();
     points.push(data.len());
     for cut in points {
-        p.push(&data[last..cut]);
+        p.push(Bytes::copy_from_slice(&data[last..cut]));
         last = cut;
         while let Some(ev) = p.poll()? {
             match (out.last_mut(), ev) {
@@ -94,7 +94,7 @@ fn header_cap_is_enforced_without_a_terminator() {
     let mut b = b"--XyZ-boundary\r\nContent-Disposition: form-data; name=\"a\"\r\nX-Pad: ".to_vec();
     b.extend(std::iter::repeat_n(b'a', 2000));
     let mut p = Parser::new(B, 1024);
-    p.push(&b);
+    p.push(Bytes::from(b));
     assert!(p.poll().unwrap_err().contains("exceed"));
 }
 
@@ -140,5 +140,31 @@ proptest! {
     fn any_chunking_gives_the_same_events(cuts in proptest::collection::vec(0usize..6000, 0..40)) {
         let data = body();
         prop_assert_eq!(parse(&data, &cuts).unwrap(), parse(&data, &[]).unwrap());
+    }
+}
+
+/// File content full of delimiter prefixes: the parser must hand all of it out as data,
+/// whatever the chunking.
+fn tricky_body() -> (Vec<u8>, Vec<u8>) {
+    let mut content = Vec::new();
+    for i in 0..200 {
+        content.extend_from_slice(&b"\r\n--XyZ-boundary"[..(i % 15) + 1]);
+        content.extend_from_slice(b"x\r");
+    }
+    let mut b =
+        b"--XyZ-boundary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"t\"\r\n\r\n"
+            .to_vec();
+    b.extend_from_slice(&content);
+    b.extend_from_slice(b"\r\n--XyZ-boundary--");
+    (b, content)
+}
+
+proptest! {
+    #[test]
+    fn delimiter_prefixes_in_content_survive_any_chunking(cuts in proptest::collection::vec(0usize..4000, 0..60)) {
+        let (body, content) = tricky_body();
+        let events = parse(&body, &cuts).unwrap();
+        prop_assert_eq!(&events[1], &Event::Data(Bytes::from(content)));
+        prop_assert_eq!(events.len(), 4);
     }
 }

@@ -35,7 +35,7 @@ pub async fn read(
         match session.read_request_body().await {
             Ok(Some(chunk)) => {
                 seen.extend_from_slice(&chunk);
-                probe.feed(&chunk)?;
+                probe.feed(chunk)?;
             }
             Ok(None) => {
                 probe.finish()?;
