@@ -3,6 +3,7 @@
 //! far the stream may be forwarded: bytes of an undecided file part, the delimiter and headers
 //! between parts, and the closing delimiter are held back until they are safe to release.
 
+mod hash;
 mod holdback;
 
 pub use holdback::Holdback;
@@ -13,7 +14,6 @@ use crate::policy::{PartKind, UploadPolicy};
 use crate::rejection::Rejection;
 use crate::sniff::{self, ActiveScanner, Detected, FIRST_LOOK, Sniff};
 use bytes::Bytes;
-use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -37,7 +37,7 @@ struct FilePart {
     detected: Option<Detected>,
     limit: u64,
     size: u64,
-    hasher: Sha256,
+    hasher: hash::PartHasher,
     /// Keeps scanning SVG/HTML for script after the type was decided.
     scanner: Option<ActiveScanner>,
 }
@@ -163,7 +163,7 @@ impl Inspector {
             Event::Data(data) => match &mut self.part {
                 Some(Part::File(f)) => {
                     f.size += data.len() as u64;
-                    f.hasher.update(&data);
+                    f.hasher.update(data.clone());
                     if f.detected.is_none() {
                         self.sniff_more(&data)?;
                     } else {
@@ -240,7 +240,7 @@ impl Inspector {
             detected: None,
             limit: 0,
             size: 0,
-            hasher: Sha256::new(),
+            hasher: hash::PartHasher::default(),
             scanner: None,
         })))
     }
@@ -312,7 +312,7 @@ impl Inspector {
             filename: f.filename,
             content_type: detected,
             size: f.size,
-            sha256: hex::encode(f.hasher.finalize()),
+            sha256: f.hasher.finish(),
         });
         Ok(())
     }

@@ -203,3 +203,23 @@ fn segmented_body_between_64_and_128_kib_is_forwarded_complete() {
     assert!(got.complete);
     assert_eq!(got.sha256, sent);
 }
+
+/// Files past the inline-hashing threshold are hashed off the request task; the digest must
+/// not change.
+#[test]
+fn large_file_digest_matches() {
+    let (gw, upstream) = setup();
+    let mut video = fixture("media/clip.mp4");
+    video.extend((0..6 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8));
+    let form = Form::new("large").file("file", "v.mp4", "video/mp4", &video);
+    let body = form.clone().finish();
+    let resp = gw.request().form(form);
+    assert_eq!(resp.status, 201);
+    assert_eq!(
+        resp.header("x-upload-sha256"),
+        Some(sha256_hex(&video).as_str())
+    );
+    let got = upstream.wait_for(1).pop().unwrap();
+    assert!(got.complete);
+    assert_eq!(got.sha256, sha256_hex(&body));
+}

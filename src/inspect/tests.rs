@@ -3,6 +3,7 @@ use crate::config::file::UploadFile;
 use crate::multipart::Form;
 use bytes::Bytes;
 use proptest::prelude::*;
+use sha2::{Digest, Sha256};
 
 fn policy(extra: &str) -> Arc<UploadPolicy> {
     let text = format!(
