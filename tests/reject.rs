@@ -310,3 +310,30 @@ fn compressed_bodies_are_refused() {
         .assert_error(415, "unsupported_media_type");
     upstream.assert_untouched();
 }
+
+/// A large body refused mid-stream (a spoofed file after the sniff window) while the client is
+/// still sending: the client must still read the error, not a connection reset.
+#[test]
+fn mid_stream_refusal_of_a_large_body_is_readable() {
+    use std::io::Write;
+    let (gw, upstream) = setup();
+    let form = Form::new("big-late").field("notes", &"n".repeat(100_000));
+    let mut head = form.open_file("file", "x.png", "image/png");
+    head.extend_from_slice(&fixture("hostile/elf-binary.bin"));
+    let total = head.len() + 200 * 1024 * 1024;
+    let ct = form.content_type();
+    let resp = gw
+        .request()
+        .header("Content-Type", &ct)
+        .header("Content-Length", &total.to_string())
+        .stream(Box::new(move |s| {
+            s.write_all(&head)?;
+            let chunk = vec![0u8; 1024 * 1024];
+            for _ in 0..200 {
+                s.write_all(&chunk)?;
+            }
+            Ok(())
+        }));
+    resp.assert_error(415, "content_mismatch");
+    upstream.assert_no_complete_body();
+}
