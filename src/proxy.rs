@@ -46,10 +46,15 @@ impl Gateway {
             .ok_or(Rejection::NotFound)?
             .clone();
         ctx.route = Some(route.clone());
+        ctx.span.record("route", route.name.as_str());
         if let Some(auth) = &self.config.auth
             && !route.public
         {
             let (id, tenant) = identity::authorize(auth, &route, session.req_header())?;
+            ctx.span.record("subject", id.subject.as_str());
+            if let Some(t) = &tenant {
+                ctx.span.record("tenant", t.as_str());
+            }
             ctx.identity = Some(id);
             ctx.tenant = tenant;
         }
@@ -102,6 +107,13 @@ impl ProxyHttp for Gateway {
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         ctx.request_id =
             request_id::from_client(session.get_header(request_id::HEADER).map(|v| v.as_bytes()));
+        ctx.span = tracing::info_span!(
+            "request",
+            request_id = %ctx.request_id,
+            route = tracing::field::Empty,
+            subject = tracing::field::Empty,
+            tenant = tracing::field::Empty,
+        );
         session.set_read_timeout(Some(self.config.server.client_read_timeout));
         match self.header_phase(session, ctx).await {
             Ok(()) => Ok(false),
@@ -207,14 +219,12 @@ impl ProxyHttp for Gateway {
             files,
             seconds,
         });
+        let _entered = ctx.span.enter();
         tracing::info!(
-            request_id = %ctx.request_id,
-            route,
             method = %session.req_header().method,
             path = %session.req_header().uri.path(),
             status,
             code,
-            tenant = ctx.tenant.as_deref().unwrap_or("-"),
             body_bytes,
             files = files.len(),
             sha256 = files.first().map_or("-", |f| f.sha256.as_str()),

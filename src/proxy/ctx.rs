@@ -11,6 +11,8 @@ use std::time::Instant;
 /// Everything one request's hooks learn and hand to each other.
 pub struct RequestCtx {
     pub request_id: String,
+    /// The request's span: opened in the header phase, fields recorded as they become known.
+    pub span: tracing::Span,
     pub started: Instant,
     pub route: Option<Arc<Route>>,
     /// The verified caller, on authenticated routes.
@@ -35,6 +37,7 @@ impl RequestCtx {
     pub fn new() -> Self {
         Self {
             request_id: String::new(),
+            span: tracing::Span::none(),
             started: Instant::now(),
             route: None,
             identity: None,

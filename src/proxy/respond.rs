@@ -33,11 +33,13 @@ pub fn classify(e: &Error) -> Option<Rejection> {
 /// Answers `rejection` in the error format and closes the connection afterwards.
 pub async fn rejection(session: &mut Session, ctx: &mut RequestCtx, rejection: Rejection) {
     let status = rejection.status();
-    if rejection.status() >= 500 {
-        tracing::error!(request_id = %ctx.request_id, code = rejection.code(), "{}", rejection.message());
-    } else {
-        tracing::debug!(request_id = %ctx.request_id, code = rejection.code(), "{}", rejection.message());
-    }
+    ctx.span.in_scope(|| {
+        if status >= 500 {
+            tracing::error!(code = rejection.code(), "{}", rejection.message());
+        } else {
+            tracing::debug!(code = rejection.code(), "{}", rejection.message());
+        }
+    });
     let body = rejection.render(&ctx.request_id);
     ctx.status = status;
     let header = build(status, &rejection, body.len(), &ctx.request_id);
