@@ -90,6 +90,9 @@ impl Backend {
         h.insert_header("Content-Type", r.content_type.as_str())?;
         h.insert_header("Content-Length", r.size.to_string())?;
         h.insert_header("ETag", format!("\"{}\"", r.sha256))?;
+        // Stored bytes are served as data, never as a document of this origin.
+        h.insert_header("X-Content-Type-Options", "nosniff")?;
+        h.insert_header("Content-Security-Policy", "sandbox; default-src 'none'")?;
         s.write_response_header(Box::new(h)).await?;
         let mut left = r.size;
         let mut buf = vec![0u8; 64 * 1024];

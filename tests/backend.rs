@@ -93,6 +93,7 @@ fn upload_list_get_download_delete() {
     let content = get(&format!("/media/{id}/content"));
     assert_eq!(content.status, 200);
     assert_eq!(content.header("content-type"), Some("image/png"));
+    assert_eq!(content.header("x-content-type-options"), Some("nosniff"));
     assert_eq!(content.body, fixture("media/photo.png"));
     let del =
         e.gw.request()
