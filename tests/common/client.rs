@@ -1,6 +1,7 @@
 //! A raw HTTP/1.1 test client: exact control of framing (Content-Length, chunked, Expect) and
 //! of what is sent, with the response read even if the gateway stops reading the body.
 
+use super::wire;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::Duration;
@@ -183,35 +184,13 @@ pub fn chunked(n: usize, chunk: impl Fn(usize) -> Vec<u8> + Send + 'static) -> B
 }
 
 fn read_head(r: &mut impl BufRead) -> Response {
-    let mut head = Vec::new();
-    loop {
-        let mut line = Vec::new();
-        let n = r.read_until(b'\n', &mut line).unwrap_or(0);
-        assert!(
-            n > 0,
-            "connection closed before a response (read so far: {:?})",
-            String::from_utf8_lossy(&head)
-        );
-        head.extend_from_slice(&line);
-        if line == b"\r\n" {
-            break;
-        }
-    }
+    let head = wire::read_head(r).expect("connection closed before a response");
     let mut hs = [httparse::EMPTY_HEADER; 64];
     let mut resp = httparse::Response::new(&mut hs);
     resp.parse(&head).unwrap();
     Response {
         status: resp.code.unwrap(),
-        headers: resp
-            .headers
-            .iter()
-            .map(|h| {
-                (
-                    h.name.to_string(),
-                    String::from_utf8_lossy(h.value).into_owned(),
-                )
-            })
-            .collect(),
+        headers: wire::header_pairs(resp.headers),
         body: Vec::new(),
         continues: 0,
     }
@@ -229,17 +208,12 @@ fn finish_response(r: &mut impl BufRead, mut resp: Response) -> Response {
         .header("transfer-encoding")
         .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
     {
-        loop {
-            let mut line = String::new();
-            r.read_line(&mut line).unwrap();
-            let size = usize::from_str_radix(line.trim(), 16).unwrap();
-            let mut chunk = vec![0; size + 2];
-            r.read_exact(&mut chunk).unwrap();
-            if size == 0 {
-                break;
-            }
-            resp.body.extend_from_slice(&chunk[..size]);
-        }
+        let mut body = Vec::new();
+        assert!(
+            wire::read_chunked(r, |d| body.extend_from_slice(d)),
+            "truncated chunked response"
+        );
+        resp.body = body;
     } else {
         let _ = r.read_to_end(&mut resp.body);
     }

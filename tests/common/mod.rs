@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod upstream;
+pub mod wire;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;

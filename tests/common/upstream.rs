@@ -1,8 +1,9 @@
 //! A real HTTP/1.1 upstream that records exactly what it received: head, body bytes, SHA-256
 //! and whether the body completed (by Content-Length or the chunked terminator).
 
+use super::wire::{header_pairs, read_chunked, read_head, read_length};
 use sha2::{Digest, Sha256};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -106,18 +107,9 @@ impl RecordingUpstream {
         let mut writer = stream.try_clone().unwrap();
         let mut reader = BufReader::new(stream);
         loop {
-            let mut head = Vec::new();
-            loop {
-                let mut line = Vec::new();
-                match reader.read_until(b'\n', &mut line) {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => {}
-                }
-                head.extend_from_slice(&line);
-                if line == b"\r\n" {
-                    break;
-                }
-            }
+            let Some(head) = read_head(&mut reader) else {
+                return;
+            };
             let mut hs = [httparse::EMPTY_HEADER; 64];
             let mut req = httparse::Request::new(&mut hs);
             if req.parse(&head).is_err() {
@@ -126,16 +118,7 @@ impl RecordingUpstream {
             let mut rec = Received {
                 method: req.method.unwrap_or("").to_string(),
                 path: req.path.unwrap_or("").to_string(),
-                headers: req
-                    .headers
-                    .iter()
-                    .map(|h| {
-                        (
-                            h.name.to_string(),
-                            String::from_utf8_lossy(h.value).into_owned(),
-                        )
-                    })
-                    .collect(),
+                headers: header_pairs(req.headers),
                 body: Vec::new(),
                 body_len: 0,
                 sha256: String::new(),
@@ -177,56 +160,6 @@ impl RecordingUpstream {
             if writer.write_all(resp.as_bytes()).is_err() {
                 return;
             }
-        }
-    }
-}
-
-fn read_length(r: &mut impl Read, len: u64, mut sink: impl FnMut(&[u8])) -> bool {
-    let mut left = len;
-    let mut buf = vec![0u8; 64 * 1024];
-    while left > 0 {
-        let want = buf.len().min(left as usize);
-        match r.read(&mut buf[..want]) {
-            Ok(0) | Err(_) => return false,
-            Ok(n) => {
-                sink(&buf[..n]);
-                left -= n as u64;
-            }
-        }
-    }
-    true
-}
-
-fn read_chunked(r: &mut impl BufRead, mut sink: impl FnMut(&[u8])) -> bool {
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let mut line = String::new();
-        match r.read_line(&mut line) {
-            Ok(0) | Err(_) => return false,
-            Ok(_) => {}
-        }
-        let Ok(size) = usize::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16)
-        else {
-            return false;
-        };
-        if size == 0 {
-            let mut end = String::new();
-            return r.read_line(&mut end).is_ok() && end == "\r\n";
-        }
-        let mut left = size;
-        while left > 0 {
-            let want = buf.len().min(left);
-            match r.read(&mut buf[..want]) {
-                Ok(0) | Err(_) => return false,
-                Ok(n) => {
-                    sink(&buf[..n]);
-                    left -= n;
-                }
-            }
-        }
-        let mut crlf = [0u8; 2];
-        if r.read_exact(&mut crlf).is_err() || &crlf != b"\r\n" {
-            return false;
         }
     }
 }
