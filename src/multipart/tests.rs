@@ -168,3 +168,25 @@ proptest! {
         prop_assert_eq!(events.len(), 4);
     }
 }
+
+/// Arbitrary bytes after a valid start: never a panic, and the outcome (events or the error)
+/// does not depend on the chunking.
+fn outcome(data: &[u8], cuts: &[usize]) -> Result<Vec<Event>, String> {
+    parse(data, cuts)
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_bytes_never_panic_and_ignore_chunking(
+        tail in proptest::collection::vec(
+            prop_oneof![Just(b'\r'), Just(b'\n'), Just(b'-'), Just(b':'), Just(b'"'), Just(b';'), any::<u8>()],
+            0..400,
+        ),
+        cuts in proptest::collection::vec(0usize..600, 0..20),
+    ) {
+        let mut data = b"--XyZ-boundary\r\nContent-Disposition: form-data; name=\"f\"\r\n".to_vec();
+        data.extend_from_slice(&tail);
+        data.extend_from_slice(b"\r\n--XyZ-boundary--");
+        prop_assert_eq!(outcome(&data, &cuts), outcome(&data, &[]));
+    }
+}
