@@ -67,10 +67,12 @@ impl Backend {
                 Some(r) => send_json(s, 200, &json!(r)).await,
                 None => send_error(s, 404, "no such media").await,
             },
-            ("GET", ["media", id, "content"]) if valid_id(id) => match self.store.get(id, tenant) {
-                Some(r) => self.send_file(s, &r).await,
-                None => send_error(s, 404, "no such media").await,
-            },
+            ("GET" | "HEAD", ["media", id, "content"]) if valid_id(id) => {
+                match self.store.get(id, tenant) {
+                    Some(r) => self.send_file(s, &r).await,
+                    None => send_error(s, 404, "no such media").await,
+                }
+            }
             ("DELETE", ["media", id]) if valid_id(id) => match self.store.delete(id, tenant) {
                 Ok(true) => send(s, 204, "application/json", Bytes::new()).await,
                 Ok(false) => send_error(s, 404, "no such media").await,
@@ -94,6 +96,9 @@ impl Backend {
         h.insert_header("X-Content-Type-Options", "nosniff")?;
         h.insert_header("Content-Security-Policy", "sandbox; default-src 'none'")?;
         s.write_response_header(Box::new(h)).await?;
+        if s.req_header().method == "HEAD" {
+            return Ok(());
+        }
         let mut left = r.size;
         let mut buf = vec![0u8; 64 * 1024];
         while left > 0 {

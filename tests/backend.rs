@@ -94,6 +94,15 @@ fn upload_list_get_download_delete() {
     assert_eq!(content.status, 200);
     assert_eq!(content.header("content-type"), Some("image/png"));
     assert_eq!(content.header("x-content-type-options"), Some("nosniff"));
+    let head =
+        e.gw.request()
+            .method("HEAD")
+            .path(&format!("/media/{id}/content"))
+            .body(b"");
+    assert_eq!(
+        (head.status, head.header("content-length")),
+        (200, Some("14405"))
+    );
     assert_eq!(content.body, fixture("media/photo.png"));
     let del =
         e.gw.request()

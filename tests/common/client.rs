@@ -133,7 +133,8 @@ impl Request {
         let t = std::thread::spawn(move || {
             let _ = write(&mut writer);
         });
-        let resp = read_response(&mut BufReader::new(stream.try_clone().unwrap()));
+        let head_only = self.method == "HEAD";
+        let resp = read_response(&mut BufReader::new(stream.try_clone().unwrap()), head_only);
         let _ = stream.shutdown(Shutdown::Both);
         let _ = t.join();
         resp
@@ -157,11 +158,11 @@ impl Request {
         let mut reader = BufReader::new(stream.try_clone().unwrap());
         let first = read_head(&mut reader);
         if first.status != 100 {
-            let resp = finish_response(&mut reader, first);
+            let resp = finish_response(&mut reader, first, false);
             return (resp, false);
         }
         stream.write_all(body).unwrap();
-        let mut resp = read_response(&mut reader);
+        let mut resp = read_response(&mut reader, false);
         resp.continues += 1;
         (resp, true)
     }
@@ -196,7 +197,10 @@ fn read_head(r: &mut impl BufRead) -> Response {
     }
 }
 
-fn finish_response(r: &mut impl BufRead, mut resp: Response) -> Response {
+fn finish_response(r: &mut impl BufRead, mut resp: Response, head_only: bool) -> Response {
+    if head_only {
+        return resp;
+    }
     if let Some(len) = resp
         .header("content-length")
         .and_then(|v| v.parse::<usize>().ok())
@@ -220,7 +224,7 @@ fn finish_response(r: &mut impl BufRead, mut resp: Response) -> Response {
     resp
 }
 
-fn read_response(r: &mut impl BufRead) -> Response {
+fn read_response(r: &mut impl BufRead, head_only: bool) -> Response {
     let mut continues = 0;
     loop {
         let head = read_head(r);
@@ -228,7 +232,7 @@ fn read_response(r: &mut impl BufRead) -> Response {
             continues += 1;
             continue;
         }
-        let mut resp = finish_response(r, head);
+        let mut resp = finish_response(r, head, head_only);
         resp.continues = continues;
         return resp;
     }

@@ -87,7 +87,7 @@ max_bytes = 200000
 [[routes]]
 name = "media-read"
 path = "/media*"
-methods = ["GET", "DELETE"]
+methods = ["GET", "HEAD", "DELETE"]
 upstream = "media"
 "#;
 
