@@ -208,7 +208,11 @@ impl ProxyHttp for Gateway {
             .map_or(ctx.status, |r| r.status.as_u16());
         let route = ctx.route.as_ref().map_or("-", |r| r.name.as_str());
         let files = ctx.inspector.as_ref().map_or(&[][..], |i| i.files());
-        let body_bytes = ctx.inspector.as_ref().map_or(0, |i| i.total());
+        let body_bytes = ctx
+            .inspector
+            .as_ref()
+            .map_or(0, |i| i.total())
+            .max(ctx.window_bytes);
         let code = ctx.rejection.as_ref().map_or("ok", |r| r.code());
         let seconds = ctx.started.elapsed().as_secs_f64();
         metrics::record(&metrics::Outcome {

@@ -25,6 +25,8 @@ pub struct RequestCtx {
     pub holdback: Holdback,
     /// Sniff-window bytes to replay ourselves when pingora's retry buffer was truncated.
     pub replay: Option<Bytes>,
+    /// Body bytes read in the sniff window (counted even when the window refused the request).
+    pub window_bytes: u64,
     /// The first file part's detected type, when the sniff window decided it.
     pub sniffed_type: Option<String>,
     /// Why the request was refused, if it was.
@@ -45,6 +47,7 @@ impl RequestCtx {
             inspector: None,
             holdback: Holdback::default(),
             replay: None,
+            window_bytes: 0,
             sniffed_type: None,
             rejection: None,
             status: 0,

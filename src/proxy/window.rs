@@ -35,6 +35,7 @@ pub async fn read(
         match session.read_request_body().await {
             Ok(Some(chunk)) => {
                 seen.extend_from_slice(&chunk);
+                ctx.window_bytes = seen.len() as u64;
                 probe.feed(chunk)?;
             }
             Ok(None) => {
