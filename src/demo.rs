@@ -13,15 +13,54 @@ const DEMO_SECRET: &str = include_str!("../conf/demo/jwt.secret");
 /// The plain value of the key listed in conf/demo/keys.toml (public: demo only).
 pub const DEMO_API_KEY: &str =
     "so_test_e442f6e7ab35a3f8b1d8aa0fdb5736ddb1cd3fa910424497e7b6d353d9d91e74";
-const BACKEND_ADDR: &str = "127.0.0.1:9000";
 
-/// Writes the built-in demo config next to `data_dir` and loads it.
-pub fn config(data_dir: &Path) -> Result<Config, String> {
+/// Where the demo listens.
+#[derive(Debug, Clone)]
+pub struct Addresses {
+    pub gateway: String,
+    pub backend: String,
+    pub admin: String,
+}
+
+impl Default for Addresses {
+    /// The documented ports: 8080 (gateway), 9000 (backend), 9091 (metrics).
+    fn default() -> Self {
+        Self {
+            gateway: "127.0.0.1:8080".into(),
+            backend: "127.0.0.1:9000".into(),
+            admin: "127.0.0.1:9091".into(),
+        }
+    }
+}
+
+/// Writes the built-in demo config's key files under `data_dir` and loads it on `at`.
+pub fn config(data_dir: &Path, at: &Addresses) -> Result<Config, String> {
     let conf_dir = data_dir.join("conf");
     std::fs::create_dir_all(conf_dir.join("demo")).map_err(|e| e.to_string())?;
     std::fs::write(conf_dir.join("demo/keys.toml"), DEMO_KEYS).map_err(|e| e.to_string())?;
     std::fs::write(conf_dir.join("demo/jwt.secret"), DEMO_SECRET).map_err(|e| e.to_string())?;
-    Config::parse_in(DEMO_CONFIG, &conf_dir).map_err(|e| e.to_string())
+    let d = Addresses::default();
+    let text = DEMO_CONFIG
+        .replace(
+            &format!("\"{}\"", d.gateway),
+            &format!("\"{}\"", at.gateway),
+        )
+        .replace(
+            &format!("\"{}\"", d.backend),
+            &format!("\"{}\"", at.backend),
+        )
+        .replace(&format!("\"{}\"", d.admin), &format!("\"{}\"", at.admin));
+    Config::parse_in(&text, &conf_dir).map_err(|e| e.to_string())
+}
+
+/// The demo's server (backend, gateway, metrics), ready to run.
+pub fn build(data_dir: &Path, at: &Addresses) -> Result<pingora::server::Server, String> {
+    let config = Arc::new(config(data_dir, at)?);
+    let backend = Backend::open(&data_dir.join("media"))
+        .map_err(|e| format!("cannot open the data dir: {e}"))?;
+    let mut server = crate::server::build(config);
+    server.add_service(backend.service(&at.backend));
+    Ok(server)
 }
 
 /// A demo bearer token valid for 24 hours.
@@ -38,17 +77,13 @@ pub fn token() -> Result<String, String> {
 
 /// Starts backend and gateway and prints how to use them; does not return.
 pub fn run(data_dir: &Path) -> Result<(), String> {
-    let config = Arc::new(config(data_dir)?);
-    let backend = Backend::open(&data_dir.join("media"))
-        .map_err(|e| format!("cannot open the data dir: {e}"))?;
-    let listen = config.listeners[0];
-    let admin = config.admin.map(|a| a.to_string()).unwrap_or_default();
-    let mut server = crate::server::build(config);
-    server.add_service(backend.service(BACKEND_ADDR));
+    let at = Addresses::default();
+    let server = build(data_dir, &at)?;
+    let (listen, admin, backend) = (&at.gateway, &at.admin, &at.backend);
     let token = token()?;
     let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
     println!(
-        "\nupload-gateway demo\n  gateway  http://{listen}  (backend http://{BACKEND_ADDR}, data in {})\n  metrics  http://{admin}/metrics\n\n\
+        "\nupload-gateway demo\n  gateway  http://{listen}  (backend http://{backend}, data in {})\n  metrics  http://{admin}/metrics\n\n\
          Bearer token (24h; scopes media:read media:write media:delete; org demo-org):\n  export TOKEN={token}\n\
          API key (test mode, same scopes):\n  export API_KEY={DEMO_API_KEY}\n\n\
          An accepted upload (201, with X-Upload-Sha256):\n  curl -i -H \"Authorization: Bearer $TOKEN\" -F \"file=@{fixtures}/media/photo.png;type=image/png\" -F tags=demo,png http://{listen}/media\n\
@@ -66,7 +101,7 @@ mod tests {
     #[test]
     fn printed_credentials_work_with_the_demo_config() {
         let dir = std::env::temp_dir().join(format!("ugw-demo-{}", std::process::id()));
-        let config = config(&dir).unwrap();
+        let config = config(&dir, &Addresses::default()).unwrap();
         let auth = config.auth.as_ref().unwrap();
         let now = crate::backend::time::now_unix();
         let by_token = auth.authenticate(&token().unwrap(), now).unwrap();

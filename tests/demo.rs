@@ -1,0 +1,118 @@
+//! The demo as a newcomer uses it: backend + gateway + metrics from `demo::build`, driven with
+//! the printed credentials (token and API key) the way the printed curl lines do.
+
+mod common;
+
+use common::*;
+use std::net::SocketAddr;
+use upload_gateway::demo::{self, Addresses, DEMO_API_KEY};
+use upload_gateway::multipart::Form;
+
+fn addr() -> String {
+    format!("127.0.0.1:{}", free_port())
+}
+
+#[test]
+fn printed_credentials_drive_the_whole_api_and_metrics_show_it() {
+    let dir = std::env::temp_dir().join(format!("ugw-demo-it-{}", free_port()));
+    let at = Addresses {
+        gateway: addr(),
+        backend: addr(),
+        admin: addr(),
+    };
+    let (_stop, _t) = upload_gateway::server::spawn(demo::build(&dir, &at).unwrap());
+    let gw: SocketAddr = at.gateway.parse().unwrap();
+    wait_until_listening(gw);
+    wait_until_listening(at.admin.parse().unwrap());
+    let token = format!("Bearer {}", demo::token().unwrap());
+    let key = format!("Bearer {DEMO_API_KEY}");
+    let req = |auth: &str| Request::new(gw).header("Authorization", auth);
+
+    // Line 1: an accepted upload.
+    let png = fixture("media/photo.png");
+    let resp = req(&token).form(Form::new("demo").field("tags", "demo,png").file(
+        "file",
+        "photo.png",
+        "image/png",
+        &png,
+    ));
+    assert_eq!(resp.status, 201, "{}", String::from_utf8_lossy(&resp.body));
+    assert_eq!(
+        resp.header("x-upload-sha256"),
+        Some(sha256_hex(&png).as_str())
+    );
+    let id = resp.json()["id"].as_str().unwrap().to_string();
+    // Line 2: a spoofed file refused before the backend sees it.
+    let elf = fixture("hostile/elf-binary.bin");
+    req(&key)
+        .form(Form::new("demo").file("file", "cat.png", "image/png", &elf))
+        .assert_error(415, "content_mismatch");
+    // The rest of the API with the API key.
+    let pdf = fixture("media/report.pdf");
+    assert_eq!(
+        req(&key)
+            .form(Form::new("demo").file("file", "r.pdf", "application/pdf", &pdf))
+            .status,
+        201
+    );
+    let list = req(&key)
+        .method("GET")
+        .path("/media?type=image&page=1&page_size=10")
+        .body(b"")
+        .json();
+    assert_eq!(
+        (
+            list["meta"]["total"].as_u64(),
+            list["data"][0]["id"].as_str()
+        ),
+        (Some(1), Some(id.as_str()))
+    );
+    assert_eq!(list["data"][0]["tenant"], "demo-org");
+    let all = req(&key)
+        .method("GET")
+        .path("/media?page_size=1&page=2")
+        .body(b"")
+        .json();
+    assert_eq!(
+        (
+            all["meta"]["total"].as_u64(),
+            all["data"].as_array().unwrap().len()
+        ),
+        (Some(2), 1)
+    );
+    let content = req(&token)
+        .method("GET")
+        .path(&format!("/media/{id}/content"))
+        .body(b"");
+    assert_eq!(content.body, png);
+    assert_eq!(
+        req(&token)
+            .method("DELETE")
+            .path(&format!("/media/{id}"))
+            .body(b"")
+            .status,
+        204
+    );
+    assert_eq!(
+        req(&token)
+            .method("GET")
+            .path(&format!("/media/{id}"))
+            .body(b"")
+            .status,
+        404
+    );
+    // Line 3: the metrics URL shows the traffic.
+    let metrics = Request::new(at.admin.parse().unwrap())
+        .method("GET")
+        .path("/metrics")
+        .body(b"");
+    let text = String::from_utf8(metrics.body).unwrap();
+    for line in [
+        "upload_gateway_requests_total{code=\"ok\",route=\"media-upload\",status=\"201\"} 2",
+        "upload_gateway_requests_total{code=\"content_mismatch\",route=\"media-upload\",status=\"415\"} 1",
+        "upload_gateway_requests_total{code=\"ok\",route=\"media-delete\",status=\"204\"} 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
