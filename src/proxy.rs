@@ -14,7 +14,7 @@ use crate::metrics;
 use crate::rejection::Rejection;
 use crate::request_id;
 use async_trait::async_trait;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{ErrorType, http::ResponseHeader};
@@ -74,13 +74,8 @@ impl Gateway {
         let Some(inspector) = ctx.inspector.as_mut() else {
             return Ok(());
         };
-        let mut incoming = body.take();
-        if let Some(replay) = ctx.replay.take() {
-            let mut joined = BytesMut::from(&replay[..]);
-            joined.extend_from_slice(incoming.as_deref().unwrap_or_default());
-            incoming = Some(joined.freeze());
-        }
-        if let Some(chunk) = incoming {
+        // Sniffed bytes pingora could not replay come first, then this chunk.
+        for chunk in ctx.replay.take().into_iter().chain(body.take()) {
             inspector.feed(chunk.clone())?;
             ctx.holdback.push(chunk);
         }
