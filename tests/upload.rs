@@ -223,3 +223,36 @@ fn large_file_digest_matches() {
     assert!(got.complete);
     assert_eq!(got.sha256, sha256_hex(&body));
 }
+
+/// The window's second read overflows pingora's 64 KiB retry buffer (30 KB, then a burst) while
+/// more body remains: the gateway replays the sniffed bytes itself and the upstream still gets
+/// the body byte for byte.
+#[test]
+fn window_overflowing_the_retry_buffer_is_replayed_by_the_gateway() {
+    use std::io::Write;
+    let (gw, upstream) = setup();
+    let form = Form::new("ovf").field("notes", &"n".repeat(150_000)).file(
+        "file",
+        "p.jpg",
+        "image/jpeg",
+        &fixture("media/photo.jpg"),
+    );
+    let ct = form.content_type();
+    let body = form.finish();
+    let sent = sha256_hex(&body);
+    let len = body.len().to_string();
+    let resp = gw
+        .request()
+        .header("Content-Type", &ct)
+        .header("Content-Length", &len)
+        .stream(Box::new(move |s| {
+            s.write_all(&body[..30 * 1024])?;
+            s.flush()?;
+            std::thread::sleep(std::time::Duration::from_millis(150));
+            s.write_all(&body[30 * 1024..])
+        }));
+    assert_eq!(resp.status, 201, "{}", String::from_utf8_lossy(&resp.body));
+    let got = upstream.wait_for(1).pop().unwrap();
+    assert!(got.complete);
+    assert_eq!(got.sha256, sent);
+}
