@@ -307,12 +307,15 @@ impl Inspector {
     fn end_file(&mut self, f: FilePart) -> Result<(), Rejection> {
         check_size(&f)?;
         let detected = f.detected.map(|d| d.mime).unwrap_or_default();
+        let sha256 = f.hasher.finish().ok_or_else(|| {
+            Rejection::Internal("the file's SHA-256 could not be computed".into())
+        })?;
         self.files.push(FileReport {
             field: f.field,
             filename: f.filename,
             content_type: detected,
             size: f.size,
-            sha256: f.hasher.finish(),
+            sha256,
         });
         Ok(())
     }

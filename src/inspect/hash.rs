@@ -53,10 +53,8 @@ impl PartHasher {
                 }
             }
             Self::Offloaded(tx, _) => {
-                if let Err(e) = tx.send(data) {
-                    // The thread is gone (it cannot fail on its own); keep the bytes hashed.
-                    tracing::error!("hashing thread gone: {e}");
-                }
+                // A send fails only if the thread died; `finish` then reports no digest.
+                let _ = tx.send(data);
             }
         }
     }
@@ -84,19 +82,16 @@ impl PartHasher {
         }
     }
 
-    /// The lower-case hex digest.
-    pub fn finish(self) -> String {
+    /// The lower-case hex digest; `None` if the hashing thread died.
+    pub fn finish(self) -> Option<String> {
         let hasher = match self {
             Self::Inline(h, _) => h,
             Self::Offloaded(tx, handle) => {
                 drop(tx);
-                match handle.join() {
-                    Ok(h) => h,
-                    Err(_) => return String::new(),
-                }
+                handle.join().ok()?
             }
         };
-        hex::encode(hasher.finalize())
+        Some(hex::encode(hasher.finalize()))
     }
 }
 
@@ -114,9 +109,9 @@ mod tests {
             h.update(Bytes::copy_from_slice(c));
         }
         assert!(matches!(h, PartHasher::Offloaded(..)));
-        assert_eq!(h.finish(), hex::encode(Sha256::digest(&data)));
+        assert_eq!(h.finish(), Some(hex::encode(Sha256::digest(&data))));
         let mut small = PartHasher::default();
         small.update(Bytes::from_static(b"abc"));
-        assert_eq!(small.finish(), hex::encode(Sha256::digest(b"abc")));
+        assert_eq!(small.finish(), Some(hex::encode(Sha256::digest(b"abc"))));
     }
 }
