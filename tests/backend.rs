@@ -162,3 +162,62 @@ fn killed_client_leaves_no_file_and_no_record() {
         0
     );
 }
+
+#[test]
+fn concurrent_uploads_are_stored_separately_and_intact() {
+    let e = env();
+    let files = [
+        "photo.png",
+        "photo.jpg",
+        "photo.gif",
+        "report.pdf",
+        "tone.mp3",
+        "clip.webm",
+    ];
+    let types = [
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "application/pdf",
+        "audio/mpeg",
+        "video/webm",
+    ];
+    let results: Vec<(String, String)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..24)
+            .map(|i| {
+                let e = &e;
+                s.spawn(move || {
+                    let (file, mime) = (files[i % files.len()], types[i % files.len()]);
+                    let v = upload(e, file, mime, &format!("batch,n{i}"), "batch");
+                    (
+                        v["id"].as_str().unwrap().to_string(),
+                        v["sha256"].as_str().unwrap().to_string(),
+                    )
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let ids: std::collections::HashSet<_> = results.iter().map(|(id, _)| id.clone()).collect();
+    assert_eq!(ids.len(), 24);
+    assert_eq!(
+        (
+            count(&e.dir, "files"),
+            count(&e.dir, "meta"),
+            count(&e.dir, "tmp")
+        ),
+        (24, 24, 0)
+    );
+    for (i, (id, sha)) in results.iter().enumerate() {
+        let bytes = std::fs::read(e.dir.join("files").join(id)).unwrap();
+        assert_eq!(&sha256_hex(&bytes), sha);
+        assert_eq!(bytes, fixture(&format!("media/{}", files[i % files.len()])));
+    }
+    let listed =
+        e.gw.request()
+            .method("GET")
+            .path("/media?search=batch&page_size=100")
+            .body(b"")
+            .json();
+    assert_eq!(listed["meta"]["total"], 24);
+}
