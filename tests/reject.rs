@@ -127,11 +127,20 @@ fn late_good_file_part_passes() {
         &data,
     );
     let body = form.clone().finish();
-    let resp = gw.request().form(form);
+    let resp = gw
+        .request()
+        .header("X-Upload-Detected-Type", "image/jpeg")
+        .form(form);
     assert_eq!(resp.status, 201);
+    assert_eq!(resp.header("x-upload-content-type"), Some("image/jpeg"));
     let got = upstream.wait_for(1).pop().unwrap();
     assert!(got.complete);
     assert_eq!(got.sha256, sha256_hex(&body));
+    assert_eq!(
+        got.header("x-upload-detected-type"),
+        None,
+        "undecided before connecting: not sent, and a client copy never passes"
+    );
 }
 
 fn raw(gw: &TestGateway, content_type: &str, body: &[u8]) -> common::client::Response {
@@ -336,4 +345,46 @@ fn mid_stream_refusal_of_a_large_body_is_readable() {
         }));
     resp.assert_error(415, "content_mismatch");
     upstream.assert_no_complete_body();
+}
+
+#[test]
+fn conflicting_framing_headers_are_refused_or_normalised() {
+    use std::io::Write;
+    let png = fixture("media/photo.png");
+    let form = Form::new("fr").file("file", "p.png", "image/png", &png);
+    let (ct, body) = (form.content_type(), form.finish());
+    let (gw, upstream) = setup();
+    gw.request()
+        .header("Content-Type", &ct)
+        .header("Content-Type", "multipart/form-data; boundary=other")
+        .body(&body)
+        .assert_error(400, "invalid_multipart");
+    // Duplicate Content-Length: pingora's own (bare) 400 before any hook runs.
+    let resp = gw
+        .request()
+        .header("Content-Type", &ct)
+        .header("Content-Length", &body.len().to_string())
+        .header("Content-Length", "5")
+        .stream(Box::new(|_| Ok(())));
+    assert_eq!(resp.status, 400);
+    upstream.assert_untouched();
+    // Content-Length with Transfer-Encoding: chunked framing wins and the upstream never sees
+    // both headers, so it cannot frame the body differently.
+    let sent = sha256_hex(&body);
+    let len = body.len();
+    let resp = gw
+        .request()
+        .header("Content-Type", &ct)
+        .header("Content-Length", "10")
+        .header("Transfer-Encoding", "chunked")
+        .stream(Box::new(move |s| {
+            write!(s, "{len:x}\r\n")?;
+            s.write_all(&body)?;
+            s.write_all(b"\r\n0\r\n\r\n")
+        }));
+    assert_eq!(resp.status, 201, "{}", String::from_utf8_lossy(&resp.body));
+    let got = upstream.wait_for(1).pop().unwrap();
+    assert!(got.complete);
+    assert_eq!(got.sha256, sent);
+    assert!(got.header("content-length").is_none() || got.header("transfer-encoding").is_none());
 }
