@@ -118,6 +118,14 @@ fn upload_list_get_download_delete() {
         "traversal refused by the gateway"
     );
     assert_eq!(get("/media/not-an-id/content").status, 404);
+    let png_bytes = fixture("media/photo.png");
+    for folder in ["../escape", "/abs", "a/../../b"] {
+        let form =
+            Form::new("be")
+                .field("folder", folder)
+                .file("file", "p.png", "image/png", &png_bytes);
+        assert_eq!(e.gw.request().form(form).status, 400, "folder {folder:?}");
+    }
     assert_eq!(count(&e.dir, "files"), 2);
 }
 

@@ -100,17 +100,27 @@ fn two_files_report_one_value_each_in_order() {
     let form = Form::new("b2")
         .file("file", "a.png", "image/png", &png)
         .file("attachment", "r.pdf", "application/pdf", &pdf);
-    let resp = gw.request().form(form);
+    let resp = gw
+        .request()
+        .header("X-Upload-Detected-Type", "text/html")
+        .form(form);
     assert_eq!(resp.status, 201);
     assert_eq!(
         resp.header_all("x-upload-sha256"),
-        vec![sha256_hex(&png), sha256_hex(&pdf)]
+        vec![sha256_hex(&png), sha256_hex(&pdf)],
+        "the gateway's values replace the upstream's"
     );
     assert_eq!(
         resp.header_all("x-upload-content-type"),
         vec!["image/png", "application/pdf"]
     );
-    assert!(upstream.wait_for(1)[0].complete);
+    let got = upstream.wait_for(1).pop().unwrap();
+    assert!(got.complete);
+    assert_eq!(
+        got.header("x-upload-detected-type"),
+        Some("image/png"),
+        "client copy removed"
+    );
 }
 
 #[test]
@@ -163,8 +173,26 @@ fn reads_are_proxied_untouched_and_unknown_routes_refused() {
     assert_eq!(upstream.wait_for(1)[0].path, "/media/abc?x=1");
     let resp = gw.request().method("GET").path("/admin").body(b"");
     resp.assert_error(404, "not_found");
-    let resp = gw.request().method("GET").path("/media/../admin").body(b"");
-    resp.assert_error(400, "bad_request");
+    for path in [
+        "/media/../admin",
+        "/media/%2e%2e/admin",
+        "/media//x",
+        "/media/a%2Fb",
+        "/media/./x",
+    ] {
+        gw.request()
+            .method("GET")
+            .path(path)
+            .body(b"")
+            .assert_error(400, "bad_request");
+    }
+    let resp = gw.request().method("GET").path("/media/abc").body(b"");
+    assert_eq!(
+        resp.header("x-upload-sha256"),
+        None,
+        "upstream copies are removed on reads too"
+    );
+    assert_eq!(upstream.wait_for(2).len(), 2);
 }
 
 #[test]

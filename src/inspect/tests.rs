@@ -178,3 +178,31 @@ fn script_after_the_sniff_window_is_still_found() {
         );
     }
 }
+
+#[test]
+fn unknown_fields_total_limit_and_empty_files() {
+    let data = png();
+    let strict = policy("unknown_fields = \"reject\"");
+    let body = Form::new("b0undary")
+        .field("nickname", "x")
+        .file("file", "p.png", "image/png", &data)
+        .finish();
+    assert!(
+        matches!(run(strict.clone(), &body, &[]), Err(Rejection::Validation(m)) if m.contains("nickname"))
+    );
+    let ok = Form::new("b0undary")
+        .file("file", "p.png", "image/png", &data)
+        .finish();
+    assert!(run(strict, &ok, &[]).is_ok());
+    let small_total = policy("max_total_bytes = 5000");
+    assert!(matches!(
+        run(small_total, &ok, &[100, 3000]),
+        Err(Rejection::TooLarge(_))
+    ));
+    let empty = Form::new("b0undary")
+        .file("file", "p.png", "image/png", b"")
+        .finish();
+    assert!(
+        matches!(run(policy(""), &empty, &[]), Err(Rejection::Validation(m)) if m.contains("empty"))
+    );
+}

@@ -154,7 +154,8 @@ impl RecordingUpstream {
             let body =
                 format!("{{\"upstream\":\"ok\",\"method\":\"{method}\",\"received\":{body_len}}}");
             let resp = format!(
-                "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                // A forged X-Upload-Sha256: the gateway must replace what upstreams say.
+                "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nX-Upload-Sha256: forged-by-upstream\r\nContent-Length: {}\r\n\r\n{body}",
                 body.len()
             );
             if writer.write_all(resp.as_bytes()).is_err() {
