@@ -40,7 +40,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("hs256_jwt", |b| {
         b.iter(|| {
             let cred = auth
-                .credential("authorization", &[jwt_header.as_bytes()])
+                .credential(&http::header::AUTHORIZATION, &[jwt_header.as_bytes()])
                 .unwrap();
             let id = auth.authenticate(black_box(cred), exp - 10).unwrap();
             rule.check(&id.scopes).unwrap();
@@ -49,7 +49,12 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("api_key", |b| {
         b.iter(|| {
-            let cred = auth.credential("soku-api-key", &[key.as_bytes()]).unwrap();
+            let cred = auth
+                .credential(
+                    &http::HeaderName::from_static("soku-api-key"),
+                    &[key.as_bytes()],
+                )
+                .unwrap();
             let id = auth.authenticate(black_box(cred), exp - 10).unwrap();
             rule.check(&id.scopes).unwrap();
             black_box(Authenticator::tenant(&id, None).unwrap())

@@ -5,11 +5,48 @@
 mod jwt;
 pub mod keys;
 
-use crate::config::ConfigError;
+use crate::config::error::{Collector, ConfigError};
 use crate::config::file::{AuthFile, IdentityHeadersFile};
 use crate::rejection::Rejection;
+use http::header::{AUTHORIZATION, HeaderName};
 use keys::ApiKeys;
+use std::collections::BTreeMap;
 use std::path::Path;
+
+/// Whether a credential may touch live data or only a sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Live,
+    Test,
+}
+
+impl Mode {
+    /// The name sent upstream (`x-auth-mode`) and written in key prefixes' config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Live => "live",
+            Self::Test => "test",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "live" => Some(Self::Live),
+            "test" => Some(Self::Test),
+            _ => None,
+        }
+    }
+}
+
+/// The identity headers the gateway sets upstream.
+#[derive(Debug, Clone)]
+pub struct IdentityHeaders {
+    pub subject: HeaderName,
+    pub tenant: HeaderName,
+    pub scopes: HeaderName,
+    pub mode: HeaderName,
+    pub key_label: HeaderName,
+}
 
 /// Who is calling, as verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,8 +57,8 @@ pub struct Identity {
     /// Organisations the subject may act for.
     pub orgs: Vec<String>,
     pub scopes: Vec<String>,
-    /// `live` or `test` (API keys by prefix; JWTs are live).
-    pub mode: String,
+    /// API keys by prefix; JWTs are live.
+    pub mode: Mode,
     pub key_label: Option<String>,
 }
 
@@ -59,10 +96,10 @@ impl ScopeRule {
 pub struct Authenticator {
     jwt: Option<jwt::JwtVerifier>,
     keys: Option<ApiKeys>,
-    pub credential_header: String,
+    pub credential_header: HeaderName,
     pub strip_credential: bool,
-    pub tenant_header: String,
-    pub headers: IdentityHeadersFile,
+    pub tenant_header: HeaderName,
+    pub headers: IdentityHeaders,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -76,57 +113,65 @@ impl std::fmt::Debug for Authenticator {
 impl Authenticator {
     /// Loads keys relative to `base` (the config file's directory).
     pub fn from_config(f: &AuthFile, base: &Path) -> Result<Self, Vec<ConfigError>> {
-        let mut errors = Vec::new();
-        let jwt = match &f.jwt {
-            Some(j) => jwt::JwtVerifier::from_config(j, base, "auth.jwt")
-                .map_err(|mut e| errors.append(&mut e))
-                .ok(),
-            None => None,
-        };
-        let keys = match &f.api_keys_file {
-            Some(file) => {
-                let p = base.join(file);
-                std::fs::read_to_string(&p)
-                    .map_err(|e| format!("cannot read {}: {e}", p.display()))
-                    .and_then(|t| ApiKeys::parse(&t, f.api_key_prefixes.clone()))
-                    .map_err(|m| errors.push(ConfigError::new("auth.api_keys_file", m)))
-                    .ok()
-            }
-            None => None,
-        };
+        let mut errors = Collector::default();
+        let jwt = f
+            .jwt
+            .as_ref()
+            .and_then(|j| errors.take(jwt::JwtVerifier::from_config(j, base, "auth.jwt")));
+        let prefixes = prefixes(&f.api_key_prefixes, &mut errors);
+        let keys = f.api_keys_file.as_ref().and_then(|file| {
+            let p = base.join(file);
+            std::fs::read_to_string(&p)
+                .map_err(|e| format!("cannot read {}: {e}", p.display()))
+                .and_then(|t| ApiKeys::parse(&t, prefixes))
+                .map_err(|m| errors.push("auth.api_keys_file", m))
+                .ok()
+        });
         if f.jwt.is_none() && f.api_keys_file.is_none() {
-            errors.push(ConfigError::new(
-                "auth",
-                "configure [auth.jwt] and/or api_keys_file",
-            ));
+            errors.push("auth", "configure [auth.jwt] and/or api_keys_file");
         }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-        Ok(Self {
+        let mut header = |at: &str, name: &str| {
+            HeaderName::try_from(name)
+                .map_err(|_| {
+                    errors.push(
+                        format!("auth.{at}"),
+                        format!("{name:?} is not a header name"),
+                    )
+                })
+                .unwrap_or(AUTHORIZATION)
+        };
+        let credential_header = header("credential_header", &f.credential_header);
+        let tenant_header = header("tenant_header", &f.tenant_header);
+        let h: &IdentityHeadersFile = &f.upstream_headers;
+        let headers = IdentityHeaders {
+            subject: header("upstream_headers.subject", &h.subject),
+            tenant: header("upstream_headers.tenant", &h.tenant),
+            scopes: header("upstream_headers.scopes", &h.scopes),
+            mode: header("upstream_headers.mode", &h.mode),
+            key_label: header("upstream_headers.key_label", &h.key_label),
+        };
+        errors.finish(|| Self {
             jwt,
             keys,
-            credential_header: f.credential_header.to_ascii_lowercase(),
+            credential_header,
             strip_credential: f.strip_credential,
-            tenant_header: f.tenant_header.to_ascii_lowercase(),
-            headers: IdentityHeadersFile {
-                subject: f.upstream_headers.subject.to_ascii_lowercase(),
-                tenant: f.upstream_headers.tenant.to_ascii_lowercase(),
-                scopes: f.upstream_headers.scopes.to_ascii_lowercase(),
-                mode: f.upstream_headers.mode.to_ascii_lowercase(),
-                key_label: f.upstream_headers.key_label.to_ascii_lowercase(),
-            },
+            tenant_header,
+            headers,
         })
     }
 
     /// The identity headers the gateway owns upstream (client copies are always removed).
-    pub fn identity_header_names(&self) -> [&str; 5] {
+    pub fn identity_header_names(&self) -> [&HeaderName; 5] {
         let h = &self.headers;
         [&h.subject, &h.tenant, &h.scopes, &h.mode, &h.key_label]
     }
 
     /// Extracts the credential from the values of the credential header.
-    pub fn credential<'a>(&self, header: &str, values: &[&'a [u8]]) -> Result<&'a str, Rejection> {
+    pub fn credential<'a>(
+        &self,
+        header: &HeaderName,
+        values: &[&'a [u8]],
+    ) -> Result<&'a str, Rejection> {
         let value = match values {
             [] => return Err(Rejection::Unauthorized("missing credential".into())),
             [v] => std::str::from_utf8(v)
@@ -141,7 +186,7 @@ impl Authenticator {
             .get(..7)
             .filter(|p| p.eq_ignore_ascii_case("bearer "))
             .map(|_| value[7..].trim());
-        match (header == "authorization", bearer) {
+        match (header == AUTHORIZATION, bearer) {
             (_, Some(token)) if !token.is_empty() => Ok(token),
             (true, _) => Err(Rejection::Unauthorized(
                 "expected an Authorization: Bearer credential".into(),
@@ -184,6 +229,21 @@ impl Authenticator {
             }),
         }
     }
+}
+
+fn prefixes(f: &BTreeMap<String, String>, errors: &mut Collector) -> BTreeMap<String, Mode> {
+    f.iter()
+        .filter_map(|(prefix, mode)| match Mode::parse(mode) {
+            Some(m) => Some((prefix.clone(), m)),
+            None => {
+                errors.push(
+                    format!("auth.api_key_prefixes.{prefix}"),
+                    format!("{mode:?} is not a mode: use \"live\" or \"test\""),
+                );
+                None
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -33,6 +33,14 @@ impl Backend {
     }
 
     /// A pingora service serving the backend on `addr`.
+    /// The backend alone as a pingora server listening on `listen` (`upload-gateway backend`).
+    pub fn server(self, listen: &str) -> pingora::server::Server {
+        let mut server = pingora::server::Server::new_with_opt_and_conf(None, Default::default());
+        server.bootstrap();
+        server.add_service(self.service(listen));
+        server
+    }
+
     pub fn service(self, addr: &str) -> pingora::services::listening::Service<Backend> {
         let mut svc = pingora::services::listening::Service::new("media-backend".into(), self);
         svc.add_tcp(addr);

@@ -2,7 +2,8 @@
 //! one process, with a ready-to-use token, API key and curl lines printed at start.
 
 use crate::backend::Backend;
-use crate::config::Config;
+use crate::config::file::FileConfig;
+use crate::config::{Config, ConfigErrors};
 use jsonwebtoken::{EncodingKey, Header};
 use std::path::Path;
 use std::sync::Arc;
@@ -39,18 +40,17 @@ pub fn config(data_dir: &Path, at: &Addresses) -> Result<Config, String> {
     std::fs::create_dir_all(conf_dir.join("demo")).map_err(|e| e.to_string())?;
     std::fs::write(conf_dir.join("demo/keys.toml"), DEMO_KEYS).map_err(|e| e.to_string())?;
     std::fs::write(conf_dir.join("demo/jwt.secret"), DEMO_SECRET).map_err(|e| e.to_string())?;
-    let d = Addresses::default();
-    let text = DEMO_CONFIG
-        .replace(
-            &format!("\"{}\"", d.gateway),
-            &format!("\"{}\"", at.gateway),
-        )
-        .replace(
-            &format!("\"{}\"", d.backend),
-            &format!("\"{}\"", at.backend),
-        )
-        .replace(&format!("\"{}\"", d.admin), &format!("\"{}\"", at.admin));
-    Config::parse_in(&text, &conf_dir).map_err(|e| e.to_string())
+    let mut raw = FileConfig::parse(DEMO_CONFIG).map_err(|e| e.to_string())?;
+    for listener in &mut raw.listeners {
+        listener.address.clone_from(&at.gateway);
+    }
+    for upstream in raw.upstreams.values_mut() {
+        upstream.address.clone_from(&at.backend);
+    }
+    if let Some(admin) = &mut raw.admin {
+        admin.address.clone_from(&at.admin);
+    }
+    Config::from_file(&raw, &conf_dir).map_err(|e| ConfigErrors(e).to_string())
 }
 
 /// The demo's server (backend, gateway, metrics), ready to run.
@@ -111,7 +111,9 @@ mod tests {
             by_key.scopes,
             vec!["media:read", "media:write", "media:delete"]
         );
-        let upload = config.route("POST", "/media").unwrap();
+        let upload = config
+            .route(&pingora::http::Method::POST, "/media")
+            .unwrap();
         assert!(upload.scopes.check(&by_token.scopes).is_ok());
         let _ = std::fs::remove_dir_all(dir);
     }

@@ -5,8 +5,10 @@
 
 mod hash;
 mod holdback;
+mod stream;
 
 pub use holdback::Holdback;
+pub use stream::UploadStream;
 
 use crate::media;
 use crate::multipart::{Event, Parser};
@@ -62,6 +64,8 @@ pub struct Inspector {
     total: u64,
     hold_from: Option<u64>,
     files: Vec<FileReport>,
+    /// Offloaded digests still to collect: (index in `files`, hasher).
+    pending: Vec<(usize, hash::PartHasher)>,
     first_type: Option<String>,
     complete: bool,
 }
@@ -83,6 +87,7 @@ impl Inspector {
             total: 0,
             hold_from: Some(0),
             files: Vec::new(),
+            pending: Vec::new(),
             first_type: None,
             complete: false,
         }
@@ -103,9 +108,35 @@ impl Inspector {
         self.first_type.as_deref()
     }
 
-    /// The file parts completed so far, in order.
+    /// The file parts completed so far, in order (digests complete after [`Self::settle`]).
     pub fn files(&self) -> &[FileReport] {
         &self.files
+    }
+
+    /// Whether the body's closing delimiter has been read and the body ended.
+    pub fn is_complete(&self) -> bool {
+        self.complete
+    }
+
+    /// Whether offloaded hashing has work to hand over or digests to collect.
+    pub fn needs_settle(&self) -> bool {
+        !self.pending.is_empty()
+            || matches!(&self.part, Some(Part::File(f)) if f.hasher.has_backlog())
+    }
+
+    /// Hands queued chunks to offloaded hashers and collects finished parts' digests, waiting
+    /// asynchronously (never blocking the runtime thread). A lost digest fails the request.
+    pub async fn settle(&mut self) -> Result<(), Rejection> {
+        if let Some(Part::File(f)) = &mut self.part {
+            f.hasher.flush().await;
+        }
+        for (index, hasher) in std::mem::take(&mut self.pending) {
+            let sha256 = hasher.finish().await.ok_or_else(|| {
+                Rejection::Internal("the file's SHA-256 could not be computed".into())
+            })?;
+            self.files[index].sha256 = sha256;
+        }
+        Ok(())
     }
 
     /// Absolute offset up to which the body may be forwarded upstream.
@@ -307,9 +338,13 @@ impl Inspector {
     fn end_file(&mut self, f: FilePart) -> Result<(), Rejection> {
         check_size(&f)?;
         let detected = f.detected.map(|d| d.mime).unwrap_or_default();
-        let sha256 = f.hasher.finish().ok_or_else(|| {
-            Rejection::Internal("the file's SHA-256 could not be computed".into())
-        })?;
+        let sha256 = match f.hasher.finish_inline() {
+            Ok(sha256) => sha256,
+            Err(offloaded) => {
+                self.pending.push((self.files.len(), offloaded));
+                String::new()
+            }
+        };
         self.files.push(FileReport {
             field: f.field,
             filename: f.filename,

@@ -1,75 +1,15 @@
 //! The upload-gateway binary: parse the command line, set up tracing, load the config, run.
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use upload_gateway::backend::Backend;
+use upload_gateway::cli::{Cli, Command, KeysCommand};
 use upload_gateway::config::Config;
 
 /// The example configuration, built in: used when no `-c` is given.
 const EMBEDDED_CONFIG: &str = include_str!("../conf/gateway.toml");
-
-#[derive(Parser)]
-#[command(
-    version,
-    about = "A pingora reverse proxy that inspects multipart uploads while they stream"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Run the gateway (the default command).
-    Run {
-        /// Config file (TOML); the built-in conf/gateway.toml when omitted.
-        #[arg(short, long)]
-        config: Option<PathBuf>,
-    },
-    /// Validate a config file and print every error with its path.
-    Check {
-        #[arg(short, long)]
-        config: PathBuf,
-    },
-    /// Start the reference backend and the gateway (conf/demo.toml) in one process.
-    Demo {
-        /// Where the backend stores files and records.
-        #[arg(long, default_value = "demo-data")]
-        data_dir: PathBuf,
-    },
-    /// Run only the reference media backend.
-    Backend {
-        #[arg(long, default_value = "demo-data/media")]
-        data_dir: PathBuf,
-        #[arg(long, default_value = "127.0.0.1:9000")]
-        listen: String,
-    },
-    /// API key management.
-    Keys {
-        #[command(subcommand)]
-        command: KeysCommand,
-    },
-}
-
-#[derive(Subcommand)]
-enum KeysCommand {
-    /// Print a fresh API key once, and the entry to add to the keys file (only its SHA-256).
-    New {
-        /// Key prefix; it selects the mode (so_live_ → live, so_test_ → test by default).
-        #[arg(long, default_value = "so_live_")]
-        prefix: String,
-        /// A name for the key, sent upstream as the key label.
-        #[arg(long)]
-        label: String,
-        /// The tenant the key acts for.
-        #[arg(long)]
-        tenant: Option<String>,
-        /// Comma-separated scopes, e.g. media:read,media:write.
-        #[arg(long, value_delimiter = ',')]
-        scopes: Vec<String>,
-    },
-}
 
 fn load(path: Option<&PathBuf>) -> Result<Config, String> {
     match path {
@@ -78,6 +18,11 @@ fn load(path: Option<&PathBuf>) -> Result<Config, String> {
             Config::parse(EMBEDDED_CONFIG).map_err(|e| format!("invalid built-in config:\n{e}"))
         }
     }
+}
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("{message}");
+    ExitCode::FAILURE
 }
 
 fn main() -> ExitCode {
@@ -91,27 +36,15 @@ fn main() -> ExitCode {
     match cli.command.unwrap_or(Command::Run { config: None }) {
         Command::Demo { data_dir } => match upload_gateway::demo::run(&data_dir) {
             Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("demo failed: {e}");
-                ExitCode::FAILURE
-            }
+            Err(e) => fail(format!("demo failed: {e}")),
         },
-        Command::Backend { data_dir, listen } => {
-            match upload_gateway::backend::Backend::open(&data_dir) {
-                Ok(b) => {
-                    let mut server =
-                        pingora::server::Server::new_with_opt_and_conf(None, Default::default());
-                    server.bootstrap();
-                    server.add_service(b.service(&listen));
-                    tracing::info!(%listen, data_dir = %data_dir.display(), "media backend starting");
-                    server.run_forever()
-                }
-                Err(e) => {
-                    eprintln!("cannot open {}: {e}", data_dir.display());
-                    ExitCode::FAILURE
-                }
+        Command::Backend { data_dir, listen } => match Backend::open(&data_dir) {
+            Ok(b) => {
+                tracing::info!(%listen, data_dir = %data_dir.display(), "media backend starting");
+                b.server(&listen).run_forever()
             }
-        }
+            Err(e) => fail(format!("cannot open {}: {e}", data_dir.display())),
+        },
         Command::Keys {
             command:
                 KeysCommand::New {
@@ -128,29 +61,22 @@ fn main() -> ExitCode {
         }
         Command::Check { config } => match load(Some(&config)) {
             Ok(c) => {
+                let (routes, listeners) = (c.routes.len(), c.listeners.len());
                 println!(
-                    "{}: ok ({} routes, {} listeners)",
-                    config.display(),
-                    c.routes.len(),
-                    c.listeners.len()
+                    "{}: ok ({routes} routes, {listeners} listeners)",
+                    config.display()
                 );
                 ExitCode::SUCCESS
             }
-            Err(e) => {
-                eprintln!("{e}");
-                ExitCode::FAILURE
-            }
+            Err(e) => fail(e),
         },
-        Command::Run { config } => match load(config.as_ref()) {
+        Command::Run { config } => match load(config.or(cli.config).as_ref()) {
             Ok(c) => {
                 let c = Arc::new(c);
                 tracing::info!(listeners = ?c.listeners, routes = c.routes.len(), "upload-gateway starting");
                 upload_gateway::server::build(c).run_forever()
             }
-            Err(e) => {
-                eprintln!("{e}");
-                ExitCode::FAILURE
-            }
+            Err(e) => fail(e),
         },
     }
 }

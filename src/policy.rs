@@ -2,8 +2,8 @@
 //! total, form-field and filename rules. Built once from config, then asked pure questions;
 //! it knows nothing of pingora.
 
-use crate::config::ConfigError;
-use crate::config::file::{UnknownFields, UploadFile};
+use crate::config::error::ConfigError;
+use crate::config::file::{UnknownFieldsFile, UploadFile};
 use crate::media::{self, Category};
 use crate::rejection::Rejection;
 use crate::sniff::{Detected, FIRST_LOOK};
@@ -29,6 +29,13 @@ pub struct UploadPolicy {
     unknown_fields: UnknownFields,
     allow_active_content: bool,
     max_filename_bytes: usize,
+}
+
+/// What happens to a text field the route does not name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnknownFields {
+    Allow,
+    Reject,
 }
 
 /// What kind of part a part is, by the route's rules.
@@ -118,7 +125,10 @@ impl UploadPolicy {
                 .map(|(k, v)| (k.clone(), v.max_bytes))
                 .collect(),
             max_field_bytes: f.max_field_bytes,
-            unknown_fields: f.unknown_fields,
+            unknown_fields: match f.unknown_fields {
+                UnknownFieldsFile::Allow => UnknownFields::Allow,
+                UnknownFieldsFile::Reject => UnknownFields::Reject,
+            },
             allow_active_content: f.allow_active_content,
             max_filename_bytes: f.max_filename_bytes,
         })

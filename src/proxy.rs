@@ -9,6 +9,7 @@ mod window;
 
 pub use ctx::RequestCtx;
 
+use crate::auth::Mode;
 use crate::config::Config;
 use crate::metrics;
 use crate::rejection::Rejection;
@@ -37,12 +38,10 @@ impl Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<(), Rejection> {
         let req = session.req_header();
-        let path = req.uri.path().to_string();
-        let method = req.method.as_str().to_string();
-        headers::check_path(&path)?;
+        headers::check_path(req.uri.path())?;
         let route = self
             .config
-            .route(&method, &path)
+            .route(&req.method, req.uri.path())
             .ok_or(Rejection::NotFound)?
             .clone();
         ctx.route = Some(route.clone());
@@ -64,31 +63,6 @@ impl Gateway {
         let boundary = headers::upload_framing(session.req_header(), &policy)?;
         window::read(session, ctx, policy, &boundary).await
     }
-
-    fn stream_phase(
-        &self,
-        body: &mut Option<Bytes>,
-        end_of_stream: bool,
-        ctx: &mut RequestCtx,
-    ) -> Result<(), Rejection> {
-        let Some(inspector) = ctx.inspector.as_mut() else {
-            return Ok(());
-        };
-        // Sniffed bytes pingora could not replay come first, then this chunk.
-        for chunk in ctx.replay.take().into_iter().chain(body.take()) {
-            inspector.feed(chunk.clone())?;
-            ctx.holdback.push(chunk);
-        }
-        if end_of_stream {
-            inspector.finish()?;
-        }
-        *body = Some(ctx.holdback.release_to(inspector.releasable()));
-        Ok(())
-    }
-}
-
-fn rejection_error(r: &Rejection) -> Box<Error> {
-    Error::explain(ErrorType::HTTPStatus(r.status()), r.code())
 }
 
 #[async_trait]
@@ -110,25 +84,26 @@ impl ProxyHttp for Gateway {
             tenant = tracing::field::Empty,
         );
         session.set_read_timeout(Some(self.config.server.client_read_timeout));
-        match self.header_phase(session, ctx).await {
-            Ok(()) => Ok(false),
-            Err(rejection) => {
-                respond::rejection(session, ctx, rejection).await;
-                Ok(true)
-            }
-        }
+        self.header_phase(session, ctx)
+            .await
+            .map_err(|r| ctx.refuse(r))?;
+        Ok(false)
     }
 
     async fn upstream_peer(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
+        // Called once per attempt: pingora replays its (untruncated) retry buffer to each.
+        if let Some(upload) = ctx.upload.as_mut() {
+            upload.begin_attempt(!session.retry_buffer_truncated());
+        }
         let route = ctx
             .route
             .as_ref()
             .ok_or_else(|| Error::explain(ErrorType::InternalError, "no route selected"))?;
-        let test_mode = ctx.identity.as_ref().is_some_and(|i| i.mode == "test");
+        let test_mode = ctx.identity.as_ref().is_some_and(|i| i.mode == Mode::Test);
         let up = match (&route.sandbox, test_mode) {
             (Some(sandbox), true) => sandbox,
             _ => &route.upstream,
@@ -159,11 +134,16 @@ impl ProxyHttp for Gateway {
         end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        self.stream_phase(body, end_of_stream, ctx).map_err(|r| {
-            let e = rejection_error(&r);
-            ctx.rejection = Some(r);
-            e
-        })
+        let Some(upload) = ctx.upload.as_mut() else {
+            return Ok(());
+        };
+        match upload.push(body.take(), end_of_stream).await {
+            Ok(release) => {
+                *body = Some(release);
+                Ok(())
+            }
+            Err(r) => Err(ctx.refuse(r)),
+        }
     }
 
     async fn response_filter(
@@ -182,19 +162,18 @@ impl ProxyHttp for Gateway {
         e: &Error,
         ctx: &mut RequestCtx,
     ) -> FailToProxy {
-        let rejection = ctx.rejection.take().or_else(|| respond::classify(e));
-        let code = match rejection {
-            Some(r) => {
-                let status = r.status();
-                respond::rejection(session, ctx, r).await;
-                status
-            }
-            None => 0,
-        };
+        if ctx.rejection.is_none() {
+            ctx.rejection = respond::classify(e);
+        }
         FailToProxy {
-            error_code: code,
+            error_code: respond::rejection(session, ctx).await,
             can_reuse_downstream: false,
         }
+    }
+
+    fn suppress_error_log(&self, _session: &Session, ctx: &RequestCtx, _e: &Error) -> bool {
+        // Refusing a client is not a gateway error: logged at debug level by `respond`.
+        ctx.rejection.as_ref().is_some_and(|r| r.status() < 500)
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
@@ -202,12 +181,11 @@ impl ProxyHttp for Gateway {
             .response_written()
             .map_or(ctx.status, |r| r.status.as_u16());
         let route = ctx.route.as_ref().map_or("-", |r| r.name.as_str());
-        let files = ctx.inspector.as_ref().map_or(&[][..], |i| i.files());
-        let body_bytes = ctx
-            .inspector
+        let files = ctx
+            .upload
             .as_ref()
-            .map_or(0, |i| i.total())
-            .max(ctx.window_bytes);
+            .map_or(&[][..], |u| u.inspector().files());
+        let body_bytes = ctx.body_bytes();
         let code = ctx.rejection.as_ref().map_or("ok", |r| r.code());
         let seconds = ctx.started.elapsed().as_secs_f64();
         metrics::record(&metrics::Outcome {

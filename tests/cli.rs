@@ -45,7 +45,9 @@ fn bad_config_is_refused_by_check_and_run_with_every_error() {
         .args(["run", "-c", bad.to_str().unwrap()])
         .output()
         .unwrap();
-    assert!(!check.status.success() && !run.status.success());
+    // The README's form: `upload-gateway [run] [-c FILE]`, without the command too.
+    let bare = bin().args(["-c", bad.to_str().unwrap()]).output().unwrap();
+    assert!(!check.status.success() && !run.status.success() && !bare.status.success());
     let check_err = String::from_utf8_lossy(&check.stderr).to_string();
     for path in [
         "listeners[0].address",
@@ -55,6 +57,7 @@ fn bad_config_is_refused_by_check_and_run_with_every_error() {
         assert!(check_err.contains(path), "{path} missing in {check_err}");
     }
     assert_eq!(check_err, String::from_utf8_lossy(&run.stderr));
+    assert_eq!(check_err, String::from_utf8_lossy(&bare.stderr));
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -276,3 +276,43 @@ fn window_overflowing_the_retry_buffer_is_replayed_by_the_gateway() {
     );
     two_segments_arrive_complete(form);
 }
+
+/// pingora retries an idempotent request whose reused upstream connection turns out dead, and
+/// replays the body from its retry buffer: the upstream gets the whole body again, but the
+/// gateway parses, counts and hashes each byte once.
+#[test]
+fn a_retried_put_is_forwarded_twice_but_inspected_once() {
+    let (gw, upstream) = setup();
+    let warm = gw.request().method("GET").path("/media/warm").body(b"");
+    assert_eq!(warm.status, 201, "keep-alive warm-up");
+    upstream
+        .hang_up_on_reuse
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let data = fixture("media/photo.png");
+    let form = Form::new("retry-boundary").file("file", "p.png", "image/png", &data);
+    let sent = form.clone().finish();
+    let resp = gw.request().method("PUT").path("/media/abc").form(form);
+    assert_eq!(resp.status, 201, "{}", String::from_utf8_lossy(&resp.body));
+    let got = upstream.wait_for(3);
+    assert_eq!(
+        upstream.connection_count(),
+        2,
+        "the retry took a new connection"
+    );
+    for attempt in &got[1..] {
+        assert_eq!(attempt.method, "PUT");
+        assert!(attempt.complete);
+        assert_eq!(
+            attempt.body, sent,
+            "each attempt got the body byte for byte"
+        );
+    }
+    assert_eq!(
+        resp.header("x-upload-size"),
+        Some(data.len().to_string().as_str())
+    );
+    assert_eq!(
+        resp.header("x-upload-sha256"),
+        Some(sha256_hex(&data).as_str())
+    );
+}

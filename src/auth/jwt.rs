@@ -1,7 +1,7 @@
 //! JWT verification: keys from config (HMAC secrets, PEM public keys, JWKS files), each with
 //! an explicit algorithm allowlist, so no `none` and no algorithm confusion.
 
-use super::Identity;
+use super::{Identity, Mode};
 use crate::config::ConfigError;
 use crate::config::file::{JwtFile, JwtKeyFile};
 use crate::rejection::Rejection;
@@ -126,7 +126,7 @@ impl JwtVerifier {
                 .map(str::to_string),
             orgs: strings(&claims[self.orgs_claim.as_str()]),
             scopes,
-            mode: "live".into(),
+            mode: Mode::Live,
             key_label: None,
         }
     }

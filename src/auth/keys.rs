@@ -1,7 +1,7 @@
 //! Opaque API keys: a TOML file lists each key by its SHA-256 (never the plain key) with its
 //! scopes, tenant, label and optional expiry; the mode (live/test) comes from the key prefix.
 
-use super::Identity;
+use super::{Identity, Mode};
 use crate::rejection::Rejection;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -33,7 +33,7 @@ pub struct KeyEntry {
 /// The API keys, indexed by hash.
 pub struct ApiKeys {
     by_hash: HashMap<[u8; 32], KeyEntry>,
-    prefixes: BTreeMap<String, String>,
+    prefixes: BTreeMap<String, Mode>,
 }
 
 fn unauthorized(m: &str) -> Rejection {
@@ -42,7 +42,7 @@ fn unauthorized(m: &str) -> Rejection {
 
 impl ApiKeys {
     /// Parses a keys file; errors name the entry.
-    pub fn parse(text: &str, prefixes: BTreeMap<String, String>) -> Result<Self, String> {
+    pub fn parse(text: &str, prefixes: BTreeMap<String, Mode>) -> Result<Self, String> {
         let file: KeysFile = toml::from_str(text).map_err(|e| e.to_string())?;
         let mut by_hash = HashMap::new();
         for (i, k) in file.keys.into_iter().enumerate() {
@@ -58,11 +58,11 @@ impl ApiKeys {
     }
 
     /// Whether `credential` looks like one of our keys (has a configured prefix).
-    pub fn mode_of(&self, credential: &str) -> Option<&str> {
+    pub fn mode_of(&self, credential: &str) -> Option<Mode> {
         self.prefixes
             .iter()
             .find(|(p, _)| credential.starts_with(p.as_str()))
-            .map(|(_, m)| m.as_str())
+            .map(|(_, m)| *m)
     }
 
     /// Looks a key up by hash, compares in constant time, checks expiry.
@@ -87,7 +87,7 @@ impl ApiKeys {
             tenant: entry.tenant.clone(),
             orgs: entry.orgs.clone(),
             scopes: entry.scopes.clone(),
-            mode: mode.to_string(),
+            mode,
             key_label: Some(entry.label.clone()),
         })
     }
@@ -125,10 +125,10 @@ pub fn generate(
 mod tests {
     use super::*;
 
-    fn prefixes() -> BTreeMap<String, String> {
+    fn prefixes() -> BTreeMap<String, Mode> {
         BTreeMap::from([
-            ("so_live_".into(), "live".into()),
-            ("so_test_".into(), "test".into()),
+            ("so_live_".into(), Mode::Live),
+            ("so_test_".into(), Mode::Test),
         ])
     }
 
@@ -137,10 +137,7 @@ mod tests {
         let (key, entry) = generate("so_test_", "ci", Some("org_1"), &["media:read".into()]);
         let keys = ApiKeys::parse(&entry, prefixes()).unwrap();
         let id = keys.verify(&key, 0).unwrap();
-        assert_eq!(
-            (id.mode.as_str(), id.tenant.as_deref()),
-            ("test", Some("org_1"))
-        );
+        assert_eq!((id.mode, id.tenant.as_deref()), (Mode::Test, Some("org_1")));
         assert_eq!(id.scopes, vec!["media:read"]);
         assert!(keys.verify(&format!("{key}x"), 0).is_err());
         assert!(keys.verify("nope", 0).is_err());

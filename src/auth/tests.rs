@@ -6,7 +6,7 @@ fn id(scopes: &[&str], tenant: Option<&str>, orgs: &[&str]) -> Identity {
         tenant: tenant.map(str::to_string),
         orgs: orgs.iter().map(|s| s.to_string()).collect(),
         scopes: scopes.iter().map(|s| s.to_string()).collect(),
-        mode: "live".into(),
+        mode: Mode::Live,
         key_label: None,
     }
 }
@@ -80,21 +80,22 @@ fn authenticator() -> Authenticator {
 fn credential_extraction() {
     let a = authenticator();
     assert_eq!(
-        a.credential("authorization", &[b"Bearer abc"]).unwrap(),
+        a.credential(&AUTHORIZATION, &[b"Bearer abc"]).unwrap(),
         "abc"
     );
     assert_eq!(
-        a.credential("authorization", &[b"bearer abc"]).unwrap(),
+        a.credential(&AUTHORIZATION, &[b"bearer abc"]).unwrap(),
         "abc"
     );
-    assert!(a.credential("authorization", &[b"Basic abc"]).is_err());
-    assert!(a.credential("authorization", &[]).is_err());
+    assert!(a.credential(&AUTHORIZATION, &[b"Basic abc"]).is_err());
+    assert!(a.credential(&AUTHORIZATION, &[]).is_err());
     assert!(
-        a.credential("authorization", &[b"Bearer a", b"Bearer b"])
+        a.credential(&AUTHORIZATION, &[b"Bearer a", b"Bearer b"])
             .is_err()
     );
     assert_eq!(
-        a.credential("soku-api-key", &[b"so_live_x"]).unwrap(),
+        a.credential(&HeaderName::from_static("soku-api-key"), &[b"so_live_x"])
+            .unwrap(),
         "so_live_x"
     );
     assert!(a.authenticate("not-a-token", 0).is_err());

@@ -1,6 +1,7 @@
 //! The TOML file structs, exactly as operators write them. Converted into the validated
 //! internal [`crate::config::Config`]; nothing here is used on the request path.
 
+use super::error::{ConfigError, ConfigErrors};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -16,6 +17,18 @@ pub struct FileConfig {
     pub auth: Option<AuthFile>,
     /// The admin listener (`/metrics`).
     pub admin: Option<AdminFile>,
+}
+
+impl FileConfig {
+    /// Parses TOML text; a syntax or type error names its byte offset.
+    pub fn parse(text: &str) -> Result<Self, ConfigErrors> {
+        toml::from_str(text).map_err(|e| {
+            let path = e
+                .span()
+                .map_or("(file)".to_string(), |s| format!("byte {}", s.start));
+            ConfigErrors(vec![ConfigError::new(path, e.message().to_string())])
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -142,7 +155,7 @@ pub struct UploadFile {
     #[serde(default)]
     pub fields: BTreeMap<String, FieldFile>,
     #[serde(default)]
-    pub unknown_fields: UnknownFields,
+    pub unknown_fields: UnknownFieldsFile,
     #[serde(default)]
     pub allow_active_content: bool,
     #[serde(default = "default_filename")]
@@ -198,7 +211,7 @@ pub struct FieldFile {
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum UnknownFields {
+pub enum UnknownFieldsFile {
     #[default]
     Allow,
     Reject,

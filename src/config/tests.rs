@@ -26,9 +26,22 @@ upstream = "media"
 fn valid_config_builds_routes() {
     let c = Config::parse(GOOD).unwrap();
     assert_eq!(c.routes.len(), 2);
-    assert!(c.route("POST", "/media").unwrap().upload.is_some());
-    assert_eq!(c.route("GET", "/media/42").unwrap().name, "read");
-    assert!(c.route("DELETE", "/media/42").is_none());
+    assert!(
+        c.route(&pingora::http::Method::POST, "/media")
+            .unwrap()
+            .upload
+            .is_some()
+    );
+    assert_eq!(
+        c.route(&pingora::http::Method::GET, "/media/42")
+            .unwrap()
+            .name,
+        "read"
+    );
+    assert!(
+        c.route(&pingora::http::Method::DELETE, "/media/42")
+            .is_none()
+    );
 }
 
 #[test]

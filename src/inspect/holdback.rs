@@ -29,6 +29,13 @@ impl Holdback {
         self.released
     }
 
+    /// Forgets everything held and released: the body will be sent again from offset 0.
+    pub fn rewind(&mut self) {
+        self.queue.clear();
+        self.queued = 0;
+        self.released = 0;
+    }
+
     /// Takes the held bytes up to absolute body offset `offset` (an empty `Bytes` if none).
     pub fn release_to(&mut self, offset: u64) -> Bytes {
         let mut want = offset.saturating_sub(self.released).min(self.queued as u64) as usize;

@@ -2,9 +2,9 @@
 
 use crate::auth::Identity;
 use crate::config::Route;
-use crate::inspect::{Holdback, Inspector};
+use crate::inspect::UploadStream;
 use crate::rejection::Rejection;
-use bytes::Bytes;
+use pingora::{Error, ErrorType};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,17 +19,10 @@ pub struct RequestCtx {
     pub identity: Option<Identity>,
     /// The tenant the request acts as.
     pub tenant: Option<String>,
-    /// The stream-phase inspector (upload routes only).
-    pub inspector: Option<Inspector>,
-    /// Bytes received but not yet released upstream.
-    pub holdback: Holdback,
-    /// Sniff-window bytes to replay ourselves when pingora's retry buffer was truncated.
-    pub replay: Option<Bytes>,
-    /// Body bytes read in the sniff window (counted even when the window refused the request).
-    pub window_bytes: u64,
-    /// The first file part's detected type, when the sniff window decided it.
-    pub sniffed_type: Option<String>,
-    /// Why the request was refused, if it was.
+    /// The upload's bytes: inspection, hold-back and replay position (upload routes only).
+    pub upload: Option<UploadStream>,
+    /// Why the request was refused, if it was: recorded once, where it was decided, and written
+    /// to the client by `fail_to_proxy` (proxy/respond.rs).
     pub rejection: Option<Rejection>,
     /// The status answered to the client (for logs and metrics).
     pub status: u16,
@@ -44,14 +37,23 @@ impl RequestCtx {
             route: None,
             identity: None,
             tenant: None,
-            inspector: None,
-            holdback: Holdback::default(),
-            replay: None,
-            window_bytes: 0,
-            sniffed_type: None,
+            upload: None,
             rejection: None,
             status: 0,
         }
+    }
+
+    /// Records why the request is refused (the first reason wins) and returns the error that
+    /// makes pingora stop and call `fail_to_proxy`, which answers it.
+    pub fn refuse(&mut self, rejection: Rejection) -> Box<Error> {
+        let e = Error::explain(ErrorType::HTTPStatus(rejection.status()), rejection.code());
+        self.rejection.get_or_insert(rejection);
+        e
+    }
+
+    /// Body bytes inspected so far.
+    pub fn body_bytes(&self) -> u64 {
+        self.upload.as_ref().map_or(0, UploadStream::total)
     }
 }
 

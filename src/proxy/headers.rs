@@ -105,8 +105,8 @@ pub fn to_upstream(up: &mut RequestHeader, ctx: &RequestCtx) -> pingora::Result<
         up.remove_header(*h);
     }
     up.insert_header(request_id::HEADER, ctx.request_id.as_str())?;
-    if let Some(t) = &ctx.sniffed_type {
-        up.insert_header("x-upload-detected-type", t.as_str())
+    if let Some(t) = ctx.upload.as_ref().and_then(|u| u.inspector().first_type()) {
+        up.insert_header("x-upload-detected-type", t)
             .map_err(internal)?;
     }
     Ok(())
@@ -118,8 +118,8 @@ pub fn to_client(resp: &mut ResponseHeader, ctx: &RequestCtx) -> pingora::Result
     for h in ["x-upload-sha256", "x-upload-content-type", "x-upload-size"] {
         resp.remove_header(h);
     }
-    if let Some(inspector) = &ctx.inspector {
-        for f in inspector.files() {
+    if let Some(upload) = &ctx.upload {
+        for f in upload.inspector().files() {
             resp.append_header("x-upload-sha256", f.sha256.as_str())?;
             resp.append_header("x-upload-content-type", f.content_type.as_str())?;
             resp.append_header("x-upload-size", f.size.to_string())?;

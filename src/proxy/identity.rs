@@ -5,6 +5,7 @@ use super::RequestCtx;
 use crate::auth::{Authenticator, Identity};
 use crate::config::Route;
 use crate::rejection::Rejection;
+use http::header::HeaderName;
 use pingora::http::RequestHeader;
 
 fn now_unix() -> u64 {
@@ -14,10 +15,10 @@ fn now_unix() -> u64 {
 }
 
 /// The credential header a route reads.
-pub fn credential_header<'a>(auth: &'a Authenticator, route: &'a Route) -> &'a str {
+pub fn credential_header<'a>(auth: &'a Authenticator, route: &'a Route) -> &'a HeaderName {
     route
         .credential_header
-        .as_deref()
+        .as_ref()
         .unwrap_or(&auth.credential_header)
 }
 
@@ -39,7 +40,7 @@ pub fn authorize(
     route.scopes.check(&identity.scopes)?;
     let requested: Vec<&[u8]> = req
         .headers
-        .get_all(auth.tenant_header.as_str())
+        .get_all(&auth.tenant_header)
         .iter()
         .map(|v| v.as_bytes())
         .collect();
@@ -78,14 +79,14 @@ pub fn to_upstream(
         return Ok(());
     };
     let h = &auth.headers;
-    up.insert_header(h.subject.clone(), id.subject.as_str())?;
-    up.insert_header(h.scopes.clone(), id.scopes.join(" "))?;
-    up.insert_header(h.mode.clone(), id.mode.as_str())?;
+    up.insert_header(&h.subject, id.subject.as_str())?;
+    up.insert_header(&h.scopes, id.scopes.join(" "))?;
+    up.insert_header(&h.mode, id.mode.as_str())?;
     if let Some(t) = &ctx.tenant {
-        up.insert_header(h.tenant.clone(), t.as_str())?;
+        up.insert_header(&h.tenant, t.as_str())?;
     }
     if let Some(l) = &id.key_label {
-        up.insert_header(h.key_label.clone(), l.as_str())?;
+        up.insert_header(&h.key_label, l.as_str())?;
     }
     Ok(())
 }

@@ -30,8 +30,12 @@ pub fn classify(e: &Error) -> Option<Rejection> {
     }
 }
 
-/// Answers `rejection` in the error format and closes the connection afterwards.
-pub async fn rejection(session: &mut Session, ctx: &mut RequestCtx, rejection: Rejection) {
+/// Answers the recorded rejection in the error format and closes the connection afterwards;
+/// returns the status written (0 when there is nothing to answer or nobody to answer to).
+pub async fn rejection(session: &mut Session, ctx: &mut RequestCtx) -> u16 {
+    let Some(rejection) = &ctx.rejection else {
+        return 0;
+    };
     let status = rejection.status();
     ctx.span.in_scope(|| {
         if status >= 500 {
@@ -42,19 +46,18 @@ pub async fn rejection(session: &mut Session, ctx: &mut RequestCtx, rejection: R
     });
     let body = rejection.render(&ctx.request_id);
     ctx.status = status;
-    let header = build(status, &rejection, body.len(), &ctx.request_id);
-    ctx.rejection = Some(rejection);
-    let Ok(header) = header else {
-        return;
+    let Ok(header) = build(status, rejection, body.len(), &ctx.request_id) else {
+        return status;
     };
     session.set_keepalive(None);
     if let Err(e) = session.write_response_header(Box::new(header), false).await {
         tracing::debug!(request_id = %ctx.request_id, "could not write error header: {e}");
-        return;
+        return status;
     }
     if let Err(e) = session.write_response_body(Some(body.into()), true).await {
         tracing::debug!(request_id = %ctx.request_id, "could not write error body: {e}");
     }
+    status
 }
 
 fn build(

@@ -1,13 +1,13 @@
 //! The sniff window: with pingora's retry buffering on, read the start of the body before the
 //! upstream is contacted, until the first file part is decided, the body ends or the window is
-//! full. A rejection here means the backend never sees the request.
+//! full. A rejection here means the backend never sees the request. The bytes read go into the
+//! request's [`UploadStream`], which keeps the inspection for the stream phase.
 
 use super::RequestCtx;
 use super::headers::expects_continue;
-use crate::inspect::Inspector;
+use crate::inspect::UploadStream;
 use crate::policy::{MAX_SNIFF_BYTES, UploadPolicy};
 use crate::rejection::Rejection;
-use bytes::BytesMut;
 use pingora::proxy::Session;
 use std::sync::Arc;
 
@@ -25,47 +25,33 @@ pub async fn read(
     }
     session.enable_retry_buffering();
     let declared = declared_length(session);
-    let mut probe = Inspector::new(policy.clone(), boundary);
-    let mut seen = BytesMut::new();
-    let mut ended = false;
-    while !probe.first_file_decided()
-        && seen.len() < policy.sniff_bytes
-        && replayable_after_next_read(seen.len() as u64, declared)
+    let sniff_bytes = policy.sniff_bytes as u64;
+    let stream = ctx.upload.insert(UploadStream::new(policy, boundary));
+    while !stream.inspector().first_file_decided()
+        && stream.total() < sniff_bytes
+        && replayable_after_next_read(stream.total(), declared)
     {
         match session.read_request_body().await {
-            Ok(Some(chunk)) => {
-                seen.extend_from_slice(&chunk);
-                ctx.window_bytes = seen.len() as u64;
-                probe.feed(chunk)?;
-            }
-            Ok(None) => {
-                probe.finish()?;
-                ended = true;
-                break;
-            }
+            Ok(Some(chunk)) => stream.window(chunk).await?,
+            Ok(None) => break,
             Err(e) => return Err(read_error(&e)),
         }
     }
-    if !ended && session.is_body_done() {
-        probe.finish()?;
-        ended = true;
-    }
-    ctx.sniffed_type = probe.first_type().map(str::to_string);
-    if session.retry_buffer_truncated() {
-        if ended {
+    if session.is_body_done() {
+        stream.end()?;
+        if session.retry_buffer_truncated() {
+            // Unreachable by `replayable_after_next_read`: no body-filter call would follow.
             return Err(Rejection::Internal(
                 "the sniffed body could not be replayed upstream".into(),
             ));
         }
-        ctx.replay = Some(seen.freeze());
     }
-    ctx.inspector = Some(Inspector::new(policy, boundary));
     Ok(())
 }
 
-/// pingora replays at most 64 KiB; past that we replay ourselves in the first body-filter call,
-/// which only happens while body remains. So read again only if the next read (up to 64 KiB)
-/// cannot both overflow the replay buffer and end the body.
+/// pingora replays at most 64 KiB; past that the [`UploadStream`] keeps the window and releases
+/// it in the first body-filter call, which only happens while body remains. So read again only
+/// if the next read (up to 64 KiB) cannot both overflow the replay buffer and end the body.
 fn replayable_after_next_read(seen: u64, declared: Option<u64>) -> bool {
     const REPLAY: u64 = MAX_SNIFF_BYTES as u64;
     match declared {

@@ -85,6 +85,14 @@ max_bytes = 256
 max_bytes = 200000
 
 [[routes]]
+name = "media-replace"
+path = "/media/*"
+methods = ["PUT"]
+upstream = "media"
+[routes.upload]
+allowed_types = ["image/*"]
+
+[[routes]]
 name = "media-read"
 path = "/media*"
 methods = ["GET", "HEAD", "DELETE"]

@@ -37,6 +37,10 @@ pub struct RecordingUpstream {
     pub addr: SocketAddr,
     pub connections: Arc<AtomicUsize>,
     pub requests: Arc<Mutex<Vec<Received>>>,
+    /// When set, the next request that arrives on a reused connection is read completely and
+    /// then the connection is closed without an answer (once): the stale keep-alive connection
+    /// pingora retries idempotent requests on.
+    pub hang_up_on_reuse: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl RecordingUpstream {
@@ -46,6 +50,7 @@ impl RecordingUpstream {
             addr: listener.local_addr().unwrap(),
             connections: Arc::default(),
             requests: Arc::default(),
+            hang_up_on_reuse: Arc::default(),
         };
         let me = up.clone();
         std::thread::spawn(move || {
@@ -106,7 +111,7 @@ impl RecordingUpstream {
         stream.set_read_timeout(Some(Duration::from_secs(30))).ok();
         let mut writer = stream.try_clone().unwrap();
         let mut reader = BufReader::new(stream);
-        loop {
+        for served in 0.. {
             let Some(head) = read_head(&mut reader) else {
                 return;
             };
@@ -149,6 +154,9 @@ impl RecordingUpstream {
             let body_len = rec.body_len;
             self.requests.lock().unwrap().push(rec);
             if !complete {
+                return;
+            }
+            if served > 0 && self.hang_up_on_reuse.swap(false, Ordering::SeqCst) {
                 return;
             }
             let body =

@@ -1,0 +1,69 @@
+//! The command line: `run` (the default), `check`, `demo`, `backend` and `keys new`.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "A pingora reverse proxy that inspects multipart uploads while they stream"
+)]
+pub struct Cli {
+    /// Config file (TOML) for `run` when no command is given: `upload-gateway -c FILE`.
+    #[arg(short, long)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the gateway (the default command).
+    Run {
+        /// Config file (TOML); the built-in conf/gateway.toml when omitted.
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+    },
+    /// Validate a config file and print every error with its path.
+    Check {
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// Start the reference backend and the gateway (conf/demo.toml) in one process.
+    Demo {
+        /// Where the backend stores files and records.
+        #[arg(long, default_value = "demo-data")]
+        data_dir: PathBuf,
+    },
+    /// Run only the reference media backend.
+    Backend {
+        #[arg(long, default_value = "demo-data/media")]
+        data_dir: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:9000")]
+        listen: String,
+    },
+    /// API key management.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Print a fresh API key once, and the entry to add to the keys file (only its SHA-256).
+    New {
+        /// Key prefix; it selects the mode (so_live_ → live, so_test_ → test by default).
+        #[arg(long, default_value = "so_live_")]
+        prefix: String,
+        /// A name for the key, sent upstream as the key label.
+        #[arg(long)]
+        label: String,
+        /// The tenant the key acts for.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Comma-separated scopes, e.g. media:read,media:write.
+        #[arg(long, value_delimiter = ',')]
+        scopes: Vec<String>,
+    },
+}

@@ -1,0 +1,150 @@
+//! Routes: how a request's method and path select a route, and the route's validated settings.
+
+use super::Upstream;
+use super::error::Collector;
+use super::file::RouteFile;
+use crate::auth::ScopeRule;
+use crate::policy::UploadPolicy;
+use http::header::HeaderName;
+use pingora::http::Method;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// How a route matches paths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathPattern {
+    Exact(String),
+    Prefix(String),
+}
+
+impl PathPattern {
+    fn parse(p: &str) -> Self {
+        match p.strip_suffix('*') {
+            Some(prefix) => Self::Prefix(prefix.to_string()),
+            None => Self::Exact(p.to_string()),
+        }
+    }
+
+    pub fn matches(&self, path: &str) -> bool {
+        match self {
+            Self::Exact(e) => path == e,
+            Self::Prefix(p) => path.starts_with(p.as_str()),
+        }
+    }
+}
+
+/// A validated route.
+#[derive(Debug)]
+pub struct Route {
+    pub name: String,
+    pub path: PathPattern,
+    /// Empty means any method.
+    pub methods: Vec<Method>,
+    pub upstream: Arc<Upstream>,
+    /// Where test-mode credentials go, if set.
+    pub sandbox: Option<Arc<Upstream>>,
+    pub upload: Option<Arc<UploadPolicy>>,
+    /// No credential required.
+    pub public: bool,
+    pub scopes: ScopeRule,
+    /// The credential header overriding `[auth].credential_header`.
+    pub credential_header: Option<HeaderName>,
+}
+
+impl Route {
+    pub fn matches(&self, method: &Method, path: &str) -> bool {
+        (self.methods.is_empty() || self.methods.contains(method)) && self.path.matches(path)
+    }
+
+    /// Validates `routes[i]` (`at`), reporting every problem; `None` if it cannot be built.
+    pub fn from_config(
+        r: &RouteFile,
+        at: &str,
+        upstreams: &HashMap<String, Arc<Upstream>>,
+        has_auth: bool,
+        errors: &mut Collector,
+    ) -> Option<Self> {
+        if !r.path.starts_with('/') {
+            errors.push(format!("{at}.path"), "must start with '/'");
+        }
+        let methods = methods(&r.methods, at, errors);
+        let upstream = upstreams.get(&r.upstream).cloned();
+        if upstream.is_none() {
+            errors.push(
+                format!("{at}.upstream"),
+                format!(
+                    "no upstream named {:?} (define [upstreams.{}])",
+                    r.upstream, r.upstream
+                ),
+            );
+        }
+        let upload = r.upload.as_ref().and_then(|u| {
+            errors
+                .take(UploadPolicy::from_config(u, &format!("{at}.upload")))
+                .map(Arc::new)
+        });
+        let sandbox = r.sandbox_upstream.as_ref().and_then(|s| {
+            let found = upstreams.get(s).cloned();
+            if found.is_none() {
+                errors.push(
+                    format!("{at}.sandbox_upstream"),
+                    format!("no upstream named {s:?}"),
+                );
+            }
+            found
+        });
+        if (r.public || !has_auth) && (!r.scopes.is_empty() || !r.any_scopes.is_empty()) {
+            errors.push(
+                format!("{at}.scopes"),
+                "scopes need [auth] and a non-public route",
+            );
+        }
+        let credential_header = r.credential_header.as_ref().and_then(|h| {
+            HeaderName::try_from(h.as_str())
+                .map_err(|_| {
+                    errors.push(
+                        format!("{at}.credential_header"),
+                        format!("{h:?} is not a valid header name"),
+                    )
+                })
+                .ok()
+        });
+        Some(Self {
+            name: r.name.clone(),
+            path: PathPattern::parse(&r.path),
+            methods,
+            upstream: upstream?,
+            sandbox,
+            upload,
+            public: r.public,
+            scopes: ScopeRule {
+                all_of: r.scopes.clone(),
+                any_of: r.any_scopes.clone(),
+            },
+            credential_header,
+        })
+    }
+}
+
+fn methods(names: &[String], at: &str, errors: &mut Collector) -> Vec<Method> {
+    const KNOWN: [Method; 7] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+    ];
+    let mut out = Vec::new();
+    for (j, m) in names.iter().enumerate() {
+        match KNOWN.iter().find(|k| k.as_str().eq_ignore_ascii_case(m)) {
+            Some(k) => out.push(k.clone()),
+            None => errors.push(
+                format!("{at}.methods[{j}]"),
+                format!("unknown method {m:?}"),
+            ),
+        }
+    }
+    out
+}

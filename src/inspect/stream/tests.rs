@@ -1,0 +1,112 @@
+use super::*;
+use crate::config::file::UploadFile;
+use crate::multipart::Form;
+use sha2::{Digest, Sha256};
+
+fn policy() -> Arc<UploadPolicy> {
+    let f: UploadFile = toml::from_str("allowed_types = [\"image/*\"]").unwrap();
+    Arc::new(UploadPolicy::from_config(&f, "t").unwrap())
+}
+
+fn png() -> Vec<u8> {
+    std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/media/photo.png"
+    ))
+    .unwrap()
+}
+
+/// A body whose file part is large enough to be hashed on the helper thread.
+fn body(file_len: usize) -> (Vec<u8>, Vec<u8>) {
+    let mut data = png();
+    data.extend((0..file_len).map(|i| (i % 251) as u8));
+    let body = Form::new("b0undary")
+        .field("title", "x")
+        .file("file", "p.png", "image/png", &data)
+        .finish();
+    (body, data)
+}
+
+async fn push_all(s: &mut UploadStream, bytes: &[u8], chunk: usize, end: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut parts = bytes.chunks(chunk).peekable();
+    while let Some(c) = parts.next() {
+        let last = end && parts.peek().is_none();
+        out.extend_from_slice(&s.push(Some(Bytes::copy_from_slice(c)), last).await.unwrap());
+    }
+    out
+}
+
+fn assert_counted_once(s: &UploadStream, body: &[u8], data: &[u8]) {
+    assert_eq!(s.total(), body.len() as u64, "every byte counted once");
+    let files = s.inspector().files();
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].size, data.len() as u64, "file bytes counted once");
+    assert_eq!(files[0].sha256, hex::encode(Sha256::digest(data)));
+}
+
+#[tokio::test]
+async fn window_replayed_by_pingora_is_inspected_once() {
+    let (body, data) = body(3 << 20);
+    let mut s = UploadStream::new(policy(), "b0undary");
+    let window = 40_000;
+    s.window(Bytes::copy_from_slice(&body[..window]))
+        .await
+        .unwrap();
+    assert!(s.inspector().first_file_decided());
+    s.begin_attempt(true);
+    assert_eq!(s.held(), 0, "pingora's replay replaces the held window");
+    let mut out = push_all(&mut s, &body[..window], window, false).await;
+    out.extend(push_all(&mut s, &body[window..], 65_536, true).await);
+    assert_eq!(out, body, "forwarded byte for byte");
+    assert_counted_once(&s, &body, &data);
+}
+
+#[tokio::test]
+async fn a_retried_attempt_forwards_again_without_inspecting_again() {
+    let (body, data) = body(100);
+    let mut s = UploadStream::new(policy(), "b0undary");
+    s.window(Bytes::copy_from_slice(&body)).await.unwrap();
+    s.end().unwrap();
+    for _attempt in 0..3 {
+        s.begin_attempt(true);
+        let out = push_all(&mut s, &body, body.len(), true).await;
+        assert_eq!(out, body);
+        assert_counted_once(&s, &body, &data);
+    }
+}
+
+#[tokio::test]
+async fn window_pingora_cannot_replay_is_released_from_the_stream() {
+    let (body, data) = body(200_000);
+    let mut s = UploadStream::new(policy(), "b0undary");
+    s.window(Bytes::copy_from_slice(&body[..70_000]))
+        .await
+        .unwrap();
+    s.begin_attempt(false);
+    let out = push_all(&mut s, &body[70_000..], 8192, true).await;
+    assert_eq!(out, body);
+    assert_counted_once(&s, &body, &data);
+}
+
+#[tokio::test]
+async fn a_refused_body_is_never_released_whole() {
+    let data = png();
+    let body = Form::new("b0undary")
+        .file("file", "p.jpg", "image/jpeg", &data)
+        .finish();
+    let mut s = UploadStream::new(policy(), "b0undary");
+    let mut out = Vec::new();
+    let mut refused = None;
+    for c in body.chunks(100) {
+        match s.push(Some(Bytes::copy_from_slice(c)), false).await {
+            Ok(b) => out.extend_from_slice(&b),
+            Err(r) => {
+                refused = Some(r);
+                break;
+            }
+        }
+    }
+    assert!(matches!(refused, Some(Rejection::ContentMismatch { .. })));
+    assert!(out.len() < body.len());
+}
