@@ -23,6 +23,9 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
     pub threads: usize,
+    /// Whether pingora's worker threads steal each other's tasks (off by default: a request's
+    /// allocations are then freed on the thread that made them; see docs/ARCHITECTURE.md).
+    pub work_stealing: bool,
     pub grace_period_seconds: u64,
     pub client_read_timeout: Duration,
 }
@@ -121,6 +124,7 @@ fn server(f: &file::ServerFile, errors: &mut Collector) -> ServerSettings {
     }
     ServerSettings {
         threads: f.threads,
+        work_stealing: f.work_stealing,
         grace_period_seconds: f.grace_period_seconds,
         client_read_timeout: Duration::from_millis(f.client_read_timeout_ms),
     }

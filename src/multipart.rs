@@ -1,7 +1,7 @@
 //! Incremental (push) multipart/form-data parser used in both the sniff window and the stream
 //! phase. Feed it bytes in any chunking; pull events out. The boundary is found with
 //! `memchr::memmem`, part headers are parsed with `httparse` under a size cap, and anything
-//! ambiguous is an error rather than a guess (see DESIGN.md, "no parser differentials").
+//! ambiguous is an error rather than a guess (docs/ARCHITECTURE.md, "Invariants").
 
 mod form;
 mod header;

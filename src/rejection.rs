@@ -5,7 +5,7 @@
 use serde_json::json;
 
 /// Why a request was refused. Each variant has a fixed HTTP status and a stable `code` that
-/// clients program against (see DESIGN.md); the message is for humans and may change.
+/// clients program against (docs/ARCHITECTURE.md, "Refusals"); the message is for humans and may change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rejection {
     /// 400 `bad_request`: the HTTP request itself is malformed or uses a framing we refuse.

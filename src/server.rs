@@ -12,6 +12,7 @@ use std::sync::Arc;
 pub fn build(config: Arc<Config>) -> Server {
     let conf = ServerConf {
         threads: config.server.threads,
+        work_stealing: config.server.work_stealing,
         grace_period_seconds: Some(config.server.grace_period_seconds),
         graceful_shutdown_timeout_seconds: Some(config.server.grace_period_seconds),
         ..ServerConf::default()

@@ -44,6 +44,8 @@ pub struct ServerFile {
     /// Worker threads per service (default 2).
     #[serde(default = "default_threads")]
     pub threads: usize,
+    #[serde(default)]
+    pub work_stealing: bool,
     /// Seconds to keep serving after a graceful shutdown starts (default 5).
     #[serde(default = "default_grace")]
     pub grace_period_seconds: u64,
@@ -56,6 +58,7 @@ impl Default for ServerFile {
     fn default() -> Self {
         Self {
             threads: default_threads(),
+            work_stealing: false,
             grace_period_seconds: default_grace(),
             client_read_timeout_ms: default_client_timeout(),
         }

@@ -121,7 +121,13 @@ impl TestGateway {
         let text = template
             .replace("{LISTEN}", &addr.to_string())
             .replace("{UPSTREAM}", &upstream.to_string());
-        let config = Arc::new(Config::parse(&text).unwrap());
+        let mut config = Config::parse(&text).unwrap();
+        // Many gateways start and stop in one test process. pingora's no-steal runtime keeps
+        // its handles in a process-wide thread-local keyed by (reused) thread ids, so a server
+        // started after another stopped can hand its listener to a dead runtime
+        // (docs/ARCHITECTURE.md). The binary runs one server per process; tests steal work.
+        config.server.work_stealing = true;
+        let config = Arc::new(config);
         let (stop, _thread) = upload_gateway::server::spawn(upload_gateway::server::build(config));
         wait_until_listening(addr);
         Self { addr, stop }

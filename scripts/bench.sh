@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark, all in one run on this machine, reported as ratios:
+#   direct (client -> sink), nginx (streaming proxy, no inspection; when installed),
+#   plain pingora (the gateway on a route without inspection), gateway (full inspection) and
+#   gateway + HS256 JWT, all in front of the same sink (examples/sink.rs).
+# usage: scripts/bench.sh [small|big|slow|all]   (default all)
+#   BENCH_SECONDS  wrk duration per system for `small` (default 8)
+#   BENCH_SLOW_N   concurrent slow uploads for `slow` (default 1000)
+#   BENCH_BIG_MIB  size of the `big` upload in MiB (default 1024)
+#   BENCH_DIR      scratch directory (default /tmp/ugw-bench)
+# Installs wrk, curl and nginx-light when missing (Debian); needs python3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WHAT=${1:-all}
+SECS=${BENCH_SECONDS:-8}
+SLOW_N=${BENCH_SLOW_N:-1000}
+BIG_MIB=${BENCH_BIG_MIB:-1024}
+DIR=${BENCH_DIR:-/tmp/ugw-bench}
+mkdir -p "$DIR/nginx-body" "$DIR/nginx-proxy"
+scripts/prereqs.sh
+need=()
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}" >&2
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null ||
+    { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null; }
+fi
+cargo build --release --locked -q --bin upload-gateway --example sink
+GW=$PWD/target/release/upload-gateway
+SINK=$PWD/target/release/examples/sink
+PORT_SINK=18181 PORT_NGINX=18180 PORT_PLAIN=18186 PORT_GW=18182 PORT_JWT=18184
+B="----bench7MA4YWxkTrZu0gW"
+
+python3 - "$DIR" "$PWD/tests/fixtures/media" "$B" "$BIG_MIB" <<'PY'
+import base64, hashlib, hmac, json, os, sys, time
+d, media, b, big_mib = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+head = lambda name, fn, ct: ('--%s\r\nContent-Disposition: form-data; name="%s"; filename="%s"\r\nContent-Type: %s\r\n\r\n' % (b, name, fn, ct)).encode()
+tail = ("\r\n--%s--\r\n" % b).encode()
+jpg = open(os.path.join(media, "photo.jpg"), "rb").read()
+open(os.path.join(d, "small.body"), "wb").write(head("file", "p.jpg", "image/jpeg") + jpg + tail)
+big = os.path.join(d, "big-%d.body" % big_mib)
+if not os.path.exists(big):
+    mp4 = open(os.path.join(media, "clip.mp4"), "rb").read()
+    with open(big, "wb") as f:
+        f.write(head("file", "v.mp4", "video/mp4") + mp4)
+        blk = bytes(range(256)) * 4096
+        left = (big_mib << 20) - len(mp4)
+        while left > 0:
+            f.write(blk[:min(left, len(blk))]); left -= len(blk)
+        f.write(tail)
+e = lambda x: base64.urlsafe_b64encode(x).rstrip(b"=")
+secret = b"bench-secret-0123456789abcdef0123456789abcdef"
+open(os.path.join(d, "jwt.secret"), "wb").write(secret)
+h = e(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+p = e(json.dumps({"sub": "bench", "scope": "media:write", "exp": int(time.time()) + 86400}).encode())
+open(os.path.join(d, "jwt.token"), "w").write((h + b"." + p + b"." + e(hmac.new(secret, h + b"." + p, hashlib.sha256).digest())).decode())
+PY
+TOKEN=$(cat "$DIR/jwt.token")
+ln -sf "$DIR/big-$BIG_MIB.body" "$DIR/big.body"
+
+# gateway configs: $1 port, $2 inspection (0/1), $3 jwt (0/1)
+gwconf() {
+  printf '[server]\nthreads = 2\n[[listeners]]\naddress = "127.0.0.1:%s"\n[upstreams.sink]\naddress = "127.0.0.1:%s"\n' "$1" "$PORT_SINK"
+  [ "$3" = 1 ] && printf '[auth]\n[[auth.jwt.keys]]\nalgorithms = ["HS256"]\nsecret_file = "%s/jwt.secret"\n' "$DIR"
+  printf '[[routes]]\nname = "upload"\npath = "/media"\nmethods = ["POST"]\nupstream = "sink"\n'
+  [ "$3" = 1 ] && printf 'scopes = ["media:write"]\n'
+  if [ "$2" = 1 ]; then
+    printf '[routes.upload]\nallowed_types = ["image/*", "video/*"]\nmax_total_bytes = 4400000000\n'
+    printf '[routes.upload.max_bytes]\nvideo = 4294967296\n'
+  fi
+}
+gwconf $PORT_PLAIN 0 0 >"$DIR/plain.toml"
+gwconf $PORT_GW 1 0 >"$DIR/gw.toml"
+gwconf $PORT_JWT 1 1 >"$DIR/gw-jwt.toml"
+
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -f "$DIR/nginx.pid" ] && kill "$(cat "$DIR/nginx.pid")" 2>/dev/null || true
+}
+trap cleanup EXIT
+"$SINK" $PORT_SINK 1 & PIDS+=($!)
+SYSTEMS="direct:$PORT_SINK"
+if command -v nginx >/dev/null 2>&1; then
+  cat >"$DIR/nginx.conf" <<NGX
+worker_processes 2;
+error_log $DIR/nginx-error.log warn;
+pid $DIR/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $DIR/nginx-body;
+  proxy_temp_path $DIR/nginx-proxy;
+  upstream up { server 127.0.0.1:$PORT_SINK; keepalive 64; }
+  server {
+    listen 127.0.0.1:$PORT_NGINX;
+    client_max_body_size 0;
+    location / {
+      proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_request_buffering off; proxy_buffering off;
+    }
+  }
+}
+NGX
+  nginx -c "$DIR/nginx.conf"
+  SYSTEMS="$SYSTEMS nginx:$PORT_NGINX"
+else
+  echo "(nginx not installed: no nginx column)"
+fi
+for c in plain gw gw-jwt; do
+  RUST_LOG=warn "$GW" run -c "$DIR/$c.toml" >"$DIR/$c.log" 2>&1 & PIDS+=($!)
+  eval "PID_$(echo $c | tr - _)=$!"
+done
+SYSTEMS="$SYSTEMS pingora:$PORT_PLAIN gateway:$PORT_GW gateway+jwt:$PORT_JWT"
+for p in $PORT_SINK $PORT_PLAIN $PORT_GW $PORT_JWT; do
+  for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$p/" && break; sleep 0.1; done
+done
+auth_for() { [ "$1" = gateway+jwt ] && echo "Authorization: Bearer $TOKEN" || echo "X-Bench: 1"; }
+
+# Each system must accept the upload before it is timed.
+for s in $SYSTEMS; do
+  name=${s%%:*}; port=${s##*:}
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Expect:' -H "$(auth_for "$name")" \
+    -H "Content-Type: multipart/form-data; boundary=$B" --data-binary @"$DIR/small.body" "http://127.0.0.1:$port/media")
+  [ "$code" = 201 ] || { echo "$name answered $code to the sanity upload" >&2; exit 1; }
+done
+
+ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print('%.2f' % (a/b) if b else '-')" "$1" "$2"; }
+
+if [ "$WHAT" = small ] || [ "$WHAT" = all ]; then
+  echo "== 17 KiB multipart JPEG, wrk -t1 -c64 -d${SECS}s: requests/s, p50, p99, ratio to nginx (or direct)"
+  printf 'wrk.method = "POST"\nlocal f = io.open("%s/small.body", "rb"); wrk.body = f:read("*all"); f:close()\nwrk.headers["Content-Type"] = "multipart/form-data; boundary=%s"\n' "$DIR" "$B" >"$DIR/post.lua"
+  { cat "$DIR/post.lua"; printf 'wrk.headers["Authorization"] = "Bearer %s"\n' "$TOKEN"; } >"$DIR/post-jwt.lua"
+  declare -A RPS
+  for s in $SYSTEMS; do
+    name=${s%%:*}; port=${s##*:}
+    script="$DIR/post.lua"; [ "$name" = gateway+jwt ] && script="$DIR/post-jwt.lua"
+    out=$(wrk -t1 -c64 -d"${SECS}s" --latency -s "$script" "http://127.0.0.1:$port/media")
+    RPS[$name]=$(echo "$out" | awk '/Requests\/sec/{print $2}')
+    p50=$(echo "$out" | awk '$1=="50%"{print $2}'); p99=$(echo "$out" | awk '$1=="99%"{print $2}')
+    bad=$(echo "$out" | awk '/Non-2xx/{print $NF}')
+    base=${RPS[nginx]:-${RPS[direct]}}
+    printf '%-12s rps=%-10s p50=%-8s p99=%-8s non2xx=%-4s x_nginx=%s\n' "$name" "${RPS[$name]}" "$p50" "$p99" "${bad:-0}" "$(ratio "${RPS[$name]}" "$base")"
+  done
+fi
+
+if [ "$WHAT" = big ] || [ "$WHAT" = all ]; then
+  echo "== ${BIG_MIB} MiB multipart upload, curl: wall seconds (best of 3), ratio of speed to nginx and direct"
+  declare -A WALL
+  for s in $SYSTEMS; do
+    name=${s%%:*}; port=${s##*:}
+    [ "$name" = gateway+jwt ] && continue
+    best=""
+    for _ in 1 2 3; do
+      t=$(curl -sS -o /dev/null -w '%{time_total}' -H 'Expect:' -H "Content-Type: multipart/form-data; boundary=$B" \
+        -X POST -T "$DIR/big.body" "http://127.0.0.1:$port/media")
+      best=$(python3 -c "import sys; v=[float(x) for x in sys.argv[1:] if x]; print(min(v))" "$t" $best)
+    done
+    WALL[$name]=$best
+    base=${WALL[nginx]:-${WALL[direct]}}
+    printf '%-12s wall=%-8ss speed_x_nginx=%-6s speed_x_direct=%s\n' "$name" "$best" "$(ratio "$base" "$best")" "$(ratio "${WALL[direct]}" "$best")"
+  done
+fi
+
+if [ "$WHAT" = slow ] || [ "$WHAT" = all ]; then
+  echo "== $SLOW_N concurrent slow 100 MiB uploads (1 KiB/s): resident memory growth per process"
+  for s in $SYSTEMS; do
+    name=${s%%:*}; port=${s##*:}
+    case $name in
+      nginx) pids=$(pgrep -P "$(cat "$DIR/nginx.pid")" | paste -sd, -) ;;
+      pingora) pids=$PID_plain ;;
+      gateway) pids=$PID_gw ;;
+      *) continue ;;
+    esac
+    printf '%-12s ' "$name"; python3 scripts/bench_slow.py "$port" "$SLOW_N" "$pids"
+    sleep 3
+  done
+fi
