@@ -98,6 +98,8 @@ pub struct Authenticator {
     keys: Option<ApiKeys>,
     pub credential_header: HeaderName,
     pub strip_credential: bool,
+    /// Every credential header named anywhere in the config (`[auth]` and each route's).
+    pub credential_headers: Vec<HeaderName>,
     pub tenant_header: HeaderName,
     pub headers: IdentityHeaders,
 }
@@ -153,8 +155,9 @@ impl Authenticator {
         errors.finish(|| Self {
             jwt,
             keys,
-            credential_header,
+            credential_header: credential_header.clone(),
             strip_credential: f.strip_credential,
+            credential_headers: vec![credential_header],
             tenant_header,
             headers,
         })

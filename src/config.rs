@@ -81,11 +81,10 @@ impl Config {
         base: &std::path::Path,
     ) -> Result<Self, Vec<ConfigError>> {
         let mut errors = Collector::default();
-        let auth = raw
+        let mut auth = raw
             .auth
             .as_ref()
-            .and_then(|a| errors.take(Authenticator::from_config(a, base)))
-            .map(Arc::new);
+            .and_then(|a| errors.take(Authenticator::from_config(a, base)));
         let server = server(&raw.server, &mut errors);
         let listeners = listeners(&raw.listeners, &mut errors);
         let admin = raw
@@ -102,7 +101,15 @@ impl Config {
                 Route::from_config(r, &at, &upstreams, raw.auth.is_some(), &mut errors)
             })
             .map(Arc::new)
-            .collect();
+            .collect::<Vec<_>>();
+        if let Some(a) = &mut auth {
+            let named = routes.iter().filter_map(|r| r.credential_header.clone());
+            a.credential_headers.extend(named);
+            a.credential_headers
+                .sort_by(|x, y| x.as_str().cmp(y.as_str()));
+            a.credential_headers.dedup();
+        }
+        let auth = auth.map(Arc::new);
         errors.finish(|| Config {
             server,
             listeners,

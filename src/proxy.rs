@@ -50,6 +50,7 @@ impl Gateway {
             && !route.public
         {
             let (id, tenant) = identity::authorize(auth, &route, session.req_header())?;
+            route.upstream_for(id.mode)?;
             ctx.span.record("subject", id.subject.as_str());
             if let Some(t) = &tenant {
                 ctx.span.record("tenant", t.as_str());
@@ -101,13 +102,10 @@ impl ProxyHttp for Gateway {
         }
         let route = ctx
             .route
-            .as_ref()
+            .clone()
             .ok_or_else(|| Error::explain(ErrorType::InternalError, "no route selected"))?;
-        let test_mode = ctx.identity.as_ref().is_some_and(|i| i.mode == Mode::Test);
-        let up = match (&route.sandbox, test_mode) {
-            (Some(sandbox), true) => sandbox,
-            _ => &route.upstream,
-        };
+        let mode = ctx.identity.as_ref().map_or(Mode::Live, |i| i.mode);
+        let up = route.upstream_for(mode).map_err(|r| ctx.refuse(r))?;
         let mut peer = HttpPeer::new(up.address, false, String::new());
         peer.options.connection_timeout = Some(up.connect_timeout);
         peer.options.read_timeout = Some(up.read_timeout);

@@ -62,6 +62,20 @@ scopes = ["media:write"]
 allowed_types = ["image/*"]
 
 [[routes]]
+name = "delete"
+path = "/media/*"
+methods = ["DELETE"]
+upstream = "media"
+scopes = ["media:write"]
+
+[[routes]]
+name = "delete-test-allowed"
+path = "/playground/*"
+methods = ["DELETE"]
+upstream = "media"
+allow_test_credentials = true
+
+[[routes]]
 name = "health"
 path = "/healthz"
 upstream = "media"
@@ -219,6 +233,10 @@ fn bad_credentials_are_refused_before_the_body_is_read() {
     wrong_iss["iss"] = json!("https://evil.test");
     let mut wrong_aud = good.clone();
     wrong_aud["aud"] = json!("other-api");
+    let mut no_iss = good.clone();
+    no_iss.as_object_mut().unwrap().remove("iss");
+    let mut no_aud = good.clone();
+    no_aud.as_object_mut().unwrap().remove("aud");
     let none = format!(
         "{}.{}.",
         b64(br#"{"alg":"none","typ":"JWT"}"#),
@@ -257,6 +275,14 @@ fn bad_credentials_are_refused_before_the_body_is_read() {
         (
             Some(bearer(&sign(Algorithm::ES256, Some("ec-1"), &wrong_aud))),
             "audience",
+        ),
+        (
+            Some(bearer(&sign(Algorithm::HS256, None, &no_iss))),
+            "lacks the issuer",
+        ),
+        (
+            Some(bearer(&sign(Algorithm::HS256, None, &no_aud))),
+            "lacks the audience",
         ),
         (
             Some(bearer(&sign(Algorithm::RS256, Some("rsa-9"), &good))),
@@ -400,4 +426,77 @@ fn organisation_header_and_spoofed_identity() {
         None,
         "spoofed identity never reaches the upstream"
     );
+}
+
+#[test]
+fn credentials_a_route_does_not_read_never_reach_the_backend() {
+    let e = env();
+    let jwt = bearer(&sign(Algorithm::HS256, None, &claims(json!("media:write"))));
+    // The Authorization route, with a valid live key in the other route's header.
+    let resp = upload_with(&e, ("Authorization", &jwt));
+    assert_eq!(resp.status, 201);
+    let resp =
+        e.gw.request()
+            .header("Authorization", &jwt)
+            .header("soku-api-key", &e.live_key)
+            .form(png_form());
+    assert_eq!(resp.status, 201);
+    let got = e.media.wait_for(2).pop().unwrap();
+    assert_eq!(
+        got.header("soku-api-key"),
+        None,
+        "unread credential forwarded"
+    );
+    assert_eq!(got.header("x-auth-subject"), Some("user-1"));
+    // The soku-api-key route, with a second user's bearer token in Authorization.
+    let resp =
+        e.gw.request()
+            .path("/soku/media")
+            .header("soku-api-key", &e.live_key)
+            .header("Authorization", &jwt)
+            .form(png_form());
+    assert_eq!(resp.status, 201);
+    let got = e.media.wait_for(3).pop().unwrap();
+    assert_eq!(
+        got.header("authorization"),
+        None,
+        "unread credential forwarded"
+    );
+    assert_eq!(got.header("x-auth-key-label"), Some("live-uploader"));
+}
+
+#[test]
+fn test_mode_keys_never_reach_a_live_backend() {
+    let e = env();
+    let resp =
+        e.gw.request()
+            .method("DELETE")
+            .path("/media/42")
+            .header("Authorization", &bearer(&e.test_key))
+            .body(b"");
+    resp.assert_error(403, "forbidden");
+    let message = resp.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(message.contains("test-mode"), "{message}");
+    e.media.assert_untouched();
+    assert!(e.sandbox.received().is_empty());
+    // A live key is fine there, and a route that opts in takes test keys.
+    let resp =
+        e.gw.request()
+            .method("DELETE")
+            .path("/media/42")
+            .header("Authorization", &bearer(&e.live_key))
+            .body(b"");
+    assert_eq!(resp.status, 201);
+    let resp =
+        e.gw.request()
+            .method("DELETE")
+            .path("/playground/42")
+            .header("Authorization", &bearer(&e.test_key))
+            .body(b"");
+    assert_eq!(resp.status, 201);
+    let got = e.media.wait_for(2).pop().unwrap();
+    assert_eq!(got.header("x-auth-mode"), Some("test"));
 }

@@ -95,14 +95,20 @@ impl JwtVerifier {
         let mut validation = Validation::new(header.alg);
         validation.leeway = self.leeway;
         validation.validate_nbf = true;
+        // A configured issuer or audience must be present, not only match when present
+        // (RFC 8725 §3.8-3.9): a token minted for another service with the same key has none.
+        let mut required = vec!["exp"];
         if let Some(iss) = &self.issuer {
             validation.set_issuer(&[iss]);
+            required.push("iss");
         }
         if self.audience.is_empty() {
             validation.validate_aud = false;
         } else {
             validation.set_audience(&self.audience);
+            required.push("aud");
         }
+        validation.set_required_spec_claims(&required);
         let mut last = unauthorized("bad signature");
         for key in usable {
             match jsonwebtoken::decode::<Value>(token, &key.key, &validation) {
@@ -151,6 +157,8 @@ fn describe(kind: &ErrorKind) -> &'static str {
         ErrorKind::InvalidSignature => "bad signature",
         ErrorKind::InvalidIssuer => "wrong issuer",
         ErrorKind::InvalidAudience => "wrong audience",
+        ErrorKind::MissingRequiredClaim(c) if c == "iss" => "token lacks the issuer (iss) claim",
+        ErrorKind::MissingRequiredClaim(c) if c == "aud" => "token lacks the audience (aud) claim",
         ErrorKind::MissingRequiredClaim(_) => "token lacks a required claim (exp)",
         ErrorKind::InvalidAlgorithm => "algorithm not accepted",
         _ => "malformed token",

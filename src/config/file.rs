@@ -125,8 +125,12 @@ pub struct RouteFile {
     pub any_scopes: Vec<String>,
     /// Header carrying the credential on this route instead of `[auth].credential_header`.
     pub credential_header: Option<String>,
-    /// Upstream for test-mode API keys (a sandbox backend); the main upstream otherwise.
+    /// Upstream for test-mode API keys (a sandbox backend). Without one, test-mode keys are
+    /// refused (403) unless `allow_test_credentials` is set.
     pub sandbox_upstream: Option<String>,
+    /// Lets test-mode keys reach `upstream` on a route without a sandbox (default false).
+    #[serde(default)]
+    pub allow_test_credentials: bool,
 }
 
 #[derive(Debug, Deserialize)]

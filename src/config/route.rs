@@ -3,8 +3,9 @@
 use super::Upstream;
 use super::error::Collector;
 use super::file::RouteFile;
-use crate::auth::ScopeRule;
+use crate::auth::{Mode, ScopeRule};
 use crate::policy::UploadPolicy;
+use crate::rejection::Rejection;
 use http::header::HeaderName;
 use pingora::http::Method;
 use std::collections::HashMap;
@@ -25,10 +26,15 @@ impl PathPattern {
         }
     }
 
+    /// Prefixes match whole path segments: `/media*` matches `/media` and `/media/42`, never
+    /// `/media-x` or `/mediaevil`.
     pub fn matches(&self, path: &str) -> bool {
         match self {
             Self::Exact(e) => path == e,
-            Self::Prefix(p) => path.starts_with(p.as_str()),
+            Self::Prefix(p) => match path.strip_prefix(p.as_str()) {
+                Some(rest) => rest.is_empty() || p.ends_with('/') || rest.starts_with('/'),
+                None => false,
+            },
         }
     }
 }
@@ -43,6 +49,8 @@ pub struct Route {
     pub upstream: Arc<Upstream>,
     /// Where test-mode credentials go, if set.
     pub sandbox: Option<Arc<Upstream>>,
+    /// Test-mode credentials may use `upstream` when there is no sandbox (explicit opt-in).
+    pub allow_test_credentials: bool,
     pub upload: Option<Arc<UploadPolicy>>,
     /// No credential required.
     pub public: bool,
@@ -54,6 +62,23 @@ pub struct Route {
 impl Route {
     pub fn matches(&self, method: &Method, path: &str) -> bool {
         (self.methods.is_empty() || self.methods.contains(method)) && self.path.matches(path)
+    }
+
+    /// The upstream a credential of `mode` goes to. Test-mode credentials go to the sandbox and
+    /// never touch the live backend, unless the route opts in with `allow_test_credentials`.
+    pub fn upstream_for(&self, mode: Mode) -> Result<&Arc<Upstream>, Rejection> {
+        match (mode, &self.sandbox) {
+            (Mode::Test, Some(sandbox)) => Ok(sandbox),
+            (Mode::Test, None) if !self.allow_test_credentials => Err(Rejection::Forbidden {
+                message: format!(
+                    "test-mode credentials cannot be used on route {:?}: it has no sandbox and \
+                     test credentials never reach the live backend; use a live credential",
+                    self.name
+                ),
+                missing_scopes: Vec::new(),
+            }),
+            _ => Ok(&self.upstream),
+        }
     }
 
     /// Validates `routes[i]` (`at`), reporting every problem; `None` if it cannot be built.
@@ -115,6 +140,7 @@ impl Route {
             methods,
             upstream: upstream?,
             sandbox,
+            allow_test_credentials: r.allow_test_credentials,
             upload,
             public: r.public,
             scopes: ScopeRule {

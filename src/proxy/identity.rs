@@ -61,7 +61,9 @@ pub fn authorize(
     Ok((identity, tenant))
 }
 
-/// Removes client copies of identity headers (and the credential), then adds the verified ones.
+/// Removes client copies of identity headers and every credential header except the one the
+/// route verified (that one too with `strip_credential`), then adds the verified identity. A
+/// credential the gateway did not verify never reaches the backend.
 pub fn to_upstream(
     up: &mut RequestHeader,
     auth: &Authenticator,
@@ -70,10 +72,14 @@ pub fn to_upstream(
     for name in auth.identity_header_names() {
         up.remove_header(name);
     }
-    if let Some(route) = &ctx.route
-        && auth.strip_credential
-    {
-        up.remove_header(credential_header(auth, route));
+    let verified = match (&ctx.route, &ctx.identity) {
+        (Some(route), Some(_)) if !auth.strip_credential => Some(credential_header(auth, route)),
+        _ => None,
+    };
+    for name in &auth.credential_headers {
+        if Some(name) != verified {
+            up.remove_header(name);
+        }
     }
     let Some(id) = &ctx.identity else {
         return Ok(());
