@@ -176,9 +176,12 @@ impl Inspector {
                         self.policy.max_parts
                     )));
                 }
-                let kind =
-                    self.policy
-                        .classify(&head.name, head.filename.as_deref(), &self.fields)?;
+                let kind = self.policy.classify(
+                    &head.name,
+                    head.filename.as_deref(),
+                    head.content_type.as_deref(),
+                    &self.fields,
+                )?;
                 self.part = Some(match kind {
                     PartKind::File => self.start_file(head)?,
                     PartKind::Field { max_bytes } => {

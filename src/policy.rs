@@ -171,11 +171,15 @@ impl UploadPolicy {
     }
 
     /// Classifies a new part and applies the field-name and filename rules.
-    /// `seen` holds the names of the text fields already read.
+    /// `seen` holds the names of the text fields already read. A part is inspected as a file
+    /// when any common parser could take it for one: it is named in `file_fields`, carries a
+    /// `filename` parameter (even empty), or declares a type other than `text/*` (busboy
+    /// takes `application/octet-stream` without a filename for a file).
     pub fn classify(
         &self,
         name: &str,
         filename: Option<&str>,
+        declared: Option<&str>,
         seen: &HashSet<String>,
     ) -> Result<PartKind, Rejection> {
         let is_file_field = self.file_fields.iter().any(|f| f == name);
@@ -190,7 +194,12 @@ impl UploadPolicy {
         if let Some(f) = filename {
             self.check_filename(f)?;
         }
-        if is_file_field || filename.is_some() {
+        let textual = declared.is_none_or(|t| {
+            t.split('/')
+                .next()
+                .is_some_and(|top| top.trim().eq_ignore_ascii_case("text"))
+        });
+        if is_file_field || filename.is_some() || !textual {
             return Ok(PartKind::File);
         }
         if seen.contains(name) {

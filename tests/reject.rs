@@ -388,3 +388,70 @@ fn conflicting_framing_headers_are_refused_or_normalised() {
     assert_eq!(got.sha256, sent);
     assert!(got.header("content-length").is_none() || got.header("transfer-encoding").is_none());
 }
+
+/// busboy (express-fileupload, fastify) takes a part with any `filename` parameter, or declared
+/// `application/octet-stream`, for a file whatever its name: such parts are inspected as files
+/// under the route's policy here too, never forwarded as "text" fields.
+#[test]
+fn parts_other_parsers_take_for_files_are_inspected_as_files() {
+    let (gw, upstream) = setup();
+    let png = fixture("media/photo.png");
+    let svg = fixture("hostile/scripted.svg");
+    let sh = fixture("hostile/script.sh");
+    let cases: Vec<(&str, Vec<&str>, &[u8])> = vec![
+        (
+            "octet-stream without filename",
+            vec![
+                "Content-Disposition: form-data; name=\"avatar\"",
+                "Content-Type: application/octet-stream",
+            ],
+            &svg,
+        ),
+        (
+            "octet-stream in upper case with parameters",
+            vec![
+                "Content-Disposition: form-data; name=\"avatar\"",
+                "Content-Type: APPLICATION/OCTET-STREAM; charset=binary",
+            ],
+            &sh,
+        ),
+        (
+            "empty filename",
+            vec!["Content-Disposition: form-data; name=\"avatar\"; filename=\"\""],
+            &sh,
+        ),
+        (
+            "image type without filename",
+            vec![
+                "Content-Disposition: form-data; name=\"avatar\"",
+                "Content-Type: image/svg+xml",
+            ],
+            &svg,
+        ),
+    ];
+    for (why, headers, content) in cases {
+        let form = Form::new("busboy-b")
+            .raw_part(&headers, content)
+            .file("file", "p.png", "image/png", &png);
+        let resp = gw.request().form(form);
+        assert!(
+            [400, 415, 422].contains(&resp.status),
+            "{why}: got {} {}",
+            resp.status,
+            String::from_utf8_lossy(&resp.body)
+        );
+        assert!(resp.json()["error"]["request_id"].is_string(), "{why}");
+    }
+    upstream.assert_no_complete_body();
+    // A plain text field still passes next to the file.
+    let ok = Form::new("busboy-b")
+        .raw_part(
+            &[
+                "Content-Disposition: form-data; name=\"client_reference_id\"",
+                "Content-Type: text/plain; charset=utf-8",
+            ],
+            b"ref-7",
+        )
+        .file("file", "p.png", "image/png", &png);
+    assert_eq!(gw.request().form(ok).status, 201);
+}

@@ -214,7 +214,8 @@ fn parse_disposition(value: &str) -> Result<(String, Option<String>), String> {
         }
         (p, e) => e.or(p),
     };
-    Ok((name, filename.filter(|f| !f.is_empty())))
+    // `filename=""` is kept: common parsers (busboy) take any filename parameter for a file.
+    Ok((name, filename))
 }
 
 /// Decodes an RFC 5987 `ext-value` (`UTF-8''percent%20encoded`).
