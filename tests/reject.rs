@@ -430,9 +430,12 @@ fn parts_other_parsers_take_for_files_are_inspected_as_files() {
         ),
     ];
     for (why, headers, content) in cases {
-        let form = Form::new("busboy-b")
-            .raw_part(&headers, content)
-            .file("file", "p.png", "image/png", &png);
+        let form = Form::new("busboy-b").raw_part(&headers, content).file(
+            "file",
+            "p.png",
+            "image/png",
+            &png,
+        );
         let resp = gw.request().form(form);
         assert!(
             [400, 415, 422].contains(&resp.status),

@@ -111,3 +111,69 @@ fn static_svg_and_event_handlers() {
         })
     );
 }
+
+/// A zip entry (local header + data), deflated when `deflate`.
+fn entry(name: &str, data: &[u8], deflate: bool) -> Vec<u8> {
+    let (method, stored) = if deflate {
+        use std::io::Write;
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        (8u16, e.finish().unwrap())
+    } else {
+        (0u16, data.to_vec())
+    };
+    let mut z = b"PK\x03\x04\x14\x00\x00\x00".to_vec();
+    z.extend_from_slice(&method.to_le_bytes());
+    z.extend_from_slice(&[0; 8]); // time, date, crc
+    z.extend_from_slice(&(stored.len() as u32).to_le_bytes());
+    z.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    z.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    z.extend_from_slice(&0u16.to_le_bytes());
+    z.extend_from_slice(name.as_bytes());
+    z.extend_from_slice(&stored);
+    z
+}
+
+#[test]
+fn ooxml_with_large_media_first_is_named_by_its_content_types() {
+    let types = |main: &str| {
+        format!(
+            "<?xml version=\"1.0\"?><Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">\
+             <Default Extension=\"png\" ContentType=\"image/png\"/>\
+             <Override PartName=\"/x/main.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.{main}.main+xml\"/></Types>"
+        )
+    };
+    let media: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    for (main, mime) in [
+        (
+            "wordprocessingml.document",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ),
+        (
+            "spreadsheetml.sheet",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
+        (
+            "presentationml.presentation",
+            "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        ),
+    ] {
+        for deflate in [true, false] {
+            let mut z = entry("[Content_Types].xml", types(main).as_bytes(), deflate);
+            z.extend(entry("media/big.png", &media, false));
+            z.extend(entry("word/document.xml", b"<w/>", false));
+            let window = &z[..64 * 1024];
+            let Sniff::Done(d) = detect(window, true) else {
+                panic!("undecided")
+            };
+            assert_eq!(d.mime, mime, "deflate={deflate}");
+        }
+    }
+    // Content types that name no office part leave a plain zip a plain zip.
+    let mut z = entry("[Content_Types].xml", b"<Types/>", true);
+    z.extend(entry("media/big.png", &media, false));
+    let Sniff::Done(d) = detect(&z[..64 * 1024], true) else {
+        panic!("undecided")
+    };
+    assert_eq!(d.mime, "application/zip");
+}

@@ -1,6 +1,10 @@
 //! A streaming-friendly walk over a zip's local file headers that names OOXML and ODF
-//! documents by their entries, not by where the first entries happen to be.
+//! documents by their entries, not by where the first entries happen to be. OOXML producers
+//! write `[Content_Types].xml` first and it names the main part; it is read (inflated with a
+//! bounded output) so a document whose `word/`, `xl/` or `ppt/` entries come after large media
+//! is still recognised.
 
+use flate2::{Decompress, FlushDecompress, Status};
 use memchr::memmem;
 
 const LOCAL: &[u8; 4] = b"PK\x03\x04";
@@ -36,6 +40,15 @@ pub fn walk(buf: &[u8]) -> Option<&'static str> {
         if let Some(kind) = by_entry_name(name) {
             return Some(kind);
         }
+        if name == b"[Content_Types].xml" {
+            let declared = match content_types(buf.get(data..)?, method, compressed, flags)? {
+                Some(xml) => by_main_part(&xml),
+                None => None,
+            };
+            if let Some(kind) = declared {
+                return Some(kind);
+            }
+        }
         if name == b"mimetype" && method == 0 {
             let content = buf.get(data..data + compressed)?;
             return Some(odf_kind(content));
@@ -52,6 +65,74 @@ pub fn walk(buf: &[u8]) -> Option<&'static str> {
             data + next
         };
     }
+}
+
+/// Most of `[Content_Types].xml` that is read: it is a few KiB in real documents.
+const CONTENT_TYPES_MAX: usize = 64 * 1024;
+
+/// The entry's XML (at most [`CONTENT_TYPES_MAX`] bytes of it). `None` while the entry is not
+/// all in `data` yet; `Some(None)` when it cannot be read (unknown method, corrupt stream).
+fn content_types(
+    data: &[u8],
+    method: usize,
+    compressed: usize,
+    flags: usize,
+) -> Option<Option<Vec<u8>>> {
+    let sized = flags & 0x08 == 0;
+    match method {
+        0 if sized => Some(Some(
+            data.get(..compressed.min(CONTENT_TYPES_MAX))?.to_vec(),
+        )),
+        8 => {
+            let input = if sized { data.get(..compressed)? } else { data };
+            let mut out = Vec::with_capacity(8 * 1024);
+            let mut inflate = Decompress::new(false);
+            loop {
+                let before = inflate.total_in() as usize;
+                let produced = out.len();
+                let status =
+                    inflate.decompress_vec(&input[before..], &mut out, FlushDecompress::None);
+                match status {
+                    Ok(Status::StreamEnd) => return Some(Some(out)),
+                    Ok(_) if out.len() >= CONTENT_TYPES_MAX => return Some(Some(out)),
+                    Ok(_) if out.len() == out.capacity() => {
+                        out.reserve((out.capacity()).min(CONTENT_TYPES_MAX - out.len()))
+                    }
+                    // All input used and the stream not ended: the rest is not here yet.
+                    Ok(_) if inflate.total_in() as usize == input.len() => {
+                        return if sized { Some(None) } else { None };
+                    }
+                    Ok(_) if inflate.total_in() as usize == before && out.len() == produced => {
+                        return Some(None);
+                    }
+                    Ok(_) => {}
+                    Err(_) => return Some(None),
+                }
+            }
+        }
+        _ => Some(None),
+    }
+}
+
+/// The document type `[Content_Types].xml` names as its main part, if any.
+fn by_main_part(xml: &[u8]) -> Option<&'static str> {
+    const MAIN: [(&[u8], &str); 3] = [
+        (
+            b"wordprocessingml.document.main+xml",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ),
+        (
+            b"spreadsheetml.sheet.main+xml",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
+        (
+            b"presentationml.presentation.main+xml",
+            "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        ),
+    ];
+    MAIN.iter()
+        .find(|(marker, _)| memmem::find(xml, marker).is_some())
+        .map(|(_, kind)| *kind)
 }
 
 fn by_entry_name(name: &[u8]) -> Option<&'static str> {
