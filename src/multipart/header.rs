@@ -55,6 +55,12 @@ fn validate_boundary(b: &str) -> Result<(), String> {
 /// Parses `; name=value` parameters strictly: no whitespace around `=`, token or quoted-string
 /// values, no backslash escapes, no duplicate names. Names are lower-cased.
 pub fn parse_params(input: &str) -> Result<Vec<(String, String)>, String> {
+    parse_params_with(input, false)
+}
+
+/// [`parse_params`]; with `form_data`, only the canonical form every multipart parser reads
+/// alike is accepted: the parameters `name`, `filename` (quoted) and `filename*`, lower-case.
+fn parse_params_with(input: &str, form_data: bool) -> Result<Vec<(String, String)>, String> {
     let mut out: Vec<(String, String)> = Vec::new();
     let mut rest = input;
     loop {
@@ -73,6 +79,20 @@ pub fn parse_params(input: &str) -> Result<Vec<(String, String)>, String> {
             return Err(format!("malformed parameter name {name:?}"));
         }
         let after = &rest[eq + 1..];
+        if form_data {
+            // Parsers that search the header for `filename=` (multer) read anything else
+            // differently from a strict parameter parser.
+            match name {
+                "name" | "filename" if !after.starts_with('"') => {
+                    return Err(format!("the {name} parameter must be a quoted string"));
+                }
+                "name" | "filename" | "filename*" => {}
+                _ if name.eq_ignore_ascii_case("name") || name.eq_ignore_ascii_case("filename") => {
+                    return Err(format!("parameter name {name:?} must be lower-case"));
+                }
+                _ => return Err(format!("unknown Content-Disposition parameter {name:?}")),
+            }
+        }
         let (value, tail) = if let Some(q) = after.strip_prefix('"') {
             let end = q.find('"').ok_or("unterminated quoted parameter value")?;
             let v = &q[..end];
@@ -174,18 +194,35 @@ fn check_line_endings(block: &[u8]) -> Result<(), String> {
 }
 
 fn parse_part_type(value: &str) -> Result<String, String> {
-    let (essence, rest) = value.split_once(';').unwrap_or((value, ""));
-    let essence = essence.trim().to_ascii_lowercase();
-    let valid = essence.split_once('/').is_some_and(|(t, s)| {
-        !t.is_empty() && !s.is_empty() && essence.bytes().all(|c| is_token_char(c) || c == b'/')
-    });
+    let (raw_essence, rest) = value.split_once(';').unwrap_or((value, ""));
+    if value.contains('\t') {
+        return Err("tab in a part Content-Type".into());
+    }
+    if raw_essence.ends_with([' ', '\t']) && !rest.is_empty() {
+        return Err("whitespace before ';' in a part Content-Type".into());
+    }
+    let essence = raw_essence.trim().to_ascii_lowercase();
+    // RFC 6838 restricted names, one '/': what strict MIME parsers (multer's) accept too.
+    let name = |n: &str| {
+        n.bytes().next().is_some_and(|c| c.is_ascii_alphanumeric())
+            && n.len() <= 127
+            && n.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(&c))
+    };
+    let valid = essence
+        .split_once('/')
+        .is_some_and(|(t, s)| name(t) && name(s));
     if !valid {
         return Err(format!("malformed part Content-Type {essence:?}"));
     }
     if essence.starts_with("multipart/") {
         return Err("nested multipart parts are not allowed".into());
     }
-    parse_params(rest)?;
+    for (k, v) in parse_params(rest)? {
+        if !name(&k) || !name(&v) {
+            return Err(format!("malformed part Content-Type parameter {k:?}"));
+        }
+    }
     Ok(essence)
 }
 
@@ -197,7 +234,7 @@ fn parse_disposition(value: &str) -> Result<(String, Option<String>), String> {
             kind.trim()
         ));
     }
-    let params = parse_params(rest)?;
+    let params = parse_params_with(rest, true)?;
     let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let name = get("name").ok_or("Content-Disposition without a name")?;
     if name.is_empty() {
@@ -206,13 +243,22 @@ fn parse_disposition(value: &str) -> Result<(String, Option<String>), String> {
     if get("name*").is_some() {
         return Err("name* is not allowed in form-data".into());
     }
+    // Parsers that look for `filename=` by substring (multer) split such values differently.
+    for (k, v) in &params {
+        if v.contains([';', '=']) {
+            return Err(format!("';' or '=' inside the {k} parameter is ambiguous"));
+        }
+    }
     let plain = get("filename");
     let extended = get("filename*").map(|v| decode_ext_value(&v)).transpose()?;
     let filename = match (plain, extended) {
         (Some(p), Some(e)) if p != e => {
             return Err("filename and filename* disagree".into());
         }
-        (p, e) => e.or(p),
+        // RFC 7578 §4.2: filename* is not for form-data; parsers that ignore it (multer) would
+        // read the part as a text field while another takes it for a file.
+        (None, Some(_)) => return Err("filename* without a plain filename".into()),
+        (p, _) => p,
     };
     // `filename=""` is kept: common parsers (busboy) take any filename parameter for a file.
     Ok((name, filename))

@@ -98,10 +98,47 @@ fn header_cap_is_enforced_without_a_terminator() {
     assert!(p.poll().unwrap_err().contains("exceed"));
 }
 
+/// Found by the differential fuzz target: part types multer's MIME parser reads as none.
 #[test]
-fn filename_star_alone_is_decoded() {
-    let b = b"--XyZ-boundary\r\nContent-Disposition: form-data; name=\"f\"; filename*=UTF-8''caf%C3%A9.png\r\n\r\nv\r\n--XyZ-boundary--";
-    match &parse(b, &[]).unwrap()[0] {
+fn part_types_must_be_canonical() {
+    for ct in [
+        "apfi|an*/octet-stream",
+        "mi/gaep ; filename*=UTF-8''ng",
+        "image/p; filem=*aen+++",
+        "con/octet;\t filename=am",
+        "image/png/x",
+    ] {
+        let b = format!(
+            "--XyZ-boundary\r\nContent-Disposition: form-data; name=\"f\"\r\nContent-Type: {ct}\r\n\r\nv\r\n--XyZ-boundary--"
+        );
+        assert!(parse(b.as_bytes(), &[]).is_err(), "{ct}");
+    }
+    let ok = "--XyZ-boundary\r\nContent-Disposition: form-data; name=\"f\"\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nv\r\n--XyZ-boundary--";
+    assert!(parse(ok.as_bytes(), &[]).is_ok());
+}
+
+/// Found by the differential fuzz target: multer finds `filename=` inside a quoted name.
+#[test]
+fn separators_inside_quoted_values_are_refused() {
+    let b = b"--XyZ-boundary\r\nContent-Disposition: form-data; name=\"fi; filename=le\"; filename=\"p.png\"\r\n\r\nv\r\n--XyZ-boundary--";
+    assert!(parse(b, &[]).unwrap_err().contains("ambiguous"));
+    let upper = b"--XyZ-boundary\r\nContent-Disposition: form-data; namE=\"f\"\r\n\r\nv\r\n--XyZ-boundary--";
+    assert!(parse(upper, &[]).unwrap_err().contains("lower-case"));
+    // Found next: an unquoted filename after an unknown `filenamep*` parameter.
+    let odd = b"--XyZ-boundary\r\nContent-Disposition: form-data; name=\"f\"; filenamep*=UTF-8'; filename=a.png\r\n\r\nv\r\n--XyZ-boundary--";
+    assert!(parse(odd, &[]).is_err());
+    let unquoted = b"--XyZ-boundary\r\nContent-Disposition: form-data; name=\"f\"; filename=a.png\r\n\r\nv\r\n--XyZ-boundary--";
+    assert!(parse(unquoted, &[]).unwrap_err().contains("quoted"));
+}
+
+/// Found by the differential fuzz target (fuzz/fuzz_targets/differential.rs): multer ignores
+/// `filename*`, so a part carrying only `filename*` is a text field to it and a file to us.
+#[test]
+fn filename_star_alone_is_refused_and_an_agreeing_one_decoded() {
+    let alone = b"--XyZ-boundary\r\nContent-Disposition: form-data; name=\"f\"; filename*=UTF-8''caf%C3%A9.png\r\n\r\nv\r\n--XyZ-boundary--";
+    assert!(parse(alone, &[]).unwrap_err().contains("filename*"));
+    let both = "--XyZ-boundary\r\nContent-Disposition: form-data; name=\"f\"; filename=\"café.png\"; filename*=UTF-8''caf%C3%A9.png\r\n\r\nv\r\n--XyZ-boundary--";
+    match &parse(both.as_bytes(), &[]).unwrap()[0] {
         Event::PartStart(h) => assert_eq!(h.filename.as_deref(), Some("café.png")),
         e => panic!("unexpected {e:?}"),
     }

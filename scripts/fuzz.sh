@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Runs every cargo-fuzz target in fuzz/ for SECONDS each (default 60), seeded from
+# tests/fixtures and the malformed/ambiguous bodies the tests use, with libFuzzer's memory and
+# time limits. Findings land in fuzz/artifacts/TARGET/ and become regression tests.
+# usage: scripts/fuzz.sh [SECONDS] [TARGET...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${1:-60}
+shift || true
+TARGETS=${*:-multipart differential params sniff credential config}
+command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
+scripts/prereqs.sh
+
+python3 - <<'PY'
+import os
+root = "fuzz/corpus"
+fx = "tests/fixtures"
+def put(target, name, data):
+    d = os.path.join(root, target)
+    os.makedirs(d, exist_ok=True)
+    p = os.path.join(d, name)
+    if not os.path.exists(p):
+        open(p, "wb").write(data)
+def part(name, content, filename=None, ctype=None, extra=b""):
+    h = b'--b0undary\r\nContent-Disposition: form-data; name="' + name + b'"'
+    if filename is not None:
+        h += b'; filename="' + filename + b'"'
+    h += b"\r\n"
+    if ctype:
+        h += b"Content-Type: " + ctype + b"\r\n"
+    return h + extra + b"\r\n" + content + b"\r\n"
+png = open(os.path.join(fx, "media/photo.png"), "rb").read()[:2000]
+bodies = {
+    "plain": part(b"title", b"hello") + part(b"file", png, b"p.png", b"image/png") + b"--b0undary--\r\n",
+    "empty-filename": part(b"avatar", b"#!/bin/sh\n", b"") + b"--b0undary--\r\n",
+    "octet": part(b"avatar", b"<svg onload=x>", None, b"application/octet-stream") + b"--b0undary--\r\n",
+    "ext-filename": b'--b0undary\r\nContent-Disposition: form-data; name="f"; filename*=UTF-8\'\'%C3%A9.png\r\n\r\nx\r\n--b0undary--\r\n',
+    "folded": b'--b0undary\r\nContent-Disposition: form-data;\r\n name="f"\r\n\r\nx\r\n--b0undary--\r\n',
+    "dup-header": b'--b0undary\r\nContent-Disposition: form-data; name="a"\r\nContent-Disposition: form-data; name="b"\r\n\r\nx\r\n--b0undary--\r\n',
+    "bare-lf": b'--b0undary\nContent-Disposition: form-data; name="a"\n\nx\n--b0undary--\n',
+    "preamble": b'junk\r\n--b0undary\r\nContent-Disposition: form-data; name="a"\r\n\r\nx\r\n--b0undary--\r\n',
+    "epilogue": part(b"a", b"x") + b"--b0undary--\r\ntrailing",
+    "quoted": b'--b0undary\r\nContent-Disposition: form-data; name="a\\"b"\r\n\r\nx\r\n--b0undary--\r\n',
+}
+for k, v in bodies.items():
+    put("multipart", k, b"\x07\x20\x03\xff" + v)
+    put("differential", k, v)
+for k, v in {"plain": b"multipart/form-data; boundary=b0undary",
+             "quoted": b'multipart/form-data; boundary="a b"; charset=utf-8',
+             "two": b"multipart/form-data; boundary=a; boundary=b",
+             "disp": b'form-data; name="file"; filename="a.png"; filename*=UTF-8\'\'a.png'}.items():
+    put("params", k, v)
+for sub in ("media", "hostile"):
+    for f in sorted(os.listdir(os.path.join(fx, sub))):
+        if f.endswith(".tsv"):
+            continue
+        put("sniff", f, open(os.path.join(fx, sub, f), "rb").read()[:65536])
+for k, v in {"bearer": b"\x00Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1In0.c2ln",
+             "key": b"\x01so_live_00112233445566778899aabbccddeeff",
+             "two": b"\x00Bearer a\nBearer b"}.items():
+    put("credential", k, v)
+for f in sorted(os.listdir("conf")):
+    if f.endswith(".toml"):
+        put("config", f, open(os.path.join("conf", f), "rb").read())
+PY
+
+for t in $TARGETS; do
+  dict=()
+  case $t in multipart|differential) dict=(-dict=fuzz/multipart.dict) ;; esac
+  echo "== $t (${SECS}s)"
+  cargo +nightly fuzz run --fuzz-dir fuzz "$t" "fuzz/corpus/$t" -- \
+    -max_total_time="$SECS" -rss_limit_mb=2048 -timeout=10 -max_len=70000 "${dict[@]}" \
+    -print_final_stats=1 2>&1 | grep -E "stat::number_of_executed_units|stat::peak_rss_mb|ERROR|panicked|SUMMARY|Done [0-9]+ runs" || true
+  if ls "fuzz/artifacts/$t"/crash-* "fuzz/artifacts/$t"/timeout-* "fuzz/artifacts/$t"/oom-* >/dev/null 2>&1; then
+    echo "$t: findings in fuzz/artifacts/$t" >&2
+    exit 1
+  fi
+done
