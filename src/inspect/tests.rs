@@ -13,7 +13,8 @@ fn policy(extra: &str) -> Arc<UploadPolicy> {
     Arc::new(UploadPolicy::from_config(&f, "t").unwrap())
 }
 
-fn png() -> Vec<u8> {
+/// The corpus PNG (shared with the stream tests).
+pub(super) fn png() -> Vec<u8> {
     std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/media/photo.png"

@@ -1,19 +1,12 @@
 use super::*;
 use crate::config::file::UploadFile;
+use crate::inspect::tests::png;
 use crate::multipart::Form;
 use sha2::{Digest, Sha256};
 
 fn policy() -> Arc<UploadPolicy> {
     let f: UploadFile = toml::from_str("allowed_types = [\"image/*\"]").unwrap();
     Arc::new(UploadPolicy::from_config(&f, "t").unwrap())
-}
-
-fn png() -> Vec<u8> {
-    std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/media/photo.png"
-    ))
-    .unwrap()
 }
 
 /// A body whose file part is large enough to be hashed on the helper thread.
