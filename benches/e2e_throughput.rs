@@ -95,7 +95,7 @@ fn main() {
          [[routes]]\nname = \"plain\"\npath = \"/plain\"\nupstream = \"sink\"\n"
     );
     let config = Arc::new(Config::parse(&config).unwrap());
-    let (_stop, _t) = upload_gateway::server::spawn(upload_gateway::server::build(config));
+    let (_stop, _t) = upload_gateway::server::spawn(upload_gateway::server::build(config).unwrap());
     while TcpStream::connect(listen).is_err() {
         std::thread::sleep(Duration::from_millis(20));
     }

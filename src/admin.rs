@@ -1,6 +1,9 @@
-//! The admin listener: `/metrics` (Prometheus text format from the default registry) and
-//! `/healthz`.
+//! The admin listener: `/metrics` (Prometheus text format from the default registry),
+//! `/healthz`, and with quotas and `[admin].token_env` the usage endpoints (admin/usage.rs).
 
+mod usage;
+
+use crate::quota::Quotas;
 use crate::reply::send;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -10,12 +13,19 @@ use pingora::server::ShutdownWatch;
 use prometheus::Encoder;
 use std::sync::Arc;
 
-pub struct Admin;
+pub struct Admin {
+    quotas: Option<Arc<Quotas>>,
+    token: Option<String>,
+}
 
 impl Admin {
+    pub fn new(quotas: Option<Arc<Quotas>>, token: Option<String>) -> Self {
+        Self { quotas, token }
+    }
+
     /// A pingora service for the admin endpoints on `addr`.
-    pub fn service(addr: &str) -> pingora::services::listening::Service<Admin> {
-        let mut svc = pingora::services::listening::Service::new("admin".into(), Admin);
+    pub fn service(self, addr: &str) -> pingora::services::listening::Service<Admin> {
+        let mut svc = pingora::services::listening::Service::new("admin".into(), self);
         svc.add_tcp(addr);
         svc
     }
@@ -50,6 +60,18 @@ impl HttpServerApp for Admin {
                 .await
             }
             "/healthz" => send(&mut s, 200, "text/plain", Bytes::from_static(b"ok\n")).await,
+            p if p == "/usage" || p.starts_with("/usage/") => match (&self.quotas, &self.token) {
+                (Some(q), Some(t)) => usage::handle(&mut s, q, t).await,
+                _ => {
+                    send(
+                        &mut s,
+                        404,
+                        "text/plain",
+                        Bytes::from_static(b"not found\n"),
+                    )
+                    .await
+                }
+            },
             _ => {
                 send(
                     &mut s,

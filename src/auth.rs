@@ -56,6 +56,8 @@ pub struct Identity {
     pub tenant: Option<String>,
     /// Organisations the subject may act for.
     pub orgs: Vec<String>,
+    /// The quota tier the credential names (JWT claim or key entry), if any.
+    pub tier: Option<String>,
     pub scopes: Vec<String>,
     /// API keys by prefix; JWTs are live.
     pub mode: Mode,

@@ -12,6 +12,7 @@ pub use error::{ConfigError, ConfigErrors};
 pub use route::{PathPattern, Route};
 
 use crate::auth::Authenticator;
+use crate::quota::QuotaSettings;
 use error::Collector;
 use pingora::http::Method;
 use std::collections::{BTreeMap, HashMap};
@@ -49,6 +50,10 @@ pub struct Config {
     pub auth: Option<Arc<Authenticator>>,
     /// Where `/metrics` is served, if anywhere.
     pub admin: Option<SocketAddr>,
+    /// The bearer token of the admin usage endpoints (read from `[admin].token_env`).
+    pub admin_token: Option<String>,
+    /// Quotas and rate limits, if configured.
+    pub quotas: Option<QuotaSettings>,
 }
 
 impl Config {
@@ -91,6 +96,11 @@ impl Config {
             .admin
             .as_ref()
             .and_then(|a| address(&a.address, "admin.address", "127.0.0.1:9091", &mut errors));
+        let admin_token = raw
+            .admin
+            .as_ref()
+            .and_then(|a| a.token_env.as_ref())
+            .and_then(|env| admin_token(env, &mut errors));
         let upstreams = upstreams(&raw.upstreams, &mut errors);
         let routes = raw
             .routes
@@ -110,12 +120,28 @@ impl Config {
             a.credential_headers.dedup();
         }
         let auth = auth.map(Arc::new);
+        let quotas = raw
+            .quotas
+            .as_ref()
+            .and_then(|q| errors.take(QuotaSettings::from_config(q)));
+        if let Some(q) = &quotas {
+            let names: Vec<&str> = routes.iter().map(|r| r.name.as_str()).collect();
+            q.check_route_names(&names, &mut errors);
+            if auth.is_none() {
+                errors.push(
+                    "quotas",
+                    "quotas count per verified tenant: configure [auth]",
+                );
+            }
+        }
         errors.finish(|| Config {
             server,
             listeners,
             routes,
             auth,
             admin,
+            admin_token,
+            quotas,
         })
     }
 
@@ -134,6 +160,23 @@ fn server(f: &file::ServerFile, errors: &mut Collector) -> ServerSettings {
         work_stealing: f.work_stealing,
         grace_period_seconds: f.grace_period_seconds,
         client_read_timeout: Duration::from_millis(f.client_read_timeout_ms),
+    }
+}
+
+fn admin_token(env: &str, errors: &mut Collector) -> Option<String> {
+    match std::env::var(env) {
+        Ok(t) if t.len() >= 16 => Some(t),
+        Ok(_) => {
+            errors.push(
+                "admin.token_env",
+                format!("${env} must hold at least 16 characters"),
+            );
+            None
+        }
+        Err(_) => {
+            errors.push("admin.token_env", format!("${env} is not set"));
+            None
+        }
     }
 }
 

@@ -58,7 +58,7 @@ pub fn build(data_dir: &Path, at: &Addresses) -> Result<pingora::server::Server,
     let config = Arc::new(config(data_dir, at)?);
     let backend = Backend::open(&data_dir.join("media"))
         .map_err(|e| format!("cannot open the data dir: {e}"))?;
-    let mut server = crate::server::build(config);
+    let mut server = crate::server::build(config)?;
     server.add_service(backend.service(&at.backend));
     Ok(server)
 }

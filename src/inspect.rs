@@ -113,6 +113,11 @@ impl Inspector {
         &self.files
     }
 
+    /// File parts started so far (the one being read included).
+    pub fn file_parts(&self) -> usize {
+        self.file_parts
+    }
+
     /// Whether the body's closing delimiter has been read and the body ended.
     pub fn is_complete(&self) -> bool {
         self.complete

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod multipart;
 pub mod policy;
 pub mod proxy;
+pub mod quota;
 pub mod rejection;
 pub mod reply;
 pub mod request_id;

@@ -74,7 +74,10 @@ fn main() -> ExitCode {
             Ok(c) => {
                 let c = Arc::new(c);
                 tracing::info!(listeners = ?c.listeners, routes = c.routes.len(), "upload-gateway starting");
-                upload_gateway::server::build(c).run_forever()
+                match upload_gateway::server::build(c) {
+                    Ok(server) => server.run_forever(),
+                    Err(e) => fail(e),
+                }
             }
             Err(e) => fail(e),
         },

@@ -16,6 +16,8 @@ struct Families {
     files: IntCounterVec,
     file_bytes: IntCounterVec,
     duration: HistogramVec,
+    quota_refusals: IntCounterVec,
+    quota_store_errors: IntCounterVec,
 }
 
 static FAMILIES: LazyLock<Option<Families>> = LazyLock::new(|| {
@@ -61,6 +63,22 @@ static FAMILIES: LazyLock<Option<Families>> = LazyLock::new(|| {
             &["route"]
         )
         .ok()?,
+        quota_refusals: register_int_counter_vec!(
+            Opts::new(
+                "upload_gateway_quota_refusals_total",
+                "Requests refused by a quota or rate limit, by code"
+            ),
+            &["code"]
+        )
+        .ok()?,
+        quota_store_errors: register_int_counter_vec!(
+            Opts::new(
+                "upload_gateway_quota_store_errors_total",
+                "Quota store calls that failed (unreachable, timed out), by operation"
+            ),
+            &["op"]
+        )
+        .ok()?,
     };
     Some(families)
 });
@@ -97,6 +115,20 @@ pub fn record(o: &Outcome<'_>) {
         }
     }
     f.duration.with_label_values(&[o.route]).observe(o.seconds);
+}
+
+/// A request refused by a quota (`quota_exceeded`) or a window (`rate_limited`).
+pub fn quota_refused(code: &'static str) {
+    if let Some(f) = FAMILIES.as_ref() {
+        f.quota_refusals.with_label_values(&[code]).inc();
+    }
+}
+
+/// A quota store call that failed.
+pub fn quota_store_error(op: &'static str) {
+    if let Some(f) = FAMILIES.as_ref() {
+        f.quota_store_errors.with_label_values(&[op]).inc();
+    }
 }
 
 #[cfg(test)]

@@ -5,13 +5,16 @@ mod ctx;
 mod finish;
 mod headers;
 mod identity;
+mod quota;
 mod respond;
+mod usage;
 mod window;
 
 pub use ctx::RequestCtx;
 
 use crate::auth::Mode;
 use crate::config::Config;
+use crate::quota::Quotas;
 use crate::rejection::Rejection;
 use crate::request_id;
 use async_trait::async_trait;
@@ -24,11 +27,13 @@ use std::sync::Arc;
 /// The gateway's proxy logic over a validated configuration.
 pub struct Gateway {
     config: Arc<Config>,
+    quotas: Option<Arc<Quotas>>,
 }
 
 impl Gateway {
-    pub fn new(config: Arc<Config>) -> Self {
-        Self { config }
+    /// `quotas` is the running store of `config.quotas` (shared with the admin listener).
+    pub fn new(config: Arc<Config>, quotas: Option<Arc<Quotas>>) -> Self {
+        Self { config, quotas }
     }
 
     /// Everything decided before the upstream is contacted.
@@ -39,6 +44,11 @@ impl Gateway {
     ) -> Result<(), Rejection> {
         let req = session.req_header();
         headers::check_path(req.uri.path())?;
+        if let (Some(q), Some(auth)) = (&self.quotas, &self.config.auth)
+            && usage::is_usage_request(q, req)
+        {
+            return usage::serve(session, ctx, auth, q).await;
+        }
         let route = self
             .config
             .route(&req.method, req.uri.path())
@@ -58,11 +68,17 @@ impl Gateway {
             ctx.identity = Some(id);
             ctx.tenant = tenant;
         }
-        let Some(policy) = route.upload.clone() else {
-            return Ok(());
+        let upload = match route.upload.clone() {
+            Some(p) => Some((headers::upload_framing(session.req_header(), &p)?, p)),
+            None => None,
         };
-        let boundary = headers::upload_framing(session.req_header(), &policy)?;
-        window::read(session, ctx, policy, &boundary).await
+        if let Some(q) = &self.quotas {
+            quota::reserve(q, &route, session.req_header(), ctx).await?;
+        }
+        match upload {
+            Some((boundary, policy)) => window::read(session, ctx, policy, &boundary).await,
+            None => Ok(()),
+        }
     }
 }
 
@@ -88,7 +104,7 @@ impl ProxyHttp for Gateway {
         self.header_phase(session, ctx)
             .await
             .map_err(|r| ctx.refuse(r))?;
-        Ok(false)
+        Ok(ctx.answered)
     }
 
     async fn upstream_peer(
@@ -135,23 +151,40 @@ impl ProxyHttp for Gateway {
         let Some(upload) = ctx.upload.as_mut() else {
             return Ok(());
         };
-        match upload.push(body.take(), end_of_stream).await {
-            Ok(release) => {
-                *body = Some(release);
-                Ok(())
-            }
-            Err(r) => Err(ctx.refuse(r)),
-        }
+        let release = upload
+            .push(body.take(), end_of_stream)
+            .await
+            .map_err(|r| ctx.refuse(r))?;
+        quota::grow(ctx).await.map_err(|r| ctx.refuse(r))?;
+        *body = Some(release);
+        Ok(())
     }
 
     async fn response_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         resp: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         ctx.status = resp.status.as_u16();
+        if let Some(route) = ctx.route.clone() {
+            let path = session.req_header().uri.path();
+            quota::on_response(&route, path, resp, ctx).await?;
+        }
         headers::to_client(resp, ctx)
+    }
+
+    fn response_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<std::time::Duration>> {
+        if let Some(route) = ctx.route.clone() {
+            quota::on_response_body(&route, body.as_ref(), end_of_stream, ctx);
+        }
+        Ok(None)
     }
 
     async fn fail_to_proxy(
@@ -175,6 +208,7 @@ impl ProxyHttp for Gateway {
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
+        quota::finish(ctx).await;
         finish::record(session, e, ctx);
     }
 }

@@ -2,6 +2,7 @@
 //! stable `code` and its message. Rendered into a response body in exactly one place
 //! ([`Rejection::render`]), whatever phase produced it.
 
+use crate::quota::Metric;
 use serde_json::json;
 
 /// Why a request was refused. Each variant has a fixed HTTP status and a stable `code` that
@@ -29,8 +30,20 @@ pub enum Rejection {
     ContentMismatch { declared: String, detected: String },
     /// 422 `validation_error`: a form-field or filename rule failed.
     Validation(String),
-    /// 429 `rate_limited`, with the seconds after which a retry may succeed.
-    RateLimited { retry_after_secs: u64 },
+    /// 429 `quota_exceeded`: a cumulative quota (`storage_bytes`, `file_count`) would be
+    /// crossed; `used` is the committed usage.
+    QuotaExceeded {
+        metric: Metric,
+        used: u64,
+        limit: u64,
+    },
+    /// 429 `rate_limited`: a windowed limit is reached until `retry_after_secs`.
+    RateLimited {
+        metric: Metric,
+        retry_after_secs: u64,
+    },
+    /// 503 `quota_unavailable`: the quota store cannot be reached and the metric fails closed.
+    QuotaUnavailable,
     /// 502 `storage_error`: the upstream is unreachable or failed.
     StorageError(String),
     /// 504 `timeout`: the upstream did not answer in time.
@@ -53,7 +66,8 @@ impl Rejection {
             Self::TooLarge(_) => 413,
             Self::UnsupportedMediaType(_) | Self::ContentMismatch { .. } => 415,
             Self::Validation(_) => 422,
-            Self::RateLimited { .. } => 429,
+            Self::RateLimited { .. } | Self::QuotaExceeded { .. } => 429,
+            Self::QuotaUnavailable => 503,
             Self::Internal(_) => 500,
             Self::StorageError(_) => 502,
             Self::UpstreamTimeout => 504,
@@ -73,6 +87,8 @@ impl Rejection {
             Self::ContentMismatch { .. } => "content_mismatch",
             Self::Validation(_) => "validation_error",
             Self::RateLimited { .. } => "rate_limited",
+            Self::QuotaExceeded { .. } => "quota_exceeded",
+            Self::QuotaUnavailable => "quota_unavailable",
             Self::StorageError(_) => "storage_error",
             Self::UpstreamTimeout | Self::ClientTimeout => "timeout",
             Self::Internal(_) => "internal",
@@ -97,9 +113,17 @@ impl Rejection {
                     "declared content type {declared} does not match the detected type {detected}"
                 )
             }
-            Self::RateLimited { retry_after_secs } => {
-                format!("rate limit exceeded, retry after {retry_after_secs}s")
+            Self::RateLimited {
+                metric,
+                retry_after_secs,
+            } => format!(
+                "rate limit exceeded for {}, retry after {retry_after_secs}s",
+                metric.as_str()
+            ),
+            Self::QuotaExceeded { metric, .. } => {
+                format!("tier quota exceeded for {}", metric.as_str())
             }
+            Self::QuotaUnavailable => "quotas cannot be checked right now; retry later".into(),
             Self::UpstreamTimeout => "the storage backend did not answer in time".into(),
             Self::ClientTimeout => "the client was too slow sending the request".into(),
         }
@@ -112,9 +136,9 @@ impl Rejection {
                 "WWW-Authenticate",
                 "Bearer error=\"invalid_token\"".to_string(),
             )],
-            Self::RateLimited { retry_after_secs } => {
-                vec![("Retry-After", retry_after_secs.to_string())]
-            }
+            Self::RateLimited {
+                retry_after_secs, ..
+            } => vec![("Retry-After", retry_after_secs.to_string())],
             _ => Vec::new(),
         }
     }
@@ -133,6 +157,22 @@ impl Rejection {
             Self::ContentMismatch { declared, detected } => {
                 error["declared"] = json!(declared);
                 error["detected"] = json!(detected);
+            }
+            Self::QuotaExceeded {
+                metric,
+                used,
+                limit,
+            } => {
+                error["metric"] = json!(metric.as_str());
+                error["quotas"] = json!([{
+                    "metric": metric.as_str(),
+                    "used": used,
+                    "limit": limit,
+                    "cumulative": true,
+                }]);
+            }
+            Self::RateLimited { metric, .. } => {
+                error["metric"] = json!(metric.as_str());
             }
             _ => {}
         }
@@ -161,6 +201,26 @@ mod tests {
         assert_eq!(v["error"]["request_id"], "rid-1");
         assert_eq!(v["error"]["detected"], "image/png");
         assert_eq!(r.status(), 415);
+    }
+
+    #[test]
+    fn quota_exceeded_names_the_metric_like_media_apis_do() {
+        let r = Rejection::QuotaExceeded {
+            metric: Metric::StorageBytes,
+            used: 900,
+            limit: 1000,
+        };
+        let v: serde_json::Value = serde_json::from_slice(&r.render("rid")).unwrap();
+        assert_eq!(r.status(), 429);
+        assert_eq!(
+            v["error"]["message"],
+            "tier quota exceeded for storage_bytes"
+        );
+        assert_eq!(v["error"]["metric"], "storage_bytes");
+        assert_eq!(
+            v["error"]["quotas"],
+            serde_json::json!([{"metric":"storage_bytes","used":900,"limit":1000,"cumulative":true}])
+        );
     }
 
     #[test]

@@ -3,13 +3,20 @@
 
 use crate::config::Config;
 use crate::proxy::Gateway;
+use crate::quota::Quotas;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
 use std::sync::Arc;
 
 /// A pingora server with the gateway service on every configured listener (and `/metrics` on
 /// the admin listener, if configured).
-pub fn build(config: Arc<Config>) -> Server {
+pub fn build(config: Arc<Config>) -> Result<Server, String> {
+    // Building a store opens nothing yet (Redis connects on the first call).
+    let quotas = match config.quotas.clone().map(Quotas::start) {
+        Some(Ok(q)) => Some(Arc::new(q)),
+        Some(Err(e)) => return Err(format!("cannot start the quota store: {e}")),
+        None => None,
+    };
     let conf = ServerConf {
         threads: config.server.threads,
         work_stealing: config.server.work_stealing,
@@ -21,7 +28,7 @@ pub fn build(config: Arc<Config>) -> Server {
     server.bootstrap();
     let mut proxy = pingora::proxy::http_proxy_service_with_name(
         &server.configuration,
-        Gateway::new(config.clone()),
+        Gateway::new(config.clone(), quotas.clone()),
         "upload-gateway",
     );
     for addr in &config.listeners {
@@ -29,9 +36,10 @@ pub fn build(config: Arc<Config>) -> Server {
     }
     server.add_service(proxy);
     if let Some(admin) = config.admin {
-        server.add_service(crate::admin::Admin::service(&admin.to_string()));
+        let app = crate::admin::Admin::new(quotas, config.admin_token.clone());
+        server.add_service(app.service(&admin.to_string()));
     }
-    server
+    Ok(server)
 }
 
 /// Shuts the server down when the sender side is dropped or sends `true`.

@@ -27,6 +27,7 @@ pub struct JwtVerifier {
     scope_claim: Option<String>,
     tenant_claim: String,
     orgs_claim: String,
+    tier_claim: String,
 }
 
 fn unauthorized(m: &str) -> Rejection {
@@ -60,6 +61,7 @@ impl JwtVerifier {
             scope_claim: f.scope_claim.clone(),
             tenant_claim: f.tenant_claim.clone(),
             orgs_claim: f.orgs_claim.clone(),
+            tier_claim: f.tier_claim.clone(),
         })
     }
 
@@ -131,6 +133,9 @@ impl JwtVerifier {
                 .as_str()
                 .map(str::to_string),
             orgs: strings(&claims[self.orgs_claim.as_str()]),
+            tier: claims[self.tier_claim.as_str()]
+                .as_str()
+                .map(str::to_string),
             scopes,
             mode: Mode::Live,
             key_label: None,

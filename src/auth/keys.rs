@@ -26,6 +26,8 @@ pub struct KeyEntry {
     pub orgs: Vec<String>,
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// The quota tier (see `[quotas]`).
+    pub tier: Option<String>,
     /// Unix seconds after which the key is refused.
     pub expires_at_unix: Option<u64>,
 }
@@ -86,6 +88,7 @@ impl ApiKeys {
             subject: format!("key:{}", entry.label),
             tenant: entry.tenant.clone(),
             orgs: entry.orgs.clone(),
+            tier: entry.tier.clone(),
             scopes: entry.scopes.clone(),
             mode,
             key_label: Some(entry.label.clone()),

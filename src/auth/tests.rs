@@ -5,6 +5,7 @@ fn id(scopes: &[&str], tenant: Option<&str>, orgs: &[&str]) -> Identity {
         subject: "u1".into(),
         tenant: tenant.map(str::to_string),
         orgs: orgs.iter().map(|s| s.to_string()).collect(),
+        tier: None,
         scopes: scopes.iter().map(|s| s.to_string()).collect(),
         mode: Mode::Live,
         key_label: None,

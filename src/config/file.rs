@@ -17,6 +17,8 @@ pub struct FileConfig {
     pub auth: Option<AuthFile>,
     /// The admin listener (`/metrics`).
     pub admin: Option<AdminFile>,
+    /// Quotas and rate limits per tenant.
+    pub quotas: Option<crate::quota::file::QuotasFile>,
 }
 
 impl FileConfig {
@@ -36,6 +38,9 @@ impl FileConfig {
 pub struct AdminFile {
     /// `ip:port` serving Prometheus metrics at `/metrics`.
     pub address: String,
+    /// Environment variable holding the bearer token for the admin usage endpoints
+    /// (`/usage/...`); without it they answer 404.
+    pub token_env: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -131,6 +136,8 @@ pub struct RouteFile {
     /// Lets test-mode keys reach `upstream` on a route without a sandbox (default false).
     #[serde(default)]
     pub allow_test_credentials: bool,
+    /// How the route takes part in `[quotas]`.
+    pub quota: Option<crate::quota::file::RouteQuotaFile>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -284,6 +291,9 @@ pub struct JwtFile {
     /// Claim listing the organisations the subject may act for (default `orgs`).
     #[serde(default = "default_orgs_claim")]
     pub orgs_claim: String,
+    /// Claim naming the caller's quota tier (default `tier`; see `[quotas]`).
+    #[serde(default = "default_tier_claim")]
+    pub tier_claim: String,
     pub keys: Vec<JwtKeyFile>,
 }
 
@@ -347,6 +357,9 @@ fn default_leeway() -> u64 {
 }
 fn default_tenant_claim() -> String {
     "org_id".into()
+}
+fn default_tier_claim() -> String {
+    "tier".into()
 }
 fn default_orgs_claim() -> String {
     "orgs".into()

@@ -5,6 +5,7 @@ use super::error::Collector;
 use super::file::RouteFile;
 use crate::auth::{Mode, ScopeRule};
 use crate::policy::UploadPolicy;
+use crate::quota::RouteQuota;
 use crate::rejection::Rejection;
 use http::header::HeaderName;
 use pingora::http::Method;
@@ -16,14 +17,27 @@ use std::sync::Arc;
 pub enum PathPattern {
     Exact(String),
     Prefix(String),
+    /// `/media/{id}`: segment by segment, a `{name}` matching any one non-empty segment.
+    Segments(Vec<String>),
 }
 
 impl PathPattern {
     fn parse(p: &str) -> Self {
+        if p.contains('{') {
+            return Self::Segments(p.split('/').map(str::to_string).collect());
+        }
         match p.strip_suffix('*') {
             Some(prefix) => Self::Prefix(prefix.to_string()),
             None => Self::Exact(p.to_string()),
         }
+    }
+
+    /// The index of the `{name}` segment (as in `path.split('/')`).
+    pub fn param_index(&self, name: &str) -> Option<usize> {
+        let Self::Segments(segs) = self else {
+            return None;
+        };
+        segs.iter().position(|s| *s == format!("{{{name}}}"))
     }
 
     /// Prefixes match whole path segments: `/media*` matches `/media` and `/media/42`, never
@@ -35,6 +49,18 @@ impl PathPattern {
                 Some(rest) => rest.is_empty() || p.ends_with('/') || rest.starts_with('/'),
                 None => false,
             },
+            Self::Segments(segs) => {
+                let mut n = 0;
+                let all = path.split('/').zip(segs.iter()).all(|(p, s)| {
+                    n += 1;
+                    if s.starts_with('{') && s.ends_with('}') {
+                        !p.is_empty()
+                    } else {
+                        p == s
+                    }
+                });
+                all && n == segs.len() && path.split('/').count() == segs.len()
+            }
         }
     }
 }
@@ -57,6 +83,8 @@ pub struct Route {
     pub scopes: ScopeRule,
     /// The credential header overriding `[auth].credential_header`.
     pub credential_header: Option<HeaderName>,
+    /// How the route takes part in quotas (when `[quotas]` is configured).
+    pub quota: RouteQuota,
 }
 
 impl Route {
@@ -134,9 +162,13 @@ impl Route {
                 })
                 .ok()
         });
+        let path = PathPattern::parse(&r.path);
+        let quota =
+            RouteQuota::from_config(r.quota.as_ref(), at, |name| path.param_index(name), errors);
         Some(Self {
             name: r.name.clone(),
-            path: PathPattern::parse(&r.path),
+            path,
+            quota,
             methods,
             upstream: upstream?,
             sandbox,

@@ -19,6 +19,8 @@ pub struct RequestCtx {
     pub identity: Option<Identity>,
     /// The tenant the request acts as.
     pub tenant: Option<String>,
+    /// The request's quota hold (limited routes, when `[quotas]` is configured).
+    pub quota: Option<super::quota::QuotaHold>,
     /// The upload's bytes: inspection, hold-back and replay position (upload routes only).
     pub upload: Option<UploadStream>,
     /// Why the request was refused, if it was: recorded once, where it was decided, and written
@@ -26,6 +28,8 @@ pub struct RequestCtx {
     pub rejection: Option<Rejection>,
     /// The status answered to the client (for logs and metrics).
     pub status: u16,
+    /// The gateway answered the request itself (the usage endpoint): nothing is proxied.
+    pub answered: bool,
 }
 
 impl RequestCtx {
@@ -38,8 +42,10 @@ impl RequestCtx {
             identity: None,
             tenant: None,
             upload: None,
+            quota: None,
             rejection: None,
             status: 0,
+            answered: false,
         }
     }
 

@@ -2,7 +2,7 @@
 //! route's scope rule, and rewrite identity headers on the way upstream.
 
 use super::RequestCtx;
-use crate::auth::{Authenticator, Identity};
+use crate::auth::{Authenticator, Identity, ScopeRule};
 use crate::config::Route;
 use crate::rejection::Rejection;
 use http::header::HeaderName;
@@ -28,7 +28,16 @@ pub fn authorize(
     route: &Route,
     req: &RequestHeader,
 ) -> Result<(Identity, Option<String>), Rejection> {
-    let header = credential_header(auth, route);
+    authorize_with(auth, credential_header(auth, route), &route.scopes, req)
+}
+
+/// [`authorize`] with an explicit credential header and scope rule.
+pub fn authorize_with(
+    auth: &Authenticator,
+    header: &HeaderName,
+    scopes: &ScopeRule,
+    req: &RequestHeader,
+) -> Result<(Identity, Option<String>), Rejection> {
     let values: Vec<&[u8]> = req
         .headers
         .get_all(header)
@@ -37,7 +46,7 @@ pub fn authorize(
         .collect();
     let credential = auth.credential(header, &values)?;
     let identity = auth.authenticate(credential, now_unix())?;
-    route.scopes.check(&identity.scopes)?;
+    scopes.check(&identity.scopes)?;
     let requested: Vec<&[u8]> = req
         .headers
         .get_all(&auth.tenant_header)

@@ -46,9 +46,12 @@ pub async fn rejection(session: &mut Session, ctx: &mut RequestCtx) -> u16 {
     });
     let body = rejection.render(&ctx.request_id);
     ctx.status = status;
-    let Ok(header) = build(status, rejection, body.len(), &ctx.request_id) else {
+    let Ok(mut header) = build(status, rejection, body.len(), &ctx.request_id) else {
         return status;
     };
+    if let Some(q) = &ctx.quota {
+        let _ = super::quota::add_headers(&mut header, &q.windows);
+    }
     session.set_keepalive(None);
     if let Err(e) = session.write_response_header(Box::new(header), false).await {
         tracing::debug!(request_id = %ctx.request_id, "could not write error header: {e}");

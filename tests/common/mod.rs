@@ -128,7 +128,8 @@ impl TestGateway {
         // (docs/ARCHITECTURE.md). The binary runs one server per process; tests steal work.
         config.server.work_stealing = true;
         let config = Arc::new(config);
-        let (stop, _thread) = upload_gateway::server::spawn(upload_gateway::server::build(config));
+        let (stop, _thread) =
+            upload_gateway::server::spawn(upload_gateway::server::build(config).unwrap());
         wait_until_listening(addr);
         Self { addr, stop }
     }

@@ -1,0 +1,310 @@
+//! Quota glue for the hooks (docs/ARCHITECTURE.md, "Quotas"): reserve after identity, grow the
+//! hold while a body arrives, commit on the upstream's 2xx, release on every other outcome.
+//! The rules themselves live in `quota` (pure state, stores).
+
+use super::RequestCtx;
+use crate::config::Route;
+use crate::metrics;
+use crate::quota::{self, Ask, Limits, Metric, Quotas, Tier, Verdict, WindowState};
+use crate::rejection::Rejection;
+use pingora::http::{RequestHeader, ResponseHeader};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Grow a chunked body's hold by at least this much at a time.
+const GROW_STEP: u64 = 1 << 20;
+/// The upload response body kept to find the object id in (bigger ones are not parsed).
+const MAX_ID_BODY: usize = 64 * 1024;
+
+/// One request's part in quotas.
+pub struct QuotaHold {
+    pub quotas: Arc<Quotas>,
+    pub tenant: String,
+    pub tier: Arc<Tier>,
+    pub limits: Limits,
+    pub hold: String,
+    /// Counts storage and files (upload routes).
+    pub upload: bool,
+    pub held_storage: u64,
+    pub held_files: u64,
+    pub windows: Vec<WindowState>,
+    renewed: Instant,
+    /// Committed or released: nothing left to give back.
+    pub settled: bool,
+    /// The committed size, kept for the ledger until the object id is known.
+    committed: Option<u64>,
+    body: Vec<u8>,
+}
+
+fn metrics_of(upload: bool, limits: &Limits) -> Vec<Metric> {
+    let mut m: Vec<Metric> = limits.windows.iter().map(|w| w.metric).collect();
+    if upload {
+        m.extend([Metric::StorageBytes, Metric::FileCount]);
+    }
+    m
+}
+
+/// Reserves what the request may add: one request, and on upload routes one file and the
+/// declared Content-Length (chunked bodies grow the hold as they arrive).
+pub async fn reserve(
+    quotas: &Arc<Quotas>,
+    route: &Route,
+    req: &RequestHeader,
+    ctx: &mut RequestCtx,
+) -> Result<(), Rejection> {
+    let Some(identity) = ctx.identity.as_ref().filter(|_| route.quota.enabled) else {
+        return Ok(());
+    };
+    let tenant = ctx
+        .tenant
+        .clone()
+        .unwrap_or_else(|| identity.subject.clone());
+    let tier = quotas
+        .settings
+        .tier_of(&tenant, identity.tier.as_deref())
+        .clone();
+    let limits = Limits::new(&tier, &route.name);
+    let upload = route.upload.is_some();
+    let declared = req
+        .headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
+    let ask = Ask {
+        hold: format!("{}-{:016x}", ctx.request_id, rand::random::<u64>()),
+        storage: if upload { declared.unwrap_or(0) } else { 0 },
+        files: u64::from(upload),
+        request: true,
+    };
+    let mut hold = QuotaHold {
+        quotas: quotas.clone(),
+        tenant,
+        tier,
+        limits,
+        hold: ask.hold.clone(),
+        upload,
+        held_storage: ask.storage,
+        held_files: ask.files,
+        windows: Vec::new(),
+        renewed: Instant::now(),
+        settled: false,
+        committed: None,
+        body: Vec::new(),
+    };
+    let result = call(&hold, &ask).await;
+    let granted = decide(&mut hold, result);
+    // A refused first reservation holds nothing.
+    hold.settled = granted.is_err();
+    ctx.quota = Some(hold);
+    granted
+}
+
+async fn call(h: &QuotaHold, ask: &Ask) -> Result<Verdict, quota::StoreError> {
+    let ttl = h.quotas.settings.reservation_ttl.as_millis() as u64;
+    h.quotas
+        .store
+        .reserve(&h.tenant, &h.limits, ask, quota::now_ms(), ttl)
+        .await
+}
+
+/// Applies a store answer to the hold: granted (windows kept for the headers), refused, or the
+/// store unreachable (fail open or closed per metric).
+fn decide(h: &mut QuotaHold, r: Result<Verdict, quota::StoreError>) -> Result<(), Rejection> {
+    match r {
+        Ok(Verdict::Granted(windows)) => {
+            if !windows.is_empty() {
+                h.windows = windows;
+            }
+            Ok(())
+        }
+        Ok(v) => {
+            if let Verdict::RateLimited {
+                window,
+                retry_after_secs,
+            } = &v
+            {
+                h.windows = vec![WindowState {
+                    window: window.clone(),
+                    remaining: 0,
+                    reset_secs: *retry_after_secs,
+                }];
+            }
+            let r = quota::refusal(&v).unwrap_or(Rejection::QuotaUnavailable);
+            metrics::quota_refused(r.code());
+            Err(r)
+        }
+        Err(e) => {
+            metrics::quota_store_error("reserve");
+            if h.quotas.fails_open(&metrics_of(h.upload, &h.limits)) {
+                tracing::warn!(tenant = %h.tenant, "{e}; failing open");
+                Ok(())
+            } else {
+                tracing::error!(tenant = %h.tenant, "{e}; failing closed");
+                Err(Rejection::QuotaUnavailable)
+            }
+        }
+    }
+}
+
+/// Grows the hold to cover the body bytes and file parts seen so far (chunked bodies), and
+/// renews it on long uploads; refuses the moment a quota would be crossed.
+pub async fn grow(ctx: &mut RequestCtx) -> Result<(), Rejection> {
+    let (Some(h), Some(up)) = (ctx.quota.as_mut(), ctx.upload.as_ref()) else {
+        return Ok(());
+    };
+    if !h.upload || h.settled {
+        return Ok(());
+    }
+    let seen = up.total();
+    let files = up.inspector().file_parts() as u64;
+    let renew = h.renewed.elapsed() > h.quotas.settings.reservation_ttl / 3;
+    if seen <= h.held_storage && files <= h.held_files && !renew {
+        return Ok(());
+    }
+    let needed = seen.saturating_sub(h.held_storage);
+    let mut ask = Ask {
+        hold: h.hold.clone(),
+        storage: if needed > 0 { needed.max(GROW_STEP) } else { 0 },
+        files: files.saturating_sub(h.held_files),
+        request: false,
+    };
+    let mut result = call(h, &ask).await;
+    if matches!(result, Ok(Verdict::Exceeded { .. })) && ask.storage > needed {
+        // The step would cross the limit; the bytes actually seen may still fit.
+        ask.storage = needed;
+        result = call(h, &ask).await;
+    }
+    let granted = matches!(result, Ok(Verdict::Granted(_)));
+    decide(h, result)?;
+    if granted {
+        h.held_storage += ask.storage;
+        h.held_files += ask.files;
+        h.renewed = Instant::now();
+    }
+    Ok(())
+}
+
+/// On the upstream's answer: a 2xx commits the real file sizes (uploads) or gives a deleted
+/// object back (DELETE routes); anything else releases the hold. Adds the `RateLimit` headers.
+pub async fn on_response(
+    route: &Route,
+    path: &str,
+    resp: &mut ResponseHeader,
+    ctx: &mut RequestCtx,
+) -> pingora::Result<()> {
+    let Some(h) = ctx.quota.as_mut() else {
+        return Ok(());
+    };
+    add_headers(resp, &h.windows)?;
+    let ok = resp.status.is_success();
+    if h.upload && !h.settled {
+        let complete = ctx
+            .upload
+            .as_ref()
+            .is_some_and(|u| u.inspector().is_complete());
+        if ok && complete {
+            let files = ctx
+                .upload
+                .as_ref()
+                .map_or(&[][..], |u| u.inspector().files());
+            let size: u64 = files.iter().map(|f| f.size).sum();
+            h.settled = true;
+            let store = &h.quotas.store;
+            let r = store
+                .commit(&h.tenant, &h.hold, size, files.len() as u64, &h.tier.name)
+                .await;
+            match r {
+                Ok(()) => h.committed = Some(size),
+                Err(e) => store_failed("commit", &h.tenant, &e),
+            }
+        } else {
+            release(h).await;
+        }
+    }
+    if let (true, Some(i)) = (ok, route.quota.frees_object) {
+        let id = path.split('/').nth(i).unwrap_or_default();
+        let reported = route
+            .quota
+            .freed_bytes_header
+            .as_ref()
+            .and_then(|name| resp.headers.get(name))
+            .and_then(|v| v.to_str().ok()?.trim().parse().ok());
+        if let Err(e) = h.quotas.store.free_object(&h.tenant, id, reported).await {
+            store_failed("free", &h.tenant, &e);
+        }
+    }
+    Ok(())
+}
+
+/// Keeps the upload response body (bounded) and, at its end, records the object's committed
+/// size under the id the response names. The write is issued before the client receives the
+/// last byte; it completes asynchronously.
+pub fn on_response_body(
+    route: &Route,
+    body: Option<&bytes::Bytes>,
+    end: bool,
+    ctx: &mut RequestCtx,
+) {
+    let Some(h) = ctx.quota.as_mut() else {
+        return;
+    };
+    let (Some(size), Some(pointer)) = (h.committed, route.quota.object_id_pointer.as_ref()) else {
+        return;
+    };
+    if let Some(b) = body
+        && h.body.len() + b.len() <= MAX_ID_BODY
+    {
+        h.body.extend_from_slice(b);
+    }
+    if !end {
+        return;
+    }
+    h.committed = None;
+    let id = serde_json::from_slice::<serde_json::Value>(&h.body)
+        .ok()
+        .and_then(|v| match v.pointer(pointer)? {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        });
+    let Some(id) = id else {
+        tracing::warn!(tenant = %h.tenant, "no object id at {pointer} in the upload response");
+        return;
+    };
+    let (store, tenant) = (h.quotas.store.clone(), h.tenant.clone());
+    tokio::spawn(async move {
+        if let Err(e) = store.record_object(&tenant, &id, size).await {
+            store_failed("record", &tenant, &e);
+        }
+    });
+}
+
+/// The end of the request: a hold not committed is given back (rejections, upstream errors and
+/// timeouts, client aborts).
+pub async fn finish(ctx: &mut RequestCtx) {
+    if let Some(h) = ctx.quota.as_mut()
+        && !h.settled
+    {
+        release(h).await;
+    }
+}
+
+async fn release(h: &mut QuotaHold) {
+    h.settled = true;
+    if let Err(e) = h.quotas.store.release(&h.tenant, &h.hold).await {
+        store_failed("release", &h.tenant, &e);
+    }
+}
+
+fn store_failed(op: &'static str, tenant: &str, e: &quota::StoreError) {
+    metrics::quota_store_error(op);
+    tracing::error!(tenant, "{e} ({op}); a hold left behind expires by itself");
+}
+
+/// Adds `RateLimit-Policy` and `RateLimit` to a response.
+pub fn add_headers(resp: &mut ResponseHeader, windows: &[WindowState]) -> pingora::Result<()> {
+    if let Some((policy, state)) = quota::rate_limit_headers(windows) {
+        resp.insert_header("RateLimit-Policy", policy)?;
+        resp.insert_header("RateLimit", state)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,178 @@
+//! One tenant's quota state and the rules on it, pure (no I/O, time passed in). The memory
+//! store keeps one per tenant; the Redis store's Lua scripts (quota/redis/*.lua) implement the
+//! same rules, and the same behaviour tests run against both (tests/quota_store.rs).
+
+use super::{Ask, Limits, Metric, Usage, Verdict, Window, WindowState};
+use std::collections::HashMap;
+
+#[derive(Debug, Default)]
+struct Hold {
+    storage: u64,
+    files: u64,
+    /// Keys of the `upload_bytes` windows this hold's bytes were counted in.
+    upload_windows: Vec<String>,
+    expires_ms: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct TenantState {
+    storage: u64,
+    files: u64,
+    tier: Option<String>,
+    holds: HashMap<String, Hold>,
+    /// Window key → (count, end of the window in ms).
+    windows: HashMap<String, (u64, u64)>,
+    objects: HashMap<String, u64>,
+}
+
+impl TenantState {
+    /// Drops ended windows and expired holds (giving their windowed bytes back).
+    fn expire(&mut self, now_ms: u64) {
+        self.windows.retain(|_, (_, end)| *end > now_ms);
+        let expired: Vec<String> = self
+            .holds
+            .iter()
+            .filter(|(_, h)| h.expires_ms <= now_ms)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for id in expired {
+            self.release(&id);
+        }
+    }
+
+    fn held(&self) -> (u64, u64) {
+        self.holds
+            .values()
+            .fold((0, 0), |(s, f), h| (s + h.storage, f + h.files))
+    }
+
+    pub fn reserve(&mut self, limits: &Limits, ask: &Ask, now_ms: u64, ttl_ms: u64) -> Verdict {
+        self.expire(now_ms);
+        let (held_s, held_f) = self.held();
+        let cumulative = [
+            (
+                Metric::StorageBytes,
+                self.storage,
+                held_s,
+                ask.storage,
+                limits.storage_bytes,
+            ),
+            (
+                Metric::FileCount,
+                self.files,
+                held_f,
+                ask.files,
+                limits.file_count,
+            ),
+        ];
+        for (metric, used, held, amount, limit) in cumulative {
+            if let Some(limit) = limit
+                && amount > 0
+                && used + held + amount > limit
+            {
+                return Verdict::Exceeded {
+                    metric,
+                    used,
+                    limit,
+                };
+            }
+        }
+        let amount = |w: &Window| match w.metric {
+            Metric::Requests => u64::from(ask.request),
+            _ => ask.storage,
+        };
+        for w in &limits.windows {
+            let count = self.windows.get(&w.key(now_ms)).map_or(0, |c| c.0);
+            let a = amount(w);
+            if a > 0 && count + a > w.limit {
+                return Verdict::RateLimited {
+                    window: w.clone(),
+                    retry_after_secs: w.remaining_ms(now_ms).div_ceil(1000),
+                };
+            }
+        }
+        let hold = self.holds.entry(ask.hold.clone()).or_default();
+        hold.storage += ask.storage;
+        hold.files += ask.files;
+        hold.expires_ms = now_ms + ttl_ms;
+        let mut states = Vec::new();
+        for w in &limits.windows {
+            let key = w.key(now_ms);
+            let a = amount(w);
+            if w.metric == Metric::UploadBytes && a > 0 && !hold.upload_windows.contains(&key) {
+                hold.upload_windows.push(key.clone());
+            }
+            let end = now_ms + w.remaining_ms(now_ms);
+            let c = self.windows.entry(key).or_insert((0, end));
+            c.0 += a;
+            states.push(WindowState {
+                window: w.clone(),
+                remaining: w.limit.saturating_sub(c.0),
+                reset_secs: w.remaining_ms(now_ms).div_ceil(1000),
+            });
+        }
+        Verdict::Granted(states)
+    }
+
+    /// Drops a hold; its bytes leave the `upload_bytes` windows they were counted in.
+    pub fn release(&mut self, id: &str) {
+        if let Some(h) = self.holds.remove(id) {
+            for key in &h.upload_windows {
+                if let Some(c) = self.windows.get_mut(key) {
+                    c.0 = c.0.saturating_sub(h.storage);
+                }
+            }
+        }
+    }
+
+    /// Adds the real sizes; windowed bytes are corrected from the hold to the real size.
+    pub fn commit(&mut self, id: &str, storage: u64, files: u64, tier: &str) {
+        if let Some(h) = self.holds.remove(id) {
+            for key in &h.upload_windows {
+                if let Some(c) = self.windows.get_mut(key) {
+                    c.0 = c.0.saturating_sub(h.storage) + storage;
+                }
+            }
+        }
+        self.storage += storage;
+        self.files += files;
+        self.tier = Some(tier.to_string());
+    }
+
+    pub fn record_object(&mut self, id: &str, size: u64) {
+        self.objects.insert(id.to_string(), size);
+    }
+
+    pub fn free_object(&mut self, id: &str, reported: Option<u64>) -> u64 {
+        let known = self.objects.remove(id);
+        let size = reported.or(known).unwrap_or(0);
+        self.storage = self.storage.saturating_sub(size);
+        self.files = self.files.saturating_sub(1);
+        size
+    }
+
+    pub fn usage(&mut self, windows: &[Window], now_ms: u64) -> Usage {
+        self.expire(now_ms);
+        let (held_storage, held_files) = self.held();
+        Usage {
+            storage_bytes: self.storage,
+            file_count: self.files,
+            held_storage,
+            held_files,
+            windows: windows
+                .iter()
+                .map(|w| self.windows.get(&w.key(now_ms)).map_or(0, |c| c.0))
+                .collect(),
+            tier: self.tier.clone(),
+        }
+    }
+
+    pub fn set_usage(&mut self, storage: Option<u64>, files: Option<u64>) {
+        if let Some(s) = storage {
+            self.storage = s;
+        }
+        if let Some(f) = files {
+            self.files = f;
+        }
+    }
+}
