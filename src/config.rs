@@ -99,8 +99,7 @@ impl Config {
         let admin_token = raw
             .admin
             .as_ref()
-            .and_then(|a| a.token_env.as_ref())
-            .and_then(|env| admin_token(env, &mut errors));
+            .and_then(|a| admin_token(a, base, &mut errors));
         let upstreams = upstreams(&raw.upstreams, &mut errors);
         let routes = raw
             .routes
@@ -163,18 +162,37 @@ fn server(f: &file::ServerFile, errors: &mut Collector) -> ServerSettings {
     }
 }
 
-fn admin_token(env: &str, errors: &mut Collector) -> Option<String> {
-    match std::env::var(env) {
+/// The admin token from `token_env` or `token_file` (at most one; at least 16 characters).
+fn admin_token(
+    a: &file::AdminFile,
+    base: &std::path::Path,
+    errors: &mut Collector,
+) -> Option<String> {
+    let (at, read) = match (&a.token_env, &a.token_file) {
+        (None, None) => return None,
+        (Some(_), Some(_)) => {
+            errors.push("admin", "set token_env or token_file, not both");
+            return None;
+        }
+        (Some(env), None) => (
+            "admin.token_env",
+            std::env::var(env).map_err(|_| format!("${env} is not set")),
+        ),
+        (None, Some(f)) => (
+            "admin.token_file",
+            std::fs::read_to_string(base.join(f))
+                .map(|t| t.trim().to_string())
+                .map_err(|e| format!("cannot read {f}: {e}")),
+        ),
+    };
+    match read {
         Ok(t) if t.len() >= 16 => Some(t),
         Ok(_) => {
-            errors.push(
-                "admin.token_env",
-                format!("${env} must hold at least 16 characters"),
-            );
+            errors.push(at, "the admin token must have at least 16 characters");
             None
         }
-        Err(_) => {
-            errors.push("admin.token_env", format!("${env} is not set"));
+        Err(m) => {
+            errors.push(at, m);
             None
         }
     }

@@ -38,9 +38,11 @@ impl FileConfig {
 pub struct AdminFile {
     /// `ip:port` serving Prometheus metrics at `/metrics`.
     pub address: String,
-    /// Environment variable holding the bearer token for the admin usage endpoints
-    /// (`/usage/...`); without it they answer 404.
+    /// Environment variable holding the bearer token of the admin usage endpoints
+    /// (`/usage...`); without a token they answer 404.
     pub token_env: Option<String>,
+    /// Or a file holding it (relative to the config file).
+    pub token_file: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

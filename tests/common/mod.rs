@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use upload_gateway::config::Config;
 
-pub use client::Request;
+pub use client::{Request, Response, chunked};
 pub use upstream::RecordingUpstream;
 
 /// A free loopback port: bind `:0`, read it, release it.

@@ -41,6 +41,25 @@ pub struct RecordingUpstream {
     /// then the connection is closed without an answer (once): the stale keep-alive connection
     /// pingora retries idempotent requests on.
     pub hang_up_on_reuse: Arc<std::sync::atomic::AtomicBool>,
+    /// Numbers the `"id":"obj-N"` of each answer.
+    pub objects: Arc<AtomicUsize>,
+}
+
+/// The answer a request's query string asks for: `?status=500`, `?delay_ms=3000` (default
+/// 201 at once).
+fn behaviour(path: &str) -> (u16, Duration) {
+    let query = path.split_once('?').map_or("", |(_, q)| q);
+    let param = |name: &str| {
+        query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    let status = param("status").map_or(201, |s| s as u16);
+    (
+        status,
+        Duration::from_millis(param("delay_ms").unwrap_or(0)),
+    )
 }
 
 impl RecordingUpstream {
@@ -51,6 +70,7 @@ impl RecordingUpstream {
             connections: Arc::default(),
             requests: Arc::default(),
             hang_up_on_reuse: Arc::default(),
+            objects: Arc::default(),
         };
         let me = up.clone();
         std::thread::spawn(move || {
@@ -159,11 +179,15 @@ impl RecordingUpstream {
             if served > 0 && self.hang_up_on_reuse.swap(false, Ordering::SeqCst) {
                 return;
             }
-            let body =
-                format!("{{\"upstream\":\"ok\",\"method\":\"{method}\",\"received\":{body_len}}}");
+            let (status, delay) = behaviour(&self.requests.lock().unwrap().last().unwrap().path);
+            std::thread::sleep(delay);
+            let id = self.objects.fetch_add(1, Ordering::SeqCst);
+            let body = format!(
+                "{{\"upstream\":\"ok\",\"id\":\"obj-{id}\",\"method\":\"{method}\",\"received\":{body_len}}}"
+            );
             let resp = format!(
                 // A forged X-Upload-Sha256: the gateway must replace what upstreams say.
-                "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nX-Upload-Sha256: forged-by-upstream\r\nContent-Length: {}\r\n\r\n{body}",
+                "HTTP/1.1 {status} Scripted\r\nContent-Type: application/json\r\nX-Upload-Sha256: forged-by-upstream\r\nContent-Length: {}\r\n\r\n{body}",
                 body.len()
             );
             if writer.write_all(resp.as_bytes()).is_err() {

@@ -1,0 +1,317 @@
+//! Quotas end to end with the memory store: concurrency never passes a limit, every failure
+//! gives its hold back, deletes give quota back, windows count down and reset, usage endpoints.
+//! (The same with Redis and two instances: tests/quota_redis.rs.)
+
+mod common;
+#[path = "quota/support.rs"]
+mod support;
+
+use common::*;
+use std::io::Write;
+use std::sync::Arc;
+use support::*;
+use upload_gateway::multipart::Form;
+
+const PNG_LEN: u64 = 14405;
+
+fn memory(upstream: &RecordingUpstream, storage: u64) -> QuotaGateway {
+    QuotaGateway::start(upstream.addr, "", storage)
+}
+
+/// 200 uploads race for room for 10 photos: accepted sizes never pass the limit, every refusal
+/// is the documented 429 body, and nothing stays held.
+pub fn race(gateways: &[&QuotaGateway], tenant: &str, limit: u64) {
+    let token = Arc::new(token(tenant, "media:write", None));
+    let accepted = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let threads: Vec<_> = (0..200)
+        .map(|i| {
+            let (token, accepted) = (token.clone(), accepted.clone());
+            let gw = gateways[i % gateways.len()];
+            let req = gw.gw.request();
+            let png = fixture("media/photo.png");
+            std::thread::spawn(move || {
+                let r = req
+                    .header("Authorization", &format!("Bearer {token}"))
+                    .form(Form::new("race").file("file", "p.png", "image/png", &png));
+                match r.status {
+                    201 => accepted.lock().unwrap().push(PNG_LEN),
+                    _ => {
+                        r.assert_error(429, "quota_exceeded");
+                        let e = &r.json()["error"];
+                        assert_eq!(e["message"], "tier quota exceeded for storage_bytes");
+                        assert_eq!(e["quotas"][0]["metric"], "storage_bytes");
+                        assert_eq!(e["quotas"][0]["limit"], limit);
+                        assert_eq!(e["quotas"][0]["cumulative"], true);
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let accepted: u64 = accepted.lock().unwrap().iter().sum();
+    assert!(accepted > 0, "some uploads must fit");
+    assert!(
+        accepted <= limit,
+        "accepted {accepted} bytes over a limit of {limit}"
+    );
+    let (used, held) = gateways[0].wait_released(tenant);
+    assert_eq!((used, held), (accepted, 0));
+}
+
+#[test]
+fn concurrent_uploads_never_pass_the_storage_limit() {
+    let upstream = RecordingUpstream::start();
+    let limit = 10 * PNG_LEN + 5000;
+    let gw = memory(&upstream, limit);
+    race(&[&gw], "racer", limit);
+}
+
+#[test]
+fn every_failure_gives_the_hold_back() {
+    let upstream = RecordingUpstream::start();
+    let gw = memory(&upstream, 10_000_000);
+    let t = token("unlucky", "media:write", None);
+    // Upstream 500, upstream timeout (read_timeout 1 s), upstream unreachable.
+    assert_eq!(gw.upload(&t, "?status=500").status, 500);
+    gw.upload(&t, "?delay_ms=3000").assert_error(504, "timeout");
+    let png = fixture("media/photo.png");
+    gw.gw
+        .request()
+        .path("/dead")
+        .header("Authorization", &format!("Bearer {t}"))
+        .form(Form::new("d").file("file", "p.png", "image/png", &png))
+        .assert_error(502, "storage_error");
+    // A rejection after the hold was taken.
+    gw.gw
+        .request()
+        .header("Authorization", &format!("Bearer {t}"))
+        .form(Form::new("m").file("file", "p.gif", "image/gif", &png))
+        .assert_error(415, "content_mismatch");
+    // A client that hangs up mid-body.
+    let form = Form::new("abort");
+    let mut s = std::net::TcpStream::connect(gw.gw.addr).unwrap();
+    let head = format!(
+        "POST /media HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\nContent-Type: {}\r\nContent-Length: 500000\r\n\r\n",
+        form.content_type()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(&form.open_file("file", "p.png", "image/png"))
+        .unwrap();
+    s.write_all(&png).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        gw.used("unlucky", "storage_bytes").1 > 0,
+        "the abort's hold is in place"
+    );
+    drop(s);
+    assert_eq!(gw.wait_released("unlucky"), (0, 0));
+    assert_eq!(gw.used("unlucky", "file_count"), (0, 0));
+}
+
+#[test]
+fn upload_then_delete_gives_storage_and_the_file_back() {
+    let upstream = RecordingUpstream::start();
+    let gw = memory(&upstream, 10_000_000);
+    let w = token("deleter", "media:write media:delete", None);
+    let r = gw.upload(&w, "");
+    assert_eq!(r.status, 201);
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    // The ledger entry is written as the response ends.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(gw.used("deleter", "storage_bytes"), (PNG_LEN, 0));
+    assert_eq!(gw.used("deleter", "file_count"), (1, 0));
+    // Another tenant deleting the same id gives nothing of deleter's back.
+    let other = token("someone-else", "media:delete", None);
+    let d = gw
+        .gw
+        .request()
+        .method("DELETE")
+        .path(&format!("/media/{id}"))
+        .header("Authorization", &format!("Bearer {other}"))
+        .body(b"");
+    assert_eq!(d.status, 201);
+    assert_eq!(gw.used("deleter", "storage_bytes"), (PNG_LEN, 0));
+    let d = gw
+        .gw
+        .request()
+        .method("DELETE")
+        .path(&format!("/media/{id}"))
+        .header("Authorization", &format!("Bearer {w}"))
+        .body(b"");
+    assert_eq!(d.status, 201);
+    assert_eq!(gw.used("deleter", "storage_bytes"), (0, 0));
+    assert_eq!(gw.used("deleter", "file_count"), (0, 0));
+}
+
+#[test]
+fn a_declared_length_over_what_is_left_is_refused_before_any_body_byte() {
+    let upstream = RecordingUpstream::start();
+    let gw = memory(&upstream, 100_000);
+    let t = token("full", "media:write", None);
+    let form = Form::new("big");
+    let (r, sent) = gw
+        .gw
+        .request()
+        .header("Authorization", &format!("Bearer {t}"))
+        .header("Content-Type", &form.content_type())
+        .expect_continue_declared(150_000, b"never sent");
+    assert!(!sent, "no 100 Continue before a quota refusal");
+    r.assert_error(429, "quota_exceeded");
+    assert_eq!(r.json()["error"]["metric"], "storage_bytes");
+    upstream.assert_untouched();
+}
+
+#[test]
+fn a_chunked_body_is_refused_the_moment_it_would_cross_the_quota() {
+    let upstream = RecordingUpstream::start();
+    let gw = memory(&upstream, 3_000_000);
+    let t = token("chunky", "media:write", None);
+    let form = Form::new("ch");
+    let mut head = form.open_file("file", "p.png", "image/png");
+    head.extend_from_slice(&fixture("media/photo.png"));
+    let r = gw
+        .gw
+        .request()
+        .header("Authorization", &format!("Bearer {t}"))
+        .header("Content-Type", &form.content_type())
+        .header("Transfer-Encoding", "chunked")
+        .stream(chunked(80, move |i| {
+            if i == 0 {
+                head.clone()
+            } else {
+                vec![0u8; 64 * 1024]
+            }
+        }));
+    r.assert_error(429, "quota_exceeded");
+    upstream.assert_no_complete_body();
+    assert_eq!(gw.wait_released("chunky"), (0, 0));
+}
+
+#[test]
+fn request_windows_count_down_refuse_with_retry_after_and_reset() {
+    let upstream = RecordingUpstream::start();
+    let gw = memory(&upstream, 1_000_000);
+    let t = token("chatty", "media:read", Some("limited"));
+    // Start early in a 2 s window so the three requests share it.
+    while upload_gateway::quota::now_ms() % 2000 > 300 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let get = || {
+        gw.gw
+            .request()
+            .path("/media/x")
+            .method("GET")
+            .header("Authorization", &format!("Bearer {t}"))
+            .body(b"")
+    };
+    for left in [2, 1, 0] {
+        let r = get();
+        assert_eq!(r.status, 201);
+        let state = r.header("ratelimit").unwrap();
+        assert!(
+            state.starts_with(&format!("\"requests\";r={left};t=")),
+            "{state}"
+        );
+        assert_eq!(
+            r.header("ratelimit-policy").unwrap(),
+            "\"requests\";q=3;w=2, \"requests:read\";q=100;w=60"
+        );
+    }
+    let r = get();
+    r.assert_error(429, "rate_limited");
+    let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry), "Retry-After {retry}");
+    assert!(r.header("ratelimit").unwrap().contains(";r=0;"));
+    std::thread::sleep(std::time::Duration::from_secs(retry));
+    assert_eq!(get().status, 201, "the window reset");
+}
+
+#[test]
+fn the_usage_endpoint_answers_the_tenants_own_figures_only() {
+    let upstream = RecordingUpstream::start();
+    let gw = memory(&upstream, 1_000_000);
+    assert_eq!(
+        gw.upload(&token("acme", "media:write", None), "").status,
+        201
+    );
+    let ask = |t: &str, org: Option<&str>| {
+        let mut r = gw
+            .gw
+            .request()
+            .method("GET")
+            .path("/usage")
+            .header("Authorization", &format!("Bearer {t}"));
+        if let Some(o) = org {
+            r = r.header("X-Organization-Id", o);
+        }
+        r.body(b"")
+    };
+    let r = ask(&token("acme", "usage:read", None), None);
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    assert_eq!(
+        (v["tenant"].as_str(), v["tier"].as_str()),
+        (Some("acme"), Some("free"))
+    );
+    assert_eq!(v["quotas"][0]["metric"], "storage_bytes");
+    assert_eq!(v["quotas"][0]["used"], PNG_LEN);
+    assert_eq!(v["quotas"][0]["limit"], 1_000_000);
+    ask(&token("acme", "usage:read", None), Some("other-org")).assert_error(403, "forbidden");
+    ask(&token("acme", "media:read", None), None).assert_error(403, "forbidden");
+    upstream.wait_for(1);
+}
+
+#[test]
+fn operators_read_set_and_list_usage_with_the_admin_token() {
+    let upstream = RecordingUpstream::start();
+    let gw = memory(&upstream, 100_000);
+    let admin = |method: &str, path: &str, token: &str, body: &[u8]| {
+        Request::new(gw.admin)
+            .method(method)
+            .path(path)
+            .header("Authorization", &format!("Bearer {token}"))
+            .body(body)
+    };
+    assert_eq!(
+        admin("GET", "/usage/acme", "wrong-token-wrong-token", b"").status,
+        401
+    );
+    let r = admin(
+        "PUT",
+        "/usage/acme",
+        ADMIN_TOKEN,
+        br#"{"storage_bytes":90000,"file_count":7}"#,
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(gw.used("acme", "storage_bytes"), (90_000, 0));
+    assert_eq!(gw.used("acme", "file_count"), (7, 0));
+    assert_eq!(
+        admin(
+            "PUT",
+            "/usage/acme",
+            ADMIN_TOKEN,
+            br#"{"storage_bytes":-1}"#
+        )
+        .status,
+        400
+    );
+    // The reconciled figure is enforced: 90 000 + a photo > 100 000.
+    gw.upload(&token("acme", "media:write", None), "")
+        .assert_error(429, "quota_exceeded");
+    admin(
+        "PUT",
+        "/usage/small",
+        ADMIN_TOKEN,
+        br#"{"storage_bytes":10}"#,
+    );
+    let list = admin("GET", "/usage?over=80", ADMIN_TOKEN, b"").json();
+    let names: Vec<&str> = list["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["tenant"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["acme"]);
+}
