@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use upload_gateway::config::Config;
 
+#[allow(unused_imports)]
 pub use client::{Request, Response, chunked};
 pub use upstream::RecordingUpstream;
 

@@ -1,14 +1,18 @@
 //! Shared by the quota tests: the config, tokens, uploads, usage reads, a real redis-server.
+#![allow(dead_code)]
 
 use crate::common::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use upload_gateway::multipart::Form;
 
 const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/keys");
+/// The size of tests/fixtures/media/photo.png.
+pub const PNG_LEN: u64 = 14405;
 pub const ADMIN_TOKEN: &str = "admin-token-for-quota-tests";
 
 /// `{STORE}` is the store's lines of `[quotas]`; the `free` tier's storage fits a few photos.
@@ -254,4 +258,46 @@ impl Drop for Redis {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// 200 uploads race for room for 10 photos: accepted sizes never pass the limit, every refusal
+/// is the documented 429 body, and nothing stays held.
+pub fn race(gateways: &[&QuotaGateway], tenant: &str, limit: u64) {
+    let token = Arc::new(token(tenant, "media:write", None));
+    let accepted = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let threads: Vec<_> = (0..200)
+        .map(|i| {
+            let (token, accepted) = (token.clone(), accepted.clone());
+            let gw = gateways[i % gateways.len()];
+            let req = gw.gw.request();
+            let png = fixture("media/photo.png");
+            std::thread::spawn(move || {
+                let r = req
+                    .header("Authorization", &format!("Bearer {token}"))
+                    .form(Form::new("race").file("file", "p.png", "image/png", &png));
+                match r.status {
+                    201 => accepted.lock().unwrap().push(PNG_LEN),
+                    _ => {
+                        r.assert_error(429, "quota_exceeded");
+                        let e = &r.json()["error"];
+                        assert_eq!(e["message"], "tier quota exceeded for storage_bytes");
+                        assert_eq!(e["quotas"][0]["metric"], "storage_bytes");
+                        assert_eq!(e["quotas"][0]["limit"], limit);
+                        assert_eq!(e["quotas"][0]["cumulative"], true);
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let accepted: u64 = accepted.lock().unwrap().iter().sum();
+    assert!(accepted > 0, "some uploads must fit");
+    assert!(
+        accepted <= limit,
+        "accepted {accepted} bytes over a limit of {limit}"
+    );
+    let (used, held) = gateways[0].wait_released(tenant);
+    assert_eq!((used, held), (accepted, 0));
 }
