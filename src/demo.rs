@@ -69,7 +69,7 @@ pub fn token() -> Result<String, String> {
     let claims = serde_json::json!({
         "sub": "demo-user", "iss": "upload-gateway-demo", "aud": "media-api",
         "iat": now, "exp": now + 24 * 3600,
-        "scope": "media:read media:write media:delete", "org_id": "demo-org",
+        "scope": "media:read media:write media:delete usage:read", "org_id": "demo-org",
     });
     let key = EncodingKey::from_secret(DEMO_SECRET.trim().as_bytes());
     jsonwebtoken::encode(&Header::default(), &claims, &key).map_err(|e| e.to_string())
@@ -84,10 +84,11 @@ pub fn run(data_dir: &Path) -> Result<(), String> {
     let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
     println!(
         "\nupload-gateway demo\n  gateway  http://{listen}  (backend http://{backend}, data in {})\n  metrics  http://{admin}/metrics\n\n\
-         Bearer token (24h; scopes media:read media:write media:delete; org demo-org):\n  export TOKEN={token}\n\
+         Bearer token (24h; scopes media:read media:write media:delete usage:read; org demo-org):\n  export TOKEN={token}\n\
          API key (test mode, same scopes):\n  export API_KEY={DEMO_API_KEY}\n\n\
          An accepted upload (201, with X-Upload-Sha256):\n  curl -i -H \"Authorization: Bearer $TOKEN\" -F \"file=@{fixtures}/media/photo.png;type=image/png\" -F tags=demo,png http://{listen}/media\n\
          A spoofed file refused before the backend sees it (415 content_mismatch: an ELF declared as PNG):\n  curl -i -H \"Authorization: Bearer $API_KEY\" -F \"file=@{fixtures}/hostile/elf-binary.bin;type=image/png;filename=cat.png\" http://{listen}/media\n\
+         The organisation's quota usage (storage_bytes, file_count, upload_bytes per day, requests per minute):\n  curl -s -H \"Authorization: Bearer $TOKEN\" http://{listen}/usage\n\
          The metrics:\n  curl -s http://{admin}/metrics | grep upload_gateway\n",
         data_dir.join("media").display()
     );
@@ -109,7 +110,7 @@ mod tests {
         let by_key = auth.authenticate(DEMO_API_KEY, now).unwrap();
         assert_eq!(
             by_key.scopes,
-            vec!["media:read", "media:write", "media:delete"]
+            vec!["media:read", "media:write", "media:delete", "usage:read"]
         );
         let upload = config
             .route(&pingora::http::Method::POST, "/media")

@@ -85,6 +85,16 @@ fn printed_credentials_drive_the_whole_api_and_metrics_show_it() {
         .path(&format!("/media/{id}/content"))
         .body(b"");
     assert_eq!(content.body, png);
+    // The printed usage line: the organisation's quotas, given back by the DELETE below.
+    let usage = |auth: &str| {
+        let u = req(auth).method("GET").path("/usage").body(b"").json();
+        (
+            u["quotas"][0]["used"].as_u64(),
+            u["quotas"][1]["used"].as_u64(),
+        )
+    };
+    let both = (png.len() + pdf.len()) as u64;
+    assert_eq!(usage(&token), (Some(both), Some(2)));
     assert_eq!(
         req(&token)
             .method("DELETE")
@@ -101,6 +111,7 @@ fn printed_credentials_drive_the_whole_api_and_metrics_show_it() {
             .status,
         404
     );
+    assert_eq!(usage(&key), (Some(pdf.len() as u64), Some(1)));
     // Line 3: the metrics URL shows the traffic.
     let metrics = Request::new(at.admin.parse().unwrap())
         .method("GET")
