@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark, all in one run on this machine, reported as ratios:
 #   direct (client -> sink), nginx (streaming proxy, no inspection; when installed),
-#   plain pingora (the gateway on a route without inspection), gateway (full inspection) and
-#   gateway + HS256 JWT, all in front of the same sink (examples/sink.rs).
+#   plain pingora (the gateway on a route without inspection), gateway (full inspection),
+#   gateway + HS256 JWT and gateway + JWT + quotas (memory store), all in front of the same sink
+#   (examples/sink.rs).
 # usage: scripts/bench.sh [small|big|slow|all]   (default all)
 #   BENCH_SECONDS  wrk duration per system for `small` (default 8)
 #   BENCH_SLOW_N   concurrent slow uploads for `slow` (default 1000)
@@ -31,7 +32,7 @@ fi
 cargo build --release --locked -q --bin upload-gateway --example sink
 GW=$PWD/target/release/upload-gateway
 SINK=$PWD/target/release/examples/sink
-PORT_SINK=18181 PORT_NGINX=18180 PORT_PLAIN=18186 PORT_GW=18182 PORT_JWT=18184
+PORT_SINK=18181 PORT_NGINX=18180 PORT_PLAIN=18186 PORT_GW=18182 PORT_JWT=18184 PORT_QUOTA=18188
 B="----bench7MA4YWxkTrZu0gW"
 
 python3 - "$DIR" "$PWD/tests/fixtures/media" "$B" "$BIG_MIB" <<'PY'
@@ -61,8 +62,13 @@ PY
 TOKEN=$(cat "$DIR/jwt.token")
 ln -sf "$DIR/big-$BIG_MIB.body" "$DIR/big.body"
 
-# gateway configs: $1 port, $2 inspection (0/1), $3 jwt (0/1)
+# gateway configs: $1 port, $2 inspection (0/1), $3 jwt (0/1), $4 quotas (0/1)
 gwconf() {
+  if [ "${4:-0}" = 1 ]; then
+    printf '[quotas]\ndefault_tier = "bench"\n[quotas.tiers.bench]\nstorage_bytes = 1000000000000000\n'
+    printf 'file_count = 1000000000000\nrequests = { limit = 1000000000, window_seconds = 60 }\n'
+    printf 'upload_bytes = { limit = 1000000000000000, window_seconds = 86400 }\n'
+  fi
   printf '[server]\nthreads = 2\n[[listeners]]\naddress = "127.0.0.1:%s"\n[upstreams.sink]\naddress = "127.0.0.1:%s"\n' "$1" "$PORT_SINK"
   [ "$3" = 1 ] && printf '[auth]\n[[auth.jwt.keys]]\nalgorithms = ["HS256"]\nsecret_file = "%s/jwt.secret"\n' "$DIR"
   printf '[[routes]]\nname = "upload"\npath = "/media"\nmethods = ["POST"]\nupstream = "sink"\n'
@@ -75,6 +81,7 @@ gwconf() {
 gwconf $PORT_PLAIN 0 0 >"$DIR/plain.toml"
 gwconf $PORT_GW 1 0 >"$DIR/gw.toml"
 gwconf $PORT_JWT 1 1 >"$DIR/gw-jwt.toml"
+gwconf $PORT_QUOTA 1 1 1 >"$DIR/gw-quota.toml"
 
 PIDS=()
 cleanup() {
@@ -110,15 +117,16 @@ NGX
 else
   echo "(nginx not installed: no nginx column)"
 fi
-for c in plain gw gw-jwt; do
+for c in plain gw gw-jwt gw-quota; do
   RUST_LOG=warn "$GW" run -c "$DIR/$c.toml" >"$DIR/$c.log" 2>&1 & PIDS+=($!)
   eval "PID_$(echo $c | tr - _)=$!"
 done
-SYSTEMS="$SYSTEMS pingora:$PORT_PLAIN gateway:$PORT_GW gateway+jwt:$PORT_JWT"
-for p in $PORT_SINK $PORT_PLAIN $PORT_GW $PORT_JWT; do
+SYSTEMS="$SYSTEMS pingora:$PORT_PLAIN gateway:$PORT_GW gateway+jwt:$PORT_JWT +quotas:$PORT_QUOTA"
+for p in $PORT_SINK $PORT_PLAIN $PORT_GW $PORT_JWT $PORT_QUOTA; do
   for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$p/" && break; sleep 0.1; done
 done
-auth_for() { [ "$1" = gateway+jwt ] && echo "Authorization: Bearer $TOKEN" || echo "X-Bench: 1"; }
+jwt_for() { [ "$1" = gateway+jwt ] || [ "$1" = +quotas ]; }
+auth_for() { jwt_for "$1" && echo "Authorization: Bearer $TOKEN" || echo "X-Bench: 1"; }
 
 # Each system must accept the upload before it is timed.
 for s in $SYSTEMS; do
@@ -137,7 +145,7 @@ if [ "$WHAT" = small ] || [ "$WHAT" = all ]; then
   declare -A RPS
   for s in $SYSTEMS; do
     name=${s%%:*}; port=${s##*:}
-    script="$DIR/post.lua"; [ "$name" = gateway+jwt ] && script="$DIR/post-jwt.lua"
+    script="$DIR/post.lua"; jwt_for "$name" && script="$DIR/post-jwt.lua"
     out=$(wrk -t1 -c64 -d"${SECS}s" --latency -s "$script" "http://127.0.0.1:$port/media")
     RPS[$name]=$(echo "$out" | awk '/Requests\/sec/{print $2}')
     p50=$(echo "$out" | awk '$1=="50%"{print $2}'); p99=$(echo "$out" | awk '$1=="99%"{print $2}')
@@ -145,6 +153,7 @@ if [ "$WHAT" = small ] || [ "$WHAT" = all ]; then
     base=${RPS[nginx]:-${RPS[direct]}}
     printf '%-12s rps=%-10s p50=%-8s p99=%-8s non2xx=%-4s x_nginx=%s\n' "$name" "${RPS[$name]}" "$p50" "$p99" "${bad:-0}" "$(ratio "${RPS[$name]}" "$base")"
   done
+  echo "quotas on / off (gateway+jwt with and without a memory-store tier): $(ratio "${RPS[+quotas]}" "${RPS[gateway+jwt]}")"
 fi
 
 if [ "$WHAT" = big ] || [ "$WHAT" = all ]; then
@@ -152,7 +161,7 @@ if [ "$WHAT" = big ] || [ "$WHAT" = all ]; then
   declare -A WALL
   for s in $SYSTEMS; do
     name=${s%%:*}; port=${s##*:}
-    [ "$name" = gateway+jwt ] && continue
+    jwt_for "$name" && continue
     best=""
     for _ in 1 2 3; do
       t=$(curl -sS -o /dev/null -w '%{time_total}' -H 'Expect:' -H "Content-Type: multipart/form-data; boundary=$B" \

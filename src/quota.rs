@@ -62,7 +62,8 @@ impl Metric {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Window {
     pub metric: Metric,
-    pub scope: String,
+    /// `*` or a route name (shared: windows are cloned into every request's state).
+    pub scope: Arc<str>,
     pub limit: u64,
     pub seconds: u64,
 }
@@ -82,7 +83,7 @@ impl Window {
 
     /// The name in `RateLimit` headers: the metric, and the route for a per-route window.
     pub fn policy_name(&self) -> String {
-        match self.scope.as_str() {
+        match &*self.scope {
             "*" => self.metric.as_str().to_string(),
             route => format!("{}:{route}", self.metric.as_str()),
         }
@@ -90,24 +91,29 @@ impl Window {
 }
 
 /// The limits one request is checked against: its tenant's tier, windows of its route.
+/// Built once per tier and route (`Tier::limits`), shared by requests.
 #[derive(Debug, Clone)]
 pub struct Limits {
     pub storage_bytes: Option<u64>,
     pub file_count: Option<u64>,
     pub windows: Vec<Window>,
+    /// The `RateLimit-Policy` value of these windows (`None` without windows).
+    pub policy_header: Option<String>,
 }
 
 impl Limits {
     pub fn new(tier: &Tier, route: &str) -> Self {
+        let windows: Vec<Window> = tier
+            .windows
+            .iter()
+            .filter(|w| &*w.scope == "*" || &*w.scope == route)
+            .cloned()
+            .collect();
         Self {
             storage_bytes: tier.storage_bytes,
             file_count: tier.file_count,
-            windows: tier
-                .windows
-                .iter()
-                .filter(|w| w.scope == "*" || w.scope == route)
-                .cloned()
-                .collect(),
+            policy_header: rate_limit_policy(&windows),
+            windows,
         }
     }
 }
@@ -264,7 +270,7 @@ pub fn refusal(v: &Verdict) -> Option<Rejection> {
             used,
             limit,
         } => Some(Rejection::QuotaExceeded {
-            metric: *metric,
+            metric: metric.as_str(),
             used: *used,
             limit: *limit,
         }),
@@ -272,15 +278,15 @@ pub fn refusal(v: &Verdict) -> Option<Rejection> {
             window,
             retry_after_secs,
         } => Some(Rejection::RateLimited {
-            metric: window.metric,
+            metric: window.metric.as_str(),
             retry_after_secs: *retry_after_secs,
         }),
     }
 }
 
-/// The IETF `RateLimit-Policy` and `RateLimit` header values (draft-ietf-httpapi-ratelimit-
-/// headers) for the windows of a request; `None` when it has none.
-pub fn rate_limit_headers(windows: &[WindowState]) -> Option<(String, String)> {
+/// The IETF `RateLimit-Policy` header value (draft-ietf-httpapi-ratelimit-headers) of
+/// `windows`; `None` when there are none.
+pub fn rate_limit_policy(windows: &[Window]) -> Option<String> {
     if windows.is_empty() {
         return None;
     }
@@ -290,8 +296,7 @@ pub fn rate_limit_headers(windows: &[WindowState]) -> Option<(String, String)> {
     };
     let policy = windows
         .iter()
-        .map(|s| {
-            let w = &s.window;
+        .map(|w| {
             format!(
                 "\"{}\";q={};w={}{}",
                 w.policy_name(),
@@ -302,6 +307,14 @@ pub fn rate_limit_headers(windows: &[WindowState]) -> Option<(String, String)> {
         })
         .collect::<Vec<_>>()
         .join(", ");
+    Some(policy)
+}
+
+/// The IETF `RateLimit` header value: each window's remaining quota and seconds to reset.
+pub fn rate_limit_state(windows: &[WindowState]) -> Option<String> {
+    if windows.is_empty() {
+        return None;
+    }
     let state = windows
         .iter()
         .map(|s| {
@@ -314,7 +327,7 @@ pub fn rate_limit_headers(windows: &[WindowState]) -> Option<(String, String)> {
         })
         .collect::<Vec<_>>()
         .join(", ");
-    Some((policy, state))
+    Some(state)
 }
 
 #[cfg(test)]

@@ -2,7 +2,6 @@
 //! stable `code` and its message. Rendered into a response body in exactly one place
 //! ([`Rejection::render`]), whatever phase produced it.
 
-use crate::quota::Metric;
 use serde_json::json;
 
 /// Why a request was refused. Each variant has a fixed HTTP status and a stable `code` that
@@ -31,15 +30,16 @@ pub enum Rejection {
     /// 422 `validation_error`: a form-field or filename rule failed.
     Validation(String),
     /// 429 `quota_exceeded`: a cumulative quota (`storage_bytes`, `file_count`) would be
-    /// crossed; `used` is the committed usage.
+    /// crossed; `used` is the committed usage, `metric` the quota metric's name.
     QuotaExceeded {
-        metric: Metric,
+        metric: &'static str,
         used: u64,
         limit: u64,
     },
-    /// 429 `rate_limited`: a windowed limit is reached until `retry_after_secs`.
+    /// 429 `rate_limited`: a windowed limit (`metric`: `requests`, `upload_bytes`) is reached
+    /// until `retry_after_secs`.
     RateLimited {
-        metric: Metric,
+        metric: &'static str,
         retry_after_secs: u64,
     },
     /// 503 `quota_unavailable`: the quota store cannot be reached and the metric fails closed.
@@ -118,10 +118,10 @@ impl Rejection {
                 retry_after_secs,
             } => format!(
                 "rate limit exceeded for {}, retry after {retry_after_secs}s",
-                metric.as_str()
+                metric
             ),
             Self::QuotaExceeded { metric, .. } => {
-                format!("tier quota exceeded for {}", metric.as_str())
+                format!("tier quota exceeded for {}", metric)
             }
             Self::QuotaUnavailable => "quotas cannot be checked right now; retry later".into(),
             Self::UpstreamTimeout => "the storage backend did not answer in time".into(),
@@ -163,16 +163,16 @@ impl Rejection {
                 used,
                 limit,
             } => {
-                error["metric"] = json!(metric.as_str());
+                error["metric"] = json!(metric);
                 error["quotas"] = json!([{
-                    "metric": metric.as_str(),
+                    "metric": metric,
                     "used": used,
                     "limit": limit,
                     "cumulative": true,
                 }]);
             }
             Self::RateLimited { metric, .. } => {
-                error["metric"] = json!(metric.as_str());
+                error["metric"] = json!(metric);
             }
             _ => {}
         }
@@ -206,7 +206,7 @@ mod tests {
     #[test]
     fn quota_exceeded_names_the_metric_like_media_apis_do() {
         let r = Rejection::QuotaExceeded {
-            metric: Metric::StorageBytes,
+            metric: "storage_bytes",
             used: 900,
             limit: 1000,
         };

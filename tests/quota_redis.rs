@@ -22,11 +22,11 @@ fn redis_store(redis: &Redis, prefix: &str) -> String {
 }
 
 fn tier() -> Tier {
-    Tier {
-        name: "t".into(),
-        storage_bytes: Some(1000),
-        file_count: Some(2),
-        windows: vec![
+    Tier::new(
+        "t",
+        Some(1000),
+        Some(2),
+        vec![
             Window {
                 metric: Metric::Requests,
                 scope: "*".into(),
@@ -40,7 +40,7 @@ fn tier() -> Tier {
                 seconds: 3600,
             },
         ],
-    }
+    )
 }
 
 /// The rules every store follows; run against both.

@@ -21,7 +21,7 @@ pub struct QuotaHold {
     pub quotas: Arc<Quotas>,
     pub tenant: String,
     pub tier: Arc<Tier>,
-    pub limits: Limits,
+    pub limits: Arc<Limits>,
     pub hold: String,
     /// Counts storage and files (upload routes).
     pub upload: bool,
@@ -63,7 +63,7 @@ pub async fn reserve(
         .settings
         .tier_of(&tenant, identity.tier.as_deref())
         .clone();
-    let limits = Limits::new(&tier, &route.name);
+    let limits = tier.limits(&route.name);
     let upload = route.upload.is_some();
     let declared = req
         .headers
@@ -194,7 +194,7 @@ pub async fn on_response(
     let Some(h) = ctx.quota.as_mut() else {
         return Ok(());
     };
-    add_headers(resp, &h.windows)?;
+    add_headers(resp, h)?;
     let ok = resp.status.is_success();
     if h.upload && !h.settled {
         let complete = ctx
@@ -301,9 +301,11 @@ fn store_failed(op: &'static str, tenant: &str, e: &quota::StoreError) {
 }
 
 /// Adds `RateLimit-Policy` and `RateLimit` to a response.
-pub fn add_headers(resp: &mut ResponseHeader, windows: &[WindowState]) -> pingora::Result<()> {
-    if let Some((policy, state)) = quota::rate_limit_headers(windows) {
-        resp.insert_header("RateLimit-Policy", policy)?;
+pub fn add_headers(resp: &mut ResponseHeader, h: &QuotaHold) -> pingora::Result<()> {
+    if let (Some(policy), Some(state)) =
+        (&h.limits.policy_header, quota::rate_limit_state(&h.windows))
+    {
+        resp.insert_header("RateLimit-Policy", policy.as_str())?;
         resp.insert_header("RateLimit", state)?;
     }
     Ok(())

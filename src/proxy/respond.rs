@@ -50,7 +50,7 @@ pub async fn rejection(session: &mut Session, ctx: &mut RequestCtx) -> u16 {
         return status;
     };
     if let Some(q) = &ctx.quota {
-        let _ = super::quota::add_headers(&mut header, &q.windows);
+        let _ = super::quota::add_headers(&mut header, q);
     }
     session.set_keepalive(None);
     if let Err(e) = session.write_response_header(Box::new(header), false).await {

@@ -43,6 +43,8 @@ pub struct RedisStore {
     prefix: String,
     timeout: Duration,
     scripts: Scripts,
+    /// Tenants this instance already added to the tenants set (saves a round trip a commit).
+    listed: dashmap::DashSet<String>,
     _runtime: Runtime,
 }
 
@@ -101,6 +103,7 @@ impl RedisStore {
                 free: script!("free.lua"),
                 usage: script!("usage.lua"),
             },
+            listed: dashmap::DashSet::new(),
             _runtime: Runtime(Some(runtime)),
         })
     }
@@ -111,6 +114,18 @@ impl RedisStore {
 
     fn tenants_key(&self) -> String {
         format!("{}:tenants", self.prefix)
+    }
+
+    /// Adds the tenant to the set the admin listing reads (once per instance).
+    async fn list(&self, tenant: &str) -> Result<(), StoreError> {
+        if self.listed.contains(tenant) {
+            return Ok(());
+        }
+        let _: i64 = self
+            .cmd(redis::cmd("SADD").arg(self.tenants_key()).arg(tenant))
+            .await?;
+        self.listed.insert(tenant.to_string());
+        Ok(())
     }
 
     /// Runs a prepared invocation within the timeout.
@@ -223,10 +238,7 @@ impl QuotaStore for RedisStore {
             .arg(files)
             .arg(tier);
         let _: i64 = self.run(&inv).await?;
-        let _: i64 = self
-            .cmd(redis::cmd("SADD").arg(self.tenants_key()).arg(tenant))
-            .await?;
-        Ok(())
+        self.list(tenant).await
     }
 
     async fn release(&self, tenant: &str, hold: &str) -> Result<(), StoreError> {
@@ -302,10 +314,7 @@ impl QuotaStore for RedisStore {
         if storage_bytes.is_some() || file_count.is_some() {
             let _: i64 = self.cmd(&cmd).await?;
         }
-        let _: i64 = self
-            .cmd(redis::cmd("SADD").arg(self.tenants_key()).arg(tenant))
-            .await?;
-        Ok(())
+        self.list(tenant).await
     }
 
     async fn tenants(&self) -> Result<Vec<String>, StoreError> {

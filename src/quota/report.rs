@@ -31,8 +31,8 @@ pub fn usage_report(tenant: &str, tier: &Tier, usage: &Usage) -> Value {
             "cumulative": false,
             "window_seconds": w.seconds,
         });
-        if w.scope != "*" {
-            q["route"] = json!(w.scope);
+        if &*w.scope != "*" {
+            q["route"] = json!(&*w.scope);
         }
         quotas.push(q);
     }

@@ -2,7 +2,7 @@
 //! the store, and what fails open.
 
 use super::file::{QuotasFile, RouteQuotaFile, TierFile, WindowFile};
-use super::{Metric, Window};
+use super::{Limits, Metric, Window};
 use crate::config::error::{Collector, ConfigError};
 use http::header::HeaderName;
 use std::collections::HashMap;
@@ -17,13 +17,59 @@ pub enum StoreKind {
 }
 
 /// One tier's limits; `None` means unlimited.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Tier {
     pub name: String,
     pub storage_bytes: Option<u64>,
     pub file_count: Option<u64>,
     /// Global windows (scope `*`) and per-route ones (scope = route name).
     pub windows: Vec<Window>,
+    /// The limits of routes with windows of their own, and of every other route.
+    by_route: Vec<(String, Arc<Limits>)>,
+    other_routes: Arc<Limits>,
+}
+
+impl Tier {
+    pub fn new(
+        name: &str,
+        storage_bytes: Option<u64>,
+        file_count: Option<u64>,
+        windows: Vec<Window>,
+    ) -> Self {
+        let mut t = Self {
+            name: name.to_string(),
+            storage_bytes,
+            file_count,
+            windows,
+            by_route: Vec::new(),
+            other_routes: Arc::new(Limits {
+                storage_bytes: None,
+                file_count: None,
+                windows: Vec::new(),
+                policy_header: None,
+            }),
+        };
+        let mut routes: Vec<&str> = t.windows.iter().map(|w| &*w.scope).collect();
+        routes.retain(|r| *r != "*");
+        routes.sort_unstable();
+        routes.dedup();
+        let by_route = routes
+            .iter()
+            .map(|r| (r.to_string(), Arc::new(Limits::new(&t, r))))
+            .collect();
+        t.other_routes = Arc::new(Limits::new(&t, "*"));
+        t.by_route = by_route;
+        t
+    }
+
+    /// The limits a request on `route` is checked against.
+    pub fn limits(&self, route: &str) -> Arc<Limits> {
+        self.by_route
+            .iter()
+            .find(|(r, _)| r == route)
+            .map_or(&self.other_routes, |(_, l)| l)
+            .clone()
+    }
 }
 
 /// The validated `[quotas]` section.
@@ -141,7 +187,7 @@ impl QuotaSettings {
     pub fn check_route_names(&self, names: &[&str], errors: &mut Collector) {
         for t in self.tiers.values() {
             for w in &t.windows {
-                if w.scope != "*" && !names.contains(&w.scope.as_str()) {
+                if &*w.scope != "*" && !names.contains(&&*w.scope) {
                     errors.push(
                         format!("quotas.tiers.{}.routes.{}", t.name, w.scope),
                         "no route has this name",
@@ -166,7 +212,7 @@ fn tier(name: &str, t: &TierFile, errors: &mut Collector) -> Tier {
             }
             windows.push(Window {
                 metric,
-                scope: scope.to_string(),
+                scope: scope.into(),
                 limit: w.limit,
                 seconds: w.window_seconds,
             });
@@ -195,12 +241,7 @@ fn tier(name: &str, t: &TierFile, errors: &mut Collector) -> Tier {
             format!("{at}.requests"),
         );
     }
-    Tier {
-        name: name.to_string(),
-        storage_bytes: t.storage_bytes,
-        file_count: t.file_count,
-        windows,
-    }
+    Tier::new(name, t.storage_bytes, t.file_count, windows)
 }
 
 /// A route's part in quotas, validated.

@@ -81,8 +81,9 @@ impl TenantState {
             Metric::Requests => u64::from(ask.request),
             _ => ask.storage,
         };
-        for w in &limits.windows {
-            let count = self.windows.get(&w.key(now_ms)).map_or(0, |c| c.0);
+        let keys: Vec<String> = limits.windows.iter().map(|w| w.key(now_ms)).collect();
+        for (w, key) in limits.windows.iter().zip(&keys) {
+            let count = self.windows.get(key).map_or(0, |c| c.0);
             let a = amount(w);
             if a > 0 && count + a > w.limit {
                 return Verdict::RateLimited {
@@ -95,9 +96,8 @@ impl TenantState {
         hold.storage += ask.storage;
         hold.files += ask.files;
         hold.expires_ms = now_ms + ttl_ms;
-        let mut states = Vec::new();
-        for w in &limits.windows {
-            let key = w.key(now_ms);
+        let mut states = Vec::with_capacity(keys.len());
+        for (w, key) in limits.windows.iter().zip(keys) {
             let a = amount(w);
             if w.metric == Metric::UploadBytes && a > 0 && !hold.upload_windows.contains(&key) {
                 hold.upload_windows.push(key.clone());
@@ -136,7 +136,9 @@ impl TenantState {
         }
         self.storage += storage;
         self.files += files;
-        self.tier = Some(tier.to_string());
+        if self.tier.as_deref() != Some(tier) {
+            self.tier = Some(tier.to_string());
+        }
     }
 
     pub fn record_object(&mut self, id: &str, size: u64) {

@@ -2,11 +2,11 @@ use super::state::TenantState;
 use super::*;
 
 fn tier() -> Tier {
-    Tier {
-        name: "free".into(),
-        storage_bytes: Some(1000),
-        file_count: Some(3),
-        windows: vec![
+    Tier::new(
+        "free",
+        Some(1000),
+        Some(3),
+        vec![
             Window {
                 metric: Metric::Requests,
                 scope: "*".into(),
@@ -20,7 +20,7 @@ fn tier() -> Tier {
                 seconds: 3600,
             },
         ],
-    }
+    )
 }
 
 fn ask(hold: &str, storage: u64, files: u64) -> Ask {
@@ -143,7 +143,8 @@ fn rate_limit_headers_follow_the_ietf_draft() {
             reset_secs: 5,
         },
     ];
-    let (policy, state) = rate_limit_headers(&states).unwrap();
+    let policy = Limits::new(&t, "upload").policy_header.unwrap();
+    let state = rate_limit_state(&states).unwrap();
     assert_eq!(
         policy,
         "\"requests\";q=2;w=60, \"upload_bytes:upload\";q=1500;w=3600;qu=\"content-bytes\""
