@@ -119,19 +119,16 @@ impl Config {
             a.credential_headers.dedup();
         }
         let auth = auth.map(Arc::new);
+        let names: Vec<&str> = routes.iter().map(|r| r.name.as_str()).collect();
         let quotas = raw
             .quotas
             .as_ref()
-            .and_then(|q| errors.take(QuotaSettings::from_config(q)));
-        if let Some(q) = &quotas {
-            let names: Vec<&str> = routes.iter().map(|r| r.name.as_str()).collect();
-            q.check_route_names(&names, &mut errors);
-            if auth.is_none() {
-                errors.push(
-                    "quotas",
-                    "quotas count per verified tenant: configure [auth]",
-                );
-            }
+            .and_then(|q| errors.take(QuotaSettings::from_config(q, &names)));
+        if raw.quotas.is_some() && auth.is_none() {
+            errors.push(
+                "quotas",
+                "quotas count per verified tenant: configure [auth]",
+            );
         }
         errors.finish(|| Config {
             server,

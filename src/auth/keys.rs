@@ -147,6 +147,15 @@ mod tests {
     }
 
     #[test]
+    fn a_key_entry_names_its_quota_tier() {
+        let (key, entry) = generate("so_live_", "big", Some("org_1"), &[]);
+        let keys = ApiKeys::parse(&format!("{entry}tier = \"pro\"\n"), prefixes()).unwrap();
+        assert_eq!(keys.verify(&key, 0).unwrap().tier.as_deref(), Some("pro"));
+        let plain = ApiKeys::parse(&entry, prefixes()).unwrap();
+        assert_eq!(plain.verify(&key, 0).unwrap().tier, None);
+    }
+
+    #[test]
     fn expired_keys_are_refused() {
         let (key, entry) = generate("so_live_", "old", None, &[]);
         let keys = ApiKeys::parse(&format!("{entry}expires_at_unix = 100\n"), prefixes()).unwrap();

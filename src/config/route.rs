@@ -22,7 +22,7 @@ pub enum PathPattern {
 }
 
 impl PathPattern {
-    fn parse(p: &str) -> Self {
+    pub fn parse(p: &str) -> Self {
         if p.contains('{') {
             return Self::Segments(p.split('/').map(str::to_string).collect());
         }

@@ -69,3 +69,57 @@ fn unknown_keys_are_refused() {
     let err = Config::parse(&format!("{GOOD}\n[server]\nthreadz = 3\n")).unwrap_err();
     assert!(err.to_string().contains("threadz"), "{err}");
 }
+
+#[test]
+fn quota_mistakes_are_reported_with_their_paths() {
+    let text = format!(
+        "{GOOD}{}",
+        r#"
+[[routes]]
+name = "delete"
+path = "/media/{id}"
+methods = ["DELETE"]
+upstream = "media"
+[routes.quota]
+frees_object = "key"
+
+[quotas]
+store = "redis"
+default_tier = "gold"
+fail_open = ["bytes"]
+[quotas.tenants]
+acme = "platinum"
+[quotas.tiers.free]
+requests = { limit = 5, window_seconds = 0 }
+[quotas.tiers.free.routes.uplaod]
+requests = { limit = 5, window_seconds = 60 }
+"#
+    );
+    let errors = Config::parse(&text).unwrap_err().to_string();
+    for expected in [
+        "routes[2].quota.frees_object: the route's path has no {key} segment",
+        "quotas.redis_url: store = \"redis\" needs a redis_url",
+        "quotas.default_tier: no tier named \"gold\"",
+        "quotas.fail_open[0]: \"bytes\" is not a metric",
+        "quotas.tenants.acme: no tier named \"platinum\"",
+        "quotas.tiers.free.requests: window_seconds must be at least 1",
+        "quotas.tiers.free.routes.uplaod: no route has this name",
+        "quotas: quotas count per verified tenant: configure [auth]",
+    ] {
+        assert!(
+            errors.contains(expected),
+            "{expected:?} missing in\n{errors}"
+        );
+    }
+}
+
+#[test]
+fn named_segments_match_one_segment_each() {
+    let p = PathPattern::parse("/media/{id}");
+    assert!(p.matches("/media/abc"));
+    assert!(!p.matches("/media/"), "an empty segment is no id");
+    assert!(!p.matches("/media/a/b"));
+    assert!(!p.matches("/media"));
+    assert!(!p.matches("/mediax/abc"));
+    assert_eq!(p.param_index("id"), Some(2));
+}

@@ -87,7 +87,8 @@ pub struct QuotaSettings {
 }
 
 impl QuotaSettings {
-    pub fn from_config(f: &QuotasFile) -> Result<Self, Vec<ConfigError>> {
+    /// `routes` are the names of the configured routes (per-route windows must name one).
+    pub fn from_config(f: &QuotasFile, routes: &[&str]) -> Result<Self, Vec<ConfigError>> {
         let mut errors = Collector::default();
         let store = match (f.store.as_str(), &f.redis_url) {
             ("memory", None) => StoreKind::Memory,
@@ -153,6 +154,16 @@ impl QuotaSettings {
                 found
             })
             .collect();
+        for (name, t) in &f.tiers {
+            for route in t.routes.keys() {
+                if !routes.contains(&route.as_str()) {
+                    errors.push(
+                        format!("quotas.tiers.{name}.routes.{route}"),
+                        "no route has this name",
+                    );
+                }
+            }
+        }
         if let Some(p) = &f.usage_path
             && !p.starts_with('/')
         {
@@ -181,20 +192,6 @@ impl QuotaSettings {
             .or(claimed.filter(|c| self.tiers.contains_key(*c)))
             .unwrap_or(&self.default_tier);
         &self.tiers[name]
-    }
-
-    /// Checks that every per-route window names a route that exists.
-    pub fn check_route_names(&self, names: &[&str], errors: &mut Collector) {
-        for t in self.tiers.values() {
-            for w in &t.windows {
-                if &*w.scope != "*" && !names.contains(&&*w.scope) {
-                    errors.push(
-                        format!("quotas.tiers.{}.routes.{}", t.name, w.scope),
-                        "no route has this name",
-                    );
-                }
-            }
-        }
     }
 }
 
