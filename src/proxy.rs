@@ -82,6 +82,22 @@ impl Gateway {
     }
 }
 
+impl Gateway {
+    /// Whether the client stopped sending its body for as long as the upstream's read timeout:
+    /// the upstream then times out waiting for a body that is not coming, and the client is
+    /// the one too slow (408, not 504).
+    fn client_stalled(&self, session: &mut Session, ctx: &RequestCtx) -> bool {
+        let mode = ctx.identity.as_ref().map_or(Mode::Live, |i| i.mode);
+        let timeout = ctx
+            .route
+            .as_ref()
+            .and_then(|r| r.upstream_for(mode).ok())
+            .map(|u| u.read_timeout);
+        !session.is_body_done()
+            && timeout.is_some_and(|t| ctx.last_body_at.elapsed() >= t.mul_f32(0.9))
+    }
+}
+
 #[async_trait]
 impl ProxyHttp for Gateway {
     type CTX = RequestCtx;
@@ -148,6 +164,7 @@ impl ProxyHttp for Gateway {
         end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        ctx.last_body_at = std::time::Instant::now();
         let Some(upload) = ctx.upload.as_mut() else {
             return Ok(());
         };
@@ -194,7 +211,7 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> FailToProxy {
         if ctx.rejection.is_none() {
-            ctx.rejection = respond::classify(e);
+            ctx.rejection = respond::classify(e, self.client_stalled(session, ctx));
         }
         FailToProxy {
             error_code: respond::rejection(session, ctx).await,

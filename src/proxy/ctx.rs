@@ -28,6 +28,8 @@ pub struct RequestCtx {
     pub rejection: Option<Rejection>,
     /// The status answered to the client (for logs and metrics).
     pub status: u16,
+    /// When the client last sent body bytes (tells a stalled client from a stalled upstream).
+    pub last_body_at: Instant,
     /// The gateway answered the request itself (the usage endpoint): nothing is proxied.
     pub answered: bool,
 }
@@ -46,6 +48,7 @@ impl RequestCtx {
             rejection: None,
             status: 0,
             answered: false,
+            last_body_at: Instant::now(),
         }
     }
 

@@ -8,10 +8,12 @@ use pingora::proxy::Session;
 use pingora::{Error, ErrorSource, ErrorType};
 
 /// Maps a pingora error with no rejection attached to the rejection it means for the client.
-/// `None` when the client is gone and no answer can be written.
-pub fn classify(e: &Error) -> Option<Rejection> {
+/// `None` when the client is gone and no answer can be written. `client_stalled`: the client
+/// stopped sending its body, so an upstream read timeout is the client's delay.
+pub fn classify(e: &Error, client_stalled: bool) -> Option<Rejection> {
     use ErrorType::*;
     match (e.esource(), e.etype()) {
+        (ErrorSource::Upstream, ReadTimedout) if client_stalled => Some(Rejection::ClientTimeout),
         (_, HTTPStatus(code)) => Some(match code {
             400 => Rejection::BadRequest("malformed request".into()),
             413 => Rejection::TooLarge("request too large".into()),

@@ -224,7 +224,7 @@ fn finish_response(r: &mut impl BufRead, mut resp: Response, head_only: bool) ->
     resp
 }
 
-fn read_response(r: &mut impl BufRead, head_only: bool) -> Response {
+pub fn read_response(r: &mut impl BufRead, head_only: bool) -> Response {
     let mut continues = 0;
     loop {
         let head = read_head(r);
