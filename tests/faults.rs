@@ -271,7 +271,7 @@ fn a_request_pipelined_after_a_mid_stream_refusal_is_never_parsed() {
     body.extend_from_slice(&fixture("hostile/elf-binary.bin"));
     body.extend_from_slice(&form.tail_after_content());
     let smuggled = b"DELETE /media/everything HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n";
-    let mut stream = TcpStream::connect(s.gw.addr).unwrap();
+    let stream = TcpStream::connect(s.gw.addr).unwrap();
     let mut wire = format!(
         "POST /media HTTP/1.1\r\nHost: t\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n",
         form.content_type(),
