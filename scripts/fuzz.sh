@@ -3,6 +3,8 @@
 # tests/fixtures and the malformed/ambiguous bodies the tests use, with libFuzzer's memory and
 # time limits. Findings land in fuzz/artifacts/TARGET/ and become regression tests.
 # usage: scripts/fuzz.sh [SECONDS] [TARGET...]
+#   FUZZ_RUNS=N        run N executions per target instead of SECONDS
+#   FUZZ_SANITIZER=X   cargo-fuzz sanitizer (default address; `none` runs several times faster)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-60}
@@ -68,9 +70,11 @@ PY
 for t in $TARGETS; do
   dict=()
   case $t in multipart|differential) dict=(-dict=fuzz/multipart.dict) ;; esac
-  echo "== $t (${SECS}s)"
-  cargo +nightly fuzz run --fuzz-dir fuzz "$t" "fuzz/corpus/$t" -- \
-    -max_total_time="$SECS" -rss_limit_mb=2048 -timeout=10 -max_len=70000 "${dict[@]}" \
+  limit=(-max_total_time="$SECS")
+  [ -n "${FUZZ_RUNS:-}" ] && limit=(-runs="$FUZZ_RUNS")
+  echo "== $t (${limit[*]}, sanitizer ${FUZZ_SANITIZER:-address})"
+  cargo +nightly fuzz run --fuzz-dir fuzz -s "${FUZZ_SANITIZER:-address}" "$t" "fuzz/corpus/$t" -- \
+    "${limit[@]}" -rss_limit_mb=2048 -timeout=10 -max_len=70000 "${dict[@]}" \
     -print_final_stats=1 2>&1 | grep -E "stat::number_of_executed_units|stat::peak_rss_mb|ERROR|panicked|SUMMARY|Done [0-9]+ runs" || true
   if ls "fuzz/artifacts/$t"/crash-* "fuzz/artifacts/$t"/timeout-* "fuzz/artifacts/$t"/oom-* >/dev/null 2>&1; then
     echo "$t: findings in fuzz/artifacts/$t" >&2

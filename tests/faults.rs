@@ -203,6 +203,10 @@ fn upstream_5xx_is_relayed_and_a_hang_is_a_timeout() {
     let s = setup(vec![Behaviour::Normal]);
     let r = s.post("/media?status=503", png_form("five"));
     assert_eq!(r.status, 503);
+    // A relayed 5xx must not count as `ok`.
+    wait_metric(
+        "upload_gateway_requests_total{code=\"upstream_error\",route=\"upload\",status=\"503\"} 1",
+    );
     assert_eq!(r.json()["upstream"], "ok");
     assert!(s.upstream.wait_for(1)[0].complete);
     s.post("/media?delay_ms=3000", png_form("hang"))
@@ -221,6 +225,10 @@ fn a_client_aborting_mid_body_leaves_the_upstream_incomplete() {
     let got = s.upstream.wait_for(1);
     assert!(!got[0].complete);
     s.next_upload_is_served();
+    // An abort must not count as `ok`.
+    wait_metric(
+        "upload_gateway_requests_total{code=\"client_abort\",route=\"upload\",status=\"0\"}",
+    );
 }
 
 #[test]
@@ -393,6 +401,19 @@ fn a_gigabyte_without_a_closing_boundary_is_scanned_and_refused() {
         got[0].body_len
     );
     s.next_upload_is_served();
+}
+
+/// Waits until the process's metrics contain `line` (a request is counted as it finishes).
+fn wait_metric(line: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let metrics = String::from_utf8(upload_gateway::admin::encode_metrics()).unwrap();
+        if metrics.contains(line) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{line} missing in\n{metrics}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// The length of the HTTP head within `h` (body bytes follow it).

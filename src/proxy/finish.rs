@@ -6,6 +6,23 @@ use crate::metrics;
 use pingora::Error;
 use pingora::proxy::Session;
 
+/// The one outcome of a finished request: the refusal's code, `client_abort` when the client
+/// went away, `upstream_error` for a relayed upstream 5xx, else `ok`. An abort or an upstream
+/// failure is never counted as `ok`.
+pub fn outcome(ctx: &RequestCtx, e: Option<&Error>, status: u16) -> &'static str {
+    if let Some(r) = &ctx.rejection {
+        return r.code();
+    }
+    match e {
+        Some(e) if e.esource() == &pingora::ErrorSource::Downstream => "client_abort",
+        Some(e) if e.esource() == &pingora::ErrorSource::Upstream => "upstream_error",
+        Some(_) => "internal",
+        None if status >= 500 => "upstream_error",
+        None if status == 0 => "client_abort",
+        None => "ok",
+    }
+}
+
 /// Records the finished request's outcome.
 pub fn record(session: &Session, e: Option<&Error>, ctx: &RequestCtx) {
     let status = session
@@ -17,7 +34,7 @@ pub fn record(session: &Session, e: Option<&Error>, ctx: &RequestCtx) {
         .as_ref()
         .map_or(&[][..], |u| u.inspector().files());
     let body_bytes = ctx.body_bytes();
-    let code = ctx.rejection.as_ref().map_or("ok", |r| r.code());
+    let code = outcome(ctx, e, status);
     let seconds = ctx.started.elapsed().as_secs_f64();
     metrics::record(&metrics::Outcome {
         route,
