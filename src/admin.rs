@@ -1,6 +1,8 @@
 //! The admin listener: `/metrics` (Prometheus text format from the default registry),
-//! `/healthz`, and with quotas and `[admin].token_env` the usage endpoints (admin/usage.rs).
+//! `/healthz` (alive), `/readyz` (upstreams reachable, quota store answering; admin/ready.rs),
+//! and with quotas and `[admin].token_env` the usage endpoints (admin/usage.rs).
 
+mod ready;
 mod usage;
 
 use crate::quota::Quotas;
@@ -16,11 +18,21 @@ use std::sync::Arc;
 pub struct Admin {
     quotas: Option<Arc<Quotas>>,
     token: Option<String>,
+    /// Every upstream a route uses, probed by `/readyz`.
+    upstreams: Vec<(String, std::net::SocketAddr)>,
 }
 
 impl Admin {
-    pub fn new(quotas: Option<Arc<Quotas>>, token: Option<String>) -> Self {
-        Self { quotas, token }
+    pub fn new(
+        quotas: Option<Arc<Quotas>>,
+        token: Option<String>,
+        upstreams: Vec<(String, std::net::SocketAddr)>,
+    ) -> Self {
+        Self {
+            quotas,
+            token,
+            upstreams,
+        }
     }
 
     /// A pingora service for the admin endpoints on `addr`.
@@ -60,6 +72,11 @@ impl HttpServerApp for Admin {
                 .await
             }
             "/healthz" => send(&mut s, 200, "text/plain", Bytes::from_static(b"ok\n")).await,
+            "/readyz" => {
+                let (status, body) = ready::check(&self.upstreams, self.quotas.as_deref()).await;
+                let body = serde_json::to_vec(&body).unwrap_or_default();
+                send(&mut s, status, "application/json", body.into()).await
+            }
             p if p == "/usage" || p.starts_with("/usage/") => match (&self.quotas, &self.token) {
                 (Some(q), Some(t)) => usage::handle(&mut s, q, t).await,
                 _ => {

@@ -36,7 +36,15 @@ pub fn build(config: Arc<Config>) -> Result<Server, String> {
     }
     server.add_service(proxy);
     if let Some(admin) = config.admin {
-        let app = crate::admin::Admin::new(quotas, config.admin_token.clone());
+        let mut upstreams: Vec<(String, std::net::SocketAddr)> = config
+            .routes
+            .iter()
+            .flat_map(|r| std::iter::once(&r.upstream).chain(r.sandbox.as_ref()))
+            .map(|u| (u.name.clone(), u.address))
+            .collect();
+        upstreams.sort();
+        upstreams.dedup();
+        let app = crate::admin::Admin::new(quotas, config.admin_token.clone(), upstreams);
         server.add_service(app.service(&admin.to_string()));
     }
     Ok(server)

@@ -112,6 +112,18 @@ fn printed_credentials_drive_the_whole_api_and_metrics_show_it() {
         404
     );
     assert_eq!(usage(&key), (Some(pdf.len() as u64), Some(1)));
+    // Ready: the backend accepts connections and the quota store answers.
+    let ready = Request::new(at.admin.parse().unwrap())
+        .method("GET")
+        .path("/readyz")
+        .body(b"");
+    assert_eq!(
+        ready.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&ready.body)
+    );
+    assert_eq!(ready.json()["checks"]["quota_store"], true);
     // Line 3: the metrics URL shows the traffic.
     let metrics = Request::new(at.admin.parse().unwrap())
         .method("GET")

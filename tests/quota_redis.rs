@@ -172,7 +172,17 @@ fn redis_down_fails_closed_or_open_as_configured_and_recovers() {
     let open = QuotaGateway::start(upstream.addr, &open_store, 1_000_000);
     let t = token("weather", "media:write", None);
     assert_eq!(closed.upload(&t, "").status, 201);
+    let ready = || {
+        let r = Request::new(closed.admin)
+            .method("GET")
+            .path("/readyz")
+            .body(b"");
+        assert_eq!(r.status, 503, "the dead upstream is never ready");
+        r.json()["not_ready"].clone()
+    };
+    assert_eq!(ready(), serde_json::json!(["upstream:dead"]));
     redis.kill();
+    assert_eq!(ready(), serde_json::json!(["upstream:dead", "quota_store"]));
     let started = Instant::now();
     let r = closed.upload(&t, "");
     r.assert_error(503, "quota_unavailable");
