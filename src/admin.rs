@@ -5,7 +5,7 @@
 mod ready;
 mod usage;
 
-use crate::quota::Quotas;
+use crate::reload::Shared;
 use crate::reply::send;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -16,23 +16,12 @@ use prometheus::Encoder;
 use std::sync::Arc;
 
 pub struct Admin {
-    quotas: Option<Arc<Quotas>>,
-    token: Option<String>,
-    /// Every upstream a route uses, probed by `/readyz`.
-    upstreams: Vec<(String, std::net::SocketAddr)>,
+    live: Shared,
 }
 
 impl Admin {
-    pub fn new(
-        quotas: Option<Arc<Quotas>>,
-        token: Option<String>,
-        upstreams: Vec<(String, std::net::SocketAddr)>,
-    ) -> Self {
-        Self {
-            quotas,
-            token,
-            upstreams,
-        }
+    pub fn new(live: Shared) -> Self {
+        Self { live }
     }
 
     /// A pingora service for the admin endpoints on `addr`.
@@ -41,6 +30,19 @@ impl Admin {
         svc.add_tcp(addr);
         svc
     }
+}
+
+/// Every upstream a route uses (probed by `/readyz`).
+fn upstreams(config: &crate::config::Config) -> Vec<(String, std::net::SocketAddr)> {
+    let mut all: Vec<(String, std::net::SocketAddr)> = config
+        .routes
+        .iter()
+        .flat_map(|r| std::iter::once(&r.upstream).chain(r.sandbox.as_ref()))
+        .map(|u| (u.name.clone(), u.address))
+        .collect();
+    all.sort();
+    all.dedup();
+    all
 }
 
 /// The default registry in the Prometheus text format.
@@ -61,6 +63,8 @@ impl HttpServerApp for Admin {
             return None;
         }
         s.set_keepalive(None);
+        let live = self.live.load_full();
+        let quotas = live.quotas.as_deref();
         let result = match s.req_header().uri.path() {
             "/metrics" => {
                 send(
@@ -73,22 +77,24 @@ impl HttpServerApp for Admin {
             }
             "/healthz" => send(&mut s, 200, "text/plain", Bytes::from_static(b"ok\n")).await,
             "/readyz" => {
-                let (status, body) = ready::check(&self.upstreams, self.quotas.as_deref()).await;
+                let (status, body) = ready::check(&upstreams(&live.config), quotas).await;
                 let body = serde_json::to_vec(&body).unwrap_or_default();
                 send(&mut s, status, "application/json", body.into()).await
             }
-            p if p == "/usage" || p.starts_with("/usage/") => match (&self.quotas, &self.token) {
-                (Some(q), Some(t)) => usage::handle(&mut s, q, t).await,
-                _ => {
-                    send(
-                        &mut s,
-                        404,
-                        "text/plain",
-                        Bytes::from_static(b"not found\n"),
-                    )
-                    .await
+            p if p == "/usage" || p.starts_with("/usage/") => {
+                match (quotas, &live.config.admin_token) {
+                    (Some(q), Some(t)) => usage::handle(&mut s, q, t).await,
+                    _ => {
+                        send(
+                            &mut s,
+                            404,
+                            "text/plain",
+                            Bytes::from_static(b"not found\n"),
+                        )
+                        .await
+                    }
                 }
-            },
+            }
             _ => {
                 send(
                     &mut s,

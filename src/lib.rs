@@ -16,6 +16,7 @@ pub mod policy;
 pub mod proxy;
 pub mod quota;
 pub mod rejection;
+pub mod reload;
 pub mod reply;
 pub mod request_id;
 pub mod server;

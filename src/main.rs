@@ -7,6 +7,7 @@ use std::sync::Arc;
 use upload_gateway::backend::Backend;
 use upload_gateway::cli::{Cli, Command, KeysCommand};
 use upload_gateway::config::Config;
+use upload_gateway::reload::{Live, Reloader};
 
 /// The example configuration, built in: used when no `-c` is given.
 const EMBEDDED_CONFIG: &str = include_str!("../conf/gateway.toml");
@@ -18,6 +19,50 @@ fn load(path: Option<&PathBuf>) -> Result<Config, String> {
             Config::parse(EMBEDDED_CONFIG).map_err(|e| format!("invalid built-in config:\n{e}"))
         }
     }
+}
+
+/// Runs the gateway until a terminating signal; `SIGHUP` reloads the configuration from where it
+/// came from (src/reload.rs), keeping the running one if the new one is invalid.
+fn run(config: Arc<Config>, path: Option<PathBuf>) -> ExitCode {
+    tracing::info!(listeners = ?config.listeners, routes = config.routes.len(), "upload-gateway starting");
+    let live = match Live::start(config) {
+        Ok(l) => l,
+        Err(e) => return fail(e),
+    };
+    let reloader = Reloader::new(live.clone(), move || load(path.as_ref()));
+    if let Err(e) = on_hangup(reloader) {
+        return fail(format!("cannot listen for SIGHUP: {e}"));
+    }
+    upload_gateway::server::build_live(live).run_forever()
+}
+
+/// Reloads on every `SIGHUP` (from a thread of its own: pingora owns the other signals).
+fn on_hangup(reloader: Reloader) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    // Registered before the server starts: from here on SIGHUP no longer terminates.
+    let mut hangups = rt.block_on(async { signal(SignalKind::hangup()) })?;
+    std::thread::spawn(move || {
+        rt.block_on(async {
+            while hangups.recv().await.is_some() {
+                match reloader.reload() {
+                    Ok(restart) if restart.is_empty() => {
+                        tracing::info!("configuration reloaded (SIGHUP)")
+                    }
+                    Ok(restart) => tracing::warn!(
+                        "configuration reloaded (SIGHUP); changes to {} need a restart",
+                        restart.join(", ")
+                    ),
+                    Err(e) => {
+                        tracing::error!("reload refused, the running configuration stays:\n{e}")
+                    }
+                }
+            }
+        })
+    });
+    Ok(())
 }
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
@@ -73,16 +118,12 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(e),
         },
-        Command::Run { config } => match load(config.or(cli.config).as_ref()) {
-            Ok(c) => {
-                let c = Arc::new(c);
-                tracing::info!(listeners = ?c.listeners, routes = c.routes.len(), "upload-gateway starting");
-                match upload_gateway::server::build(c) {
-                    Ok(server) => server.run_forever(),
-                    Err(e) => fail(e),
-                }
+        Command::Run { config } => {
+            let path = config.or(cli.config);
+            match load(path.as_ref()) {
+                Ok(c) => run(Arc::new(c), path),
+                Err(e) => fail(e),
             }
-            Err(e) => fail(e),
-        },
+        }
     }
 }

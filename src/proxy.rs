@@ -13,50 +13,48 @@ mod window;
 pub use ctx::RequestCtx;
 
 use crate::auth::Mode;
-use crate::config::Config;
-use crate::quota::Quotas;
 use crate::rejection::Rejection;
+use crate::reload::{Live, Shared};
 use crate::request_id;
 use async_trait::async_trait;
 use bytes::Bytes;
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{ErrorType, http::ResponseHeader};
-use std::sync::Arc;
 
 /// The gateway's proxy logic over a validated configuration.
 pub struct Gateway {
-    config: Arc<Config>,
-    quotas: Option<Arc<Quotas>>,
+    live: Shared,
 }
 
 impl Gateway {
-    /// `quotas` is the running store of `config.quotas` (shared with the admin listener).
-    pub fn new(config: Arc<Config>, quotas: Option<Arc<Quotas>>) -> Self {
-        Self { config, quotas }
+    /// Serves with whatever `live` holds when a request starts (src/reload.rs).
+    pub fn new(live: Shared) -> Self {
+        Self { live }
     }
 
     /// Everything decided before the upstream is contacted.
     async fn header_phase(
         &self,
+        live: &Live,
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<(), Rejection> {
         let req = session.req_header();
         headers::check_path(req.uri.path())?;
-        if let (Some(q), Some(auth)) = (&self.quotas, &self.config.auth)
+        if let (Some(q), Some(auth)) = (&live.quotas, &live.config.auth)
             && usage::is_usage_request(q, req)
         {
             return usage::serve(session, ctx, auth, q).await;
         }
-        let route = self
+        let route = live
             .config
             .route(&req.method, req.uri.path())
             .ok_or(Rejection::NotFound)?
             .clone();
         ctx.route = Some(route.clone());
         ctx.span.record("route", route.name.as_str());
-        if let Some(auth) = &self.config.auth
+        if let Some(auth) = &live.config.auth
             && !route.public
         {
             let (id, tenant) = identity::authorize(auth, &route, session.req_header())?;
@@ -72,7 +70,7 @@ impl Gateway {
             Some(p) => Some((headers::upload_framing(session.req_header(), &p)?, p)),
             None => None,
         };
-        if let Some(q) = &self.quotas {
+        if let Some(q) = &live.quotas {
             quota::reserve(q, &route, session.req_header(), ctx).await?;
         }
         match upload {
@@ -116,8 +114,11 @@ impl ProxyHttp for Gateway {
             subject = tracing::field::Empty,
             tenant = tracing::field::Empty,
         );
-        session.set_read_timeout(Some(self.config.server.client_read_timeout));
-        self.header_phase(session, ctx)
+        // One snapshot per request: a reload affects only requests that start after it.
+        let live = self.live.load_full();
+        ctx.live = Some(live.clone());
+        session.set_read_timeout(Some(live.config.server.client_read_timeout));
+        self.header_phase(&live, session, ctx)
             .await
             .map_err(|r| ctx.refuse(r))?;
         Ok(ctx.answered)
@@ -151,8 +152,8 @@ impl ProxyHttp for Gateway {
         upstream: &mut pingora::http::RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        if let Some(auth) = &self.config.auth {
-            identity::to_upstream(upstream, auth, ctx)?;
+        if let Some(auth) = ctx.live.as_ref().and_then(|l| l.config.auth.clone()) {
+            identity::to_upstream(upstream, &auth, ctx)?;
         }
         headers::to_upstream(upstream, ctx)
     }

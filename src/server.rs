@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use crate::proxy::Gateway;
-use crate::quota::Quotas;
+use crate::reload::{Live, Shared};
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
 use std::sync::Arc;
@@ -12,11 +12,12 @@ use std::sync::Arc;
 /// the admin listener, if configured).
 pub fn build(config: Arc<Config>) -> Result<Server, String> {
     // Building a store opens nothing yet (Redis connects on the first call).
-    let quotas = match config.quotas.clone().map(Quotas::start) {
-        Some(Ok(q)) => Some(Arc::new(q)),
-        Some(Err(e)) => return Err(format!("cannot start the quota store: {e}")),
-        None => None,
-    };
+    Ok(build_live(Live::start(config)?))
+}
+
+/// [`build`] over a shared configuration that a [`crate::reload::Reloader`] may swap.
+pub fn build_live(live: Shared) -> Server {
+    let config = live.load().config.clone();
     let conf = ServerConf {
         threads: config.server.threads,
         work_stealing: config.server.work_stealing,
@@ -28,7 +29,7 @@ pub fn build(config: Arc<Config>) -> Result<Server, String> {
     server.bootstrap();
     let mut proxy = pingora::proxy::http_proxy_service_with_name(
         &server.configuration,
-        Gateway::new(config.clone(), quotas.clone()),
+        Gateway::new(live.clone()),
         "upload-gateway",
     );
     for addr in &config.listeners {
@@ -36,18 +37,10 @@ pub fn build(config: Arc<Config>) -> Result<Server, String> {
     }
     server.add_service(proxy);
     if let Some(admin) = config.admin {
-        let mut upstreams: Vec<(String, std::net::SocketAddr)> = config
-            .routes
-            .iter()
-            .flat_map(|r| std::iter::once(&r.upstream).chain(r.sandbox.as_ref()))
-            .map(|u| (u.name.clone(), u.address))
-            .collect();
-        upstreams.sort();
-        upstreams.dedup();
-        let app = crate::admin::Admin::new(quotas, config.admin_token.clone(), upstreams);
+        let app = crate::admin::Admin::new(live);
         server.add_service(app.service(&admin.to_string()));
     }
-    Ok(server)
+    server
 }
 
 /// Shuts the server down when the sender side is dropped or sends `true`.

@@ -10,6 +10,8 @@ use std::time::Instant;
 
 /// Everything one request's hooks learn and hand to each other.
 pub struct RequestCtx {
+    /// The configuration this request is served with, from its start to its end.
+    pub live: Option<Arc<crate::reload::Live>>,
     pub request_id: String,
     /// The request's span: opened in the header phase, fields recorded as they become known.
     pub span: tracing::Span,
@@ -37,6 +39,7 @@ pub struct RequestCtx {
 impl RequestCtx {
     pub fn new() -> Self {
         Self {
+            live: None,
             request_id: String::new(),
             span: tracing::Span::none(),
             started: Instant::now(),

@@ -1,0 +1,86 @@
+//! Configuration reloads without dropping uploads: the proxy reads its configuration through
+//! one shared, atomically swapped [`Live`]; each request takes a snapshot in its header phase
+//! and keeps it to its end, so a reload only affects requests that start after it. `SIGHUP`
+//! triggers [`Reloader::reload`] in the binary (src/main.rs). Listeners, the admin address and
+//! threads are bound at start: changing them needs a restart (logged).
+
+use crate::config::Config;
+use crate::quota::Quotas;
+use arc_swap::ArcSwap;
+use std::sync::Arc;
+
+/// The configuration the proxy and the admin listener serve with.
+#[derive(Debug)]
+pub struct Live {
+    pub config: Arc<Config>,
+    /// The running quota store of `config.quotas` (kept across reloads of the same store).
+    pub quotas: Option<Arc<Quotas>>,
+}
+
+/// Shared by the proxy, the admin listener and the reloader.
+pub type Shared = Arc<ArcSwap<Live>>;
+
+impl Live {
+    /// The first configuration: starts the quota store.
+    pub fn start(config: Arc<Config>) -> Result<Shared, String> {
+        let quotas = start_quotas(&config, None)?;
+        Ok(Arc::new(ArcSwap::from_pointee(Self { config, quotas })))
+    }
+}
+
+fn start_quotas(config: &Config, old: Option<&Arc<Quotas>>) -> Result<Option<Arc<Quotas>>, String> {
+    Ok(match (&config.quotas, old) {
+        (Some(s), Some(q)) if s.store == q.settings.store => Some(Arc::new(Quotas {
+            settings: s.clone(),
+            store: q.store.clone(),
+        })),
+        (Some(s), _) => Some(Arc::new(
+            Quotas::start(s.clone()).map_err(|e| format!("cannot start the quota store: {e}"))?,
+        )),
+        (None, _) => None,
+    })
+}
+
+/// Loads a new configuration and swaps it in, or keeps the running one.
+pub struct Reloader {
+    live: Shared,
+    load: Box<dyn Fn() -> Result<Config, String> + Send + Sync>,
+}
+
+impl Reloader {
+    pub fn new(
+        live: Shared,
+        load: impl Fn() -> Result<Config, String> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            live,
+            load: Box::new(load),
+        }
+    }
+
+    /// Validates the configuration source again; on success, requests starting from now use
+    /// it. Returns what needs a restart to take effect (empty when nothing).
+    pub fn reload(&self) -> Result<Vec<&'static str>, String> {
+        let config = (self.load)()?;
+        let old = self.live.load();
+        let was = &old.config;
+        let mut restart = Vec::new();
+        if config.listeners != was.listeners {
+            restart.push("listeners");
+        }
+        if config.admin != was.admin {
+            restart.push("admin.address");
+        }
+        if config.server.threads != was.server.threads
+            || config.server.work_stealing != was.server.work_stealing
+        {
+            restart.push("server.threads / server.work_stealing");
+        }
+        let quotas = start_quotas(&config, old.quotas.as_ref())?;
+        self.live.store(Arc::new(Live {
+            config: Arc::new(config),
+            quotas,
+        }));
+        Ok(restart)
+    }
+}

@@ -1,0 +1,128 @@
+//! Reloads: a new configuration applies to requests that start after it, an upload in flight
+//! finishes under the one it started with, an invalid file keeps the running configuration, and
+//! the binary reloads on SIGHUP instead of dying.
+
+mod common;
+
+use common::*;
+use std::io::{BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use upload_gateway::config::Config;
+use upload_gateway::multipart::Form;
+use upload_gateway::reload::{Live, Reloader};
+
+fn config_text(listen: SocketAddr, upstream: SocketAddr, allowed: &str) -> String {
+    format!(
+        "[[listeners]]\naddress = \"{listen}\"\n[upstreams.media]\naddress = \"{upstream}\"\n\
+         [[routes]]\nname = \"upload\"\npath = \"/media\"\nmethods = [\"POST\"]\nupstream = \"media\"\n\
+         [routes.upload]\nallowed_types = [\"{allowed}\"]\n"
+    )
+}
+
+fn load(path: &Path) -> Result<Config, String> {
+    let mut c = Config::load(path).map_err(|e| e.to_string())?;
+    // As in tests/common: in-process servers steal work (docs/ARCHITECTURE.md).
+    c.server.work_stealing = true;
+    Ok(c)
+}
+
+fn png_upload(addr: SocketAddr) -> Response {
+    Request::new(addr).form(Form::new("r").file(
+        "file",
+        "p.png",
+        "image/png",
+        &fixture("media/photo.png"),
+    ))
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("ugw-reload-{}-{}", std::process::id(), free_port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[test]
+fn a_reload_applies_to_new_requests_only_and_an_invalid_one_changes_nothing() {
+    let upstream = RecordingUpstream::start();
+    let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let path = temp("gw.toml");
+    std::fs::write(&path, config_text(listen, upstream.addr, "image/*")).unwrap();
+    let live = Live::start(Arc::new(load(&path).unwrap())).unwrap();
+    let p = path.clone();
+    let reloader = Reloader::new(live.clone(), move || load(&p));
+    let (_stop, _t) = upload_gateway::server::spawn(upload_gateway::server::build_live(live));
+    wait_until_listening(listen);
+    assert_eq!(png_upload(listen).status, 201);
+
+    // An upload in flight across the reload keeps the policy it started with.
+    let png = fixture("media/photo.png");
+    let form = Form::new("fly");
+    let mut body = form.open_file("file", "p.png", "image/png");
+    body.extend_from_slice(&png);
+    body.extend_from_slice(&form.tail_after_content());
+    let mut s = TcpStream::connect(listen).unwrap();
+    let head = format!(
+        "POST /media HTTP/1.1\r\nHost: t\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n",
+        form.content_type(),
+        body.len()
+    );
+    // Only the head: the route and its policy are chosen, the type is decided after the reload.
+    s.write_all(head.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+
+    std::fs::write(&path, config_text(listen, upstream.addr, "video/*")).unwrap();
+    assert_eq!(reloader.reload().unwrap(), Vec::<&str>::new());
+    s.write_all(&body).unwrap();
+    let in_flight = client::read_response(&mut BufReader::new(s), false);
+    assert_eq!(
+        in_flight.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&in_flight.body)
+    );
+
+    png_upload(listen).assert_error(415, "unsupported_media_type");
+    std::fs::write(&path, "[[listeners]]\naddress = \"nope\"\n").unwrap();
+    assert!(reloader.reload().is_err());
+    png_upload(listen).assert_error(415, "unsupported_media_type");
+}
+
+#[test]
+fn the_binary_reloads_on_sighup_instead_of_dying() {
+    let upstream = RecordingUpstream::start();
+    let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let path = temp("bin.toml");
+    std::fs::write(&path, config_text(listen, upstream.addr, "image/*")).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_upload-gateway"))
+        .args(["run", "-c", path.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until_listening(listen);
+    assert_eq!(png_upload(listen).status, 201);
+    std::fs::write(&path, config_text(listen, upstream.addr, "video/*")).unwrap();
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "SIGHUP killed the gateway"
+        );
+        if png_upload(listen).status == 415 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the reload never took effect");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
