@@ -18,6 +18,8 @@ struct Families {
     duration: HistogramVec,
     quota_refusals: IntCounterVec,
     quota_store_errors: IntCounterVec,
+    rejections: IntCounterVec,
+    rejected_body_bytes: HistogramVec,
 }
 
 static FAMILIES: LazyLock<Option<Families>> = LazyLock::new(|| {
@@ -63,6 +65,32 @@ static FAMILIES: LazyLock<Option<Families>> = LazyLock::new(|| {
             &["route"]
         )
         .ok()?,
+        rejections: register_int_counter_vec!(
+            Opts::new(
+                "upload_gateway_rejections_total",
+                "Refused requests by route, code and phase (header, window: the backend never \
+                 saw the request; stream: it saw an incomplete body)"
+            ),
+            &["route", "code", "phase"]
+        )
+        .ok()?,
+        rejected_body_bytes: register_histogram_vec!(
+            HistogramOpts::new(
+                "upload_gateway_rejected_body_bytes",
+                "Body bytes read before a refusal, by route and phase"
+            )
+            .buckets(vec![
+                0.0,
+                4096.0,
+                65536.0,
+                1048576.0,
+                16777216.0,
+                268435456.0,
+                4294967296.0
+            ]),
+            &["route", "phase"]
+        )
+        .ok()?,
         quota_refusals: register_int_counter_vec!(
             Opts::new(
                 "upload_gateway_quota_refusals_total",
@@ -87,8 +115,10 @@ static FAMILIES: LazyLock<Option<Families>> = LazyLock::new(|| {
 pub struct Outcome<'a> {
     pub route: &'a str,
     pub status: u16,
-    /// The rejection code, or `ok`.
+    /// The outcome: a rejection code, `ok`, `client_abort`, `upstream_error`.
     pub code: &'a str,
+    /// The phase a refusal happened in (`None` when not refused).
+    pub refused_in: Option<&'a str>,
     pub body_bytes: u64,
     pub files: &'a [FileReport],
     pub seconds: f64,
@@ -115,6 +145,14 @@ pub fn record(o: &Outcome<'_>) {
         }
     }
     f.duration.with_label_values(&[o.route]).observe(o.seconds);
+    if let Some(phase) = o.refused_in {
+        f.rejections
+            .with_label_values(&[o.route, o.code, phase])
+            .inc();
+        f.rejected_body_bytes
+            .with_label_values(&[o.route, phase])
+            .observe(o.body_bytes as f64);
+    }
 }
 
 /// A request refused by a quota (`quota_exceeded`) or a window (`rate_limited`).
@@ -149,6 +187,7 @@ mod tests {
             route: "metrics-test",
             status: 201,
             code: "ok",
+            refused_in: None,
             body_bytes: 99,
             files: &files,
             seconds: 0.01,
@@ -157,6 +196,7 @@ mod tests {
             route: "metrics-test",
             status: 415,
             code: "content_mismatch",
+            refused_in: Some("window"),
             body_bytes: 5,
             files: &[],
             seconds: 0.01,
@@ -172,6 +212,8 @@ mod tests {
             "upload_gateway_upload_body_bytes_total{route=\"metrics-test\"} 104",
             "upload_gateway_files_total{category=\"image\",route=\"metrics-test\"} 1",
             "upload_gateway_file_bytes_total{category=\"image\",route=\"metrics-test\"} 10",
+            "upload_gateway_rejections_total{code=\"content_mismatch\",phase=\"window\",route=\"metrics-test\"} 1",
+            "upload_gateway_rejected_body_bytes_bucket{phase=\"window\",route=\"metrics-test\",le=\"4096\"} 1",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

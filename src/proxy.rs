@@ -10,7 +10,7 @@ mod respond;
 mod usage;
 mod window;
 
-pub use ctx::RequestCtx;
+pub use ctx::{Phase, RequestCtx};
 
 use crate::auth::Mode;
 use crate::rejection::Rejection;
@@ -130,6 +130,7 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
         // Called once per attempt: pingora replays its (untruncated) retry buffer to each.
+        ctx.phase = Phase::Stream;
         if let Some(upload) = ctx.upload.as_mut() {
             upload.begin_attempt(!session.retry_buffer_truncated());
         }
@@ -213,6 +214,7 @@ impl ProxyHttp for Gateway {
     ) -> FailToProxy {
         if ctx.rejection.is_none() {
             ctx.rejection = respond::classify(e, self.client_stalled(session, ctx));
+            ctx.refused_in = ctx.rejection.as_ref().map(|_| ctx.phase);
         }
         FailToProxy {
             error_code: respond::rejection(session, ctx).await,

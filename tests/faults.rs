@@ -310,6 +310,9 @@ fn a_request_pipelined_after_a_mid_stream_refusal_is_never_parsed() {
     s.upstream.assert_no_complete_body();
     drop(stream);
     s.next_upload_is_served();
+    wait_metric(
+        "upload_gateway_rejections_total{code=\"content_mismatch\",phase=\"stream\",route=\"upload\"}",
+    );
 }
 
 #[test]

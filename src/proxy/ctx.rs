@@ -8,6 +8,27 @@ use pingora::{Error, ErrorType};
 use std::sync::Arc;
 use std::time::Instant;
 
+/// Where a request is: what a refusal there means for the backend (docs/ARCHITECTURE.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Before any body byte is read.
+    Header,
+    /// Reading the sniff window: the upstream is not contacted yet.
+    Window,
+    /// The upstream is contacted; a refusal leaves it an incomplete body.
+    Stream,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Header => "header",
+            Self::Window => "window",
+            Self::Stream => "stream",
+        }
+    }
+}
+
 /// Everything one request's hooks learn and hand to each other.
 pub struct RequestCtx {
     /// The configuration this request is served with, from its start to its end.
@@ -28,6 +49,9 @@ pub struct RequestCtx {
     /// Why the request was refused, if it was: recorded once, where it was decided, and written
     /// to the client by `fail_to_proxy` (proxy/respond.rs).
     pub rejection: Option<Rejection>,
+    /// The phase the request is in, and the one it was refused in.
+    pub phase: Phase,
+    pub refused_in: Option<Phase>,
     /// The status answered to the client (for logs and metrics).
     pub status: u16,
     /// When the client last sent body bytes (tells a stalled client from a stalled upstream).
@@ -49,6 +73,8 @@ impl RequestCtx {
             upload: None,
             quota: None,
             rejection: None,
+            phase: Phase::Header,
+            refused_in: None,
             status: 0,
             answered: false,
             last_body_at: Instant::now(),
@@ -59,7 +85,10 @@ impl RequestCtx {
     /// makes pingora stop and call `fail_to_proxy`, which answers it.
     pub fn refuse(&mut self, rejection: Rejection) -> Box<Error> {
         let e = Error::explain(ErrorType::HTTPStatus(rejection.status()), rejection.code());
-        self.rejection.get_or_insert(rejection);
+        if self.rejection.is_none() {
+            self.rejection = Some(rejection);
+            self.refused_in = Some(self.phase);
+        }
         e
     }
 

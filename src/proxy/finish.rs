@@ -36,10 +36,12 @@ pub fn record(session: &Session, e: Option<&Error>, ctx: &RequestCtx) {
     let body_bytes = ctx.body_bytes();
     let code = outcome(ctx, e, status);
     let seconds = ctx.started.elapsed().as_secs_f64();
+    let refused_in = ctx.refused_in.map(|p| p.as_str());
     metrics::record(&metrics::Outcome {
         route,
         status,
         code,
+        refused_in,
         body_bytes,
         files,
         seconds,
@@ -50,6 +52,7 @@ pub fn record(session: &Session, e: Option<&Error>, ctx: &RequestCtx) {
         path = %session.req_header().uri.path(),
         status,
         code,
+        phase = refused_in.unwrap_or("-"),
         body_bytes,
         files = files.len(),
         sha256 = files.first().map_or("-", |f| f.sha256.as_str()),

@@ -24,6 +24,7 @@ pub async fn read(
             .map_err(|e| Rejection::BadRequest(format!("could not send 100 Continue: {e}")))?;
     }
     session.enable_retry_buffering();
+    ctx.phase = super::Phase::Window;
     let declared = declared_length(session);
     let sniff_bytes = policy.sniff_bytes as u64;
     let stream = ctx.upload.insert(UploadStream::new(policy, boundary));
