@@ -54,6 +54,8 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// Quotas and rate limits, if configured.
     pub quotas: Option<QuotaSettings>,
+    /// Log lines as JSON objects (`[log] format = "json"`).
+    pub log_json: bool,
 }
 
 impl Config {
@@ -130,7 +132,19 @@ impl Config {
                 "quotas count per verified tenant: configure [auth]",
             );
         }
+        let log_json = match raw.log.format.as_deref() {
+            None | Some("human") => false,
+            Some("json") => true,
+            Some(other) => {
+                errors.push(
+                    "log.format",
+                    format!("{other:?} is not a format: use \"human\" or \"json\""),
+                );
+                false
+            }
+        };
         errors.finish(|| Config {
+            log_json,
             server,
             listeners,
             routes,

@@ -21,6 +21,17 @@ fn load(path: Option<&PathBuf>) -> Result<Config, String> {
     }
 }
 
+/// Loads the configuration (its log format first), then runs the gateway.
+fn start(path: Option<PathBuf>) -> ExitCode {
+    match load(path.as_ref()) {
+        Ok(c) => {
+            init_logs(c.log_json);
+            run(Arc::new(c), path)
+        }
+        Err(e) => fail(e),
+    }
+}
+
 /// Runs the gateway until a terminating signal; `SIGHUP` reloads the configuration from where it
 /// came from (src/reload.rs), keeping the running one if the new one is invalid.
 fn run(config: Arc<Config>, path: Option<PathBuf>) -> ExitCode {
@@ -70,18 +81,32 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::FAILURE
 }
 
-fn main() -> ExitCode {
+/// Logs to stdout, human-readable (colour only on a terminal: no escape codes in files) or one
+/// JSON object per line. pingora's own `log` lines come through the same subscriber.
+fn init_logs(json: bool) {
     use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        // Colour only on a terminal: no escape codes in log files.
-        .with_ansi(std::io::stdout().is_terminal())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,pingora_core=warn,pingora_proxy=warn".into()),
-        )
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,pingora_core=warn,pingora_proxy=warn".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    if json {
+        logs.json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
+    } else {
+        logs.with_ansi(std::io::stdout().is_terminal()).init();
+    }
+}
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Run { config: None }) {
+    let command = match cli.command {
+        None => return start(cli.config),
+        Some(Command::Run { config }) => return start(config.or(cli.config)),
+        Some(other) => other,
+    };
+    init_logs(false);
+    match command {
         Command::Demo { data_dir } => match upload_gateway::demo::run(&data_dir) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(format!("demo failed: {e}")),
@@ -118,12 +143,6 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(e),
         },
-        Command::Run { config } => {
-            let path = config.or(cli.config);
-            match load(path.as_ref()) {
-                Ok(c) => run(Arc::new(c), path),
-                Err(e) => fail(e),
-            }
-        }
+        Command::Run { .. } => start(None),
     }
 }

@@ -186,6 +186,7 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         ctx.status = resp.status.as_u16();
+        ctx.upstream_status = Some(ctx.status);
         if let Some(route) = ctx.route.clone() {
             let path = session.req_header().uri.path();
             quota::on_response(&route, path, resp, ctx).await?;

@@ -126,3 +126,53 @@ fn the_binary_reloads_on_sighup_instead_of_dying() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// Runs the binary on `config`, makes one upload and returns everything it logged.
+fn logs_of_one_upload(config: &str, listen: SocketAddr) -> String {
+    let path = temp("log.toml");
+    std::fs::write(&path, config).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_upload-gateway"))
+        .args(["run", "-c", path.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until_listening(listen);
+    assert_eq!(png_upload(listen).status, 201);
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn access_logs_are_json_lines_or_plain_text_without_escape_codes() {
+    let upstream = RecordingUpstream::start();
+    let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let base = config_text(listen, upstream.addr, "image/*");
+    let json = logs_of_one_upload(&format!("[log]\nformat = \"json\"\n{base}"), listen);
+    let line = json
+        .lines()
+        .find(|l| l.contains("request finished"))
+        .unwrap_or_else(|| panic!("no access line in\n{json}"));
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    let f = &v["fields"];
+    assert_eq!(
+        (f["status"].as_u64(), f["code"].as_str()),
+        (Some(201), Some("ok"))
+    );
+    assert_eq!(f["upstream_status"], 201);
+    let png = fixture("media/photo.png");
+    let expected = format!("file:p.png:image/png:{}:{}", png.len(), sha256_hex(&png));
+    assert_eq!(f["files"], expected.as_str());
+    assert_eq!(v["span"]["route"], "upload");
+    assert_eq!(v["span"]["request_id"].as_str().unwrap().len(), 32);
+
+    let listen2: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let human = logs_of_one_upload(&config_text(listen2, upstream.addr, "image/*"), listen2);
+    assert!(human.contains("request finished"), "{human}");
+    assert!(
+        !human.contains('\u{1b}'),
+        "escape codes in a log file:\n{human}"
+    );
+}

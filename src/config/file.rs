@@ -19,6 +19,17 @@ pub struct FileConfig {
     pub admin: Option<AdminFile>,
     /// Quotas and rate limits per tenant.
     pub quotas: Option<crate::quota::file::QuotasFile>,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogFile {
+    /// `human` (default) or `json` (one object per line).
+    #[serde(default)]
+    pub format: Option<String>,
 }
 
 impl FileConfig {

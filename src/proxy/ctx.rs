@@ -54,6 +54,8 @@ pub struct RequestCtx {
     pub refused_in: Option<Phase>,
     /// The status answered to the client (for logs and metrics).
     pub status: u16,
+    /// The upstream's response status, when it answered.
+    pub upstream_status: Option<u16>,
     /// When the client last sent body bytes (tells a stalled client from a stalled upstream).
     pub last_body_at: Instant,
     /// The gateway answered the request itself (the usage endpoint): nothing is proxied.
@@ -76,6 +78,7 @@ impl RequestCtx {
             phase: Phase::Header,
             refused_in: None,
             status: 0,
+            upstream_status: None,
             answered: false,
             last_body_at: Instant::now(),
         }

@@ -23,6 +23,27 @@ pub fn outcome(ctx: &RequestCtx, e: Option<&Error>, status: u16) -> &'static str
     }
 }
 
+/// Each file as `field:filename:detected type:size:sha256`, comma-separated (`-` when none).
+fn describe(files: &[crate::inspect::FileReport]) -> String {
+    if files.is_empty() {
+        return "-".into();
+    }
+    files
+        .iter()
+        .map(|f| {
+            format!(
+                "{}:{}:{}:{}:{}",
+                f.field,
+                f.filename.as_deref().unwrap_or(""),
+                f.content_type,
+                f.size,
+                f.sha256
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Records the finished request's outcome.
 pub fn record(session: &Session, e: Option<&Error>, ctx: &RequestCtx) {
     let status = session
@@ -54,8 +75,8 @@ pub fn record(session: &Session, e: Option<&Error>, ctx: &RequestCtx) {
         code,
         phase = refused_in.unwrap_or("-"),
         body_bytes,
-        files = files.len(),
-        sha256 = files.first().map_or("-", |f| f.sha256.as_str()),
+        upstream_status = ctx.upstream_status.unwrap_or(0),
+        files = %describe(files),
         error = e.map(|e| e.to_string()).unwrap_or_default(),
         elapsed_ms = (seconds * 1000.0) as u64,
         "request finished"
