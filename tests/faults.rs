@@ -100,6 +100,26 @@ impl Setup {
     fn post(&self, path: &str, form: Form) -> Response {
         self.gw.request().path(path).form(form)
     }
+
+    /// Posts a body built for `boundary` (with Content-Length).
+    fn post_raw(&self, path: &str, boundary: &str, body: &[u8]) -> Response {
+        let ct = Form::new(boundary).content_type();
+        self.gw
+            .request()
+            .path(path)
+            .header("Content-Type", &ct)
+            .body(body)
+    }
+}
+
+/// A complete one-part multipart body of `len` bytes: a real MP4 start, then zeros.
+fn video_body(boundary: &str, len: usize) -> Vec<u8> {
+    let form = Form::new(boundary);
+    let mut body = form.open_file("file", "v.mp4", "video/mp4");
+    body.extend_from_slice(&fixture("media/clip.mp4"));
+    body.resize(len, 0);
+    body.extend_from_slice(&form.tail_after_content());
+    body
 }
 
 /// A head for a multipart upload of `len` bytes on `path`, and the file part's opening.
@@ -125,16 +145,8 @@ fn upstream_refusing_the_connection_is_a_storage_error() {
 #[test]
 fn upstream_resetting_mid_body_is_a_storage_error() {
     let s = setup(vec![Behaviour::ResetAfter(100_000)]);
-    let form = Form::new("rst");
-    let mut body = form.open_file("file", "v.mp4", "video/mp4");
-    body.extend_from_slice(&fixture("media/clip.mp4"));
-    body.resize(4 * MIB, 0);
-    body.extend_from_slice(&form.tail_after_content());
-    let r =
-        s.gw.request()
-            .path("/scripted")
-            .header("Content-Type", &form.content_type())
-            .body(&body);
+    let body = video_body("rst", 4 * MIB);
+    let r = s.post_raw("/scripted", "rst", &body);
     r.assert_error(502, "storage_error");
     assert!(s.scripted.body_read.load(Ordering::SeqCst) < body.len() as u64);
     s.next_upload_is_served();
@@ -177,16 +189,8 @@ fn a_slow_upstream_slows_the_client_instead_of_filling_memory() {
 #[test]
 fn an_early_upstream_answer_is_relayed_and_its_connection_not_reused() {
     let s = setup(vec![Behaviour::EarlyAnswer, Behaviour::Normal]);
-    let form = Form::new("early");
-    let mut body = form.open_file("file", "v.mp4", "video/mp4");
-    body.extend_from_slice(&fixture("media/clip.mp4"));
-    body.resize(8 * MIB, 0);
-    body.extend_from_slice(&form.tail_after_content());
-    let r =
-        s.gw.request()
-            .path("/scripted")
-            .header("Content-Type", &form.content_type())
-            .body(&body);
+    let body = video_body("early", 8 * MIB);
+    let r = s.post_raw("/scripted", "early", &body);
     assert_eq!(r.status, 413);
     assert_eq!(r.json()["error"], "payload too large (said the backend)");
     assert_eq!(s.post("/scripted", png_form("again")).status, 201);
