@@ -31,6 +31,8 @@ pub struct QuotaHold {
     renewed: Instant,
     /// Committed or released: nothing left to give back.
     pub settled: bool,
+    /// The store failed and the request went on (fail-open): no more calls while it streams.
+    degraded: bool,
     /// The committed size, kept for the ledger until the object id is known.
     committed: Option<u64>,
     body: Vec<u8>,
@@ -87,6 +89,7 @@ pub async fn reserve(
         windows: Vec::new(),
         renewed: Instant::now(),
         settled: false,
+        degraded: false,
         committed: None,
         body: Vec::new(),
     };
@@ -136,6 +139,7 @@ fn decide(h: &mut QuotaHold, r: Result<Verdict, quota::StoreError>) -> Result<()
             metrics::quota_store_error("reserve");
             if h.quotas.fails_open(&metrics_of(h.upload, &h.limits)) {
                 tracing::warn!(tenant = %h.tenant, "{e}; failing open");
+                h.degraded = true;
                 Ok(())
             } else {
                 tracing::error!(tenant = %h.tenant, "{e}; failing closed");
@@ -151,7 +155,7 @@ pub async fn grow(ctx: &mut RequestCtx) -> Result<(), Rejection> {
     let (Some(h), Some(up)) = (ctx.quota.as_mut(), ctx.upload.as_ref()) else {
         return Ok(());
     };
-    if !h.upload || h.settled {
+    if !h.upload || h.settled || h.degraded {
         return Ok(());
     }
     let seen = up.total();
