@@ -95,8 +95,8 @@ pub async fn reserve(
     };
     let result = call(&hold, &ask).await;
     let granted = decide(&mut hold, result);
-    // A refused first reservation holds nothing.
-    hold.settled = granted.is_err();
+    // A refused first reservation holds nothing; neither does one that only counted a request.
+    hold.settled = granted.is_err() || !upload;
     ctx.quota = Some(hold);
     granted
 }

@@ -14,6 +14,46 @@ struct Hold {
     expires_ms: u64,
 }
 
+/// What `ask` adds to window `w`: one request, or its bytes.
+fn amount(w: &Window, ask: &Ask) -> u64 {
+    match w.metric {
+        Metric::Requests => u64::from(ask.request),
+        _ => ask.storage,
+    }
+}
+
+/// Adds `ask` to its windows (keys of `limits.windows` at `now_ms`); an `upload_bytes` window
+/// is remembered in the hold so a release can give its bytes back.
+fn apply(
+    windows: &mut HashMap<String, (u64, u64)>,
+    limits: &Limits,
+    ask: &Ask,
+    now_ms: u64,
+    keys: Vec<String>,
+    mut hold: Option<&mut Hold>,
+) -> Vec<WindowState> {
+    let mut states = Vec::with_capacity(keys.len());
+    for (w, key) in limits.windows.iter().zip(keys) {
+        let a = amount(w, ask);
+        if let Some(h) = hold.as_deref_mut()
+            && w.metric == Metric::UploadBytes
+            && a > 0
+            && !h.upload_windows.contains(&key)
+        {
+            h.upload_windows.push(key.clone());
+        }
+        let end = now_ms + w.remaining_ms(now_ms);
+        let c = windows.entry(key).or_insert((0, end));
+        c.0 += a;
+        states.push(WindowState {
+            window: w.clone(),
+            remaining: w.limit.saturating_sub(c.0),
+            reset_secs: w.remaining_ms(now_ms).div_ceil(1000),
+        });
+    }
+    states
+}
+
 #[derive(Debug, Default)]
 pub struct TenantState {
     storage: u64,
@@ -77,14 +117,10 @@ impl TenantState {
                 };
             }
         }
-        let amount = |w: &Window| match w.metric {
-            Metric::Requests => u64::from(ask.request),
-            _ => ask.storage,
-        };
         let keys: Vec<String> = limits.windows.iter().map(|w| w.key(now_ms)).collect();
         for (w, key) in limits.windows.iter().zip(&keys) {
             let count = self.windows.get(key).map_or(0, |c| c.0);
-            let a = amount(w);
+            let a = amount(w, ask);
             if a > 0 && count + a > w.limit {
                 return Verdict::RateLimited {
                     window: w.clone(),
@@ -92,26 +128,22 @@ impl TenantState {
                 };
             }
         }
+        if ask.storage == 0 && ask.files == 0 && !self.holds.contains_key(&ask.hold) {
+            // Only a request counted: nothing to hold (the windows are still applied).
+            return Verdict::Granted(apply(&mut self.windows, limits, ask, now_ms, keys, None));
+        }
         let hold = self.holds.entry(ask.hold.clone()).or_default();
         hold.storage += ask.storage;
         hold.files += ask.files;
         hold.expires_ms = now_ms + ttl_ms;
-        let mut states = Vec::with_capacity(keys.len());
-        for (w, key) in limits.windows.iter().zip(keys) {
-            let a = amount(w);
-            if w.metric == Metric::UploadBytes && a > 0 && !hold.upload_windows.contains(&key) {
-                hold.upload_windows.push(key.clone());
-            }
-            let end = now_ms + w.remaining_ms(now_ms);
-            let c = self.windows.entry(key).or_insert((0, end));
-            c.0 += a;
-            states.push(WindowState {
-                window: w.clone(),
-                remaining: w.limit.saturating_sub(c.0),
-                reset_secs: w.remaining_ms(now_ms).div_ceil(1000),
-            });
-        }
-        Verdict::Granted(states)
+        Verdict::Granted(apply(
+            &mut self.windows,
+            limits,
+            ask,
+            now_ms,
+            keys,
+            Some(hold),
+        ))
     }
 
     /// Drops a hold; its bytes leave the `upload_bytes` windows they were counted in.

@@ -41,5 +41,6 @@ for i = 3, #KEYS do
   end
   out[#out + 1] = int(count)
 end
-redis.call('HSET', KEYS[2], ARGV[3], encode(h))
+-- A call that only counted a request holds nothing.
+if old or h.s > 0 or h.f > 0 then redis.call('HSET', KEYS[2], ARGV[3], encode(h)) end
 return out
