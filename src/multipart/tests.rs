@@ -107,6 +107,10 @@ fn part_types_must_be_canonical() {
         "image/p; filem=*aen+++",
         "con/octet;\t filename=am",
         "image/png/x",
+        // Whitespace after a parameter value (2026-11-26): mime stops at it, multer sees none.
+        "image/VVVV--b0undary--VV; filename=form-dat ;aname=\"title\"",
+        "image/png; a=b ;c=d",
+        "image/png; a =b",
     ] {
         let b = format!(
             "--XyZ-boundary\r\nContent-Disposition: form-data; name=\"f\"\r\nContent-Type: {ct}\r\n\r\nv\r\n--XyZ-boundary--"
