@@ -251,9 +251,17 @@ fn parse_disposition(value: &str) -> Result<(String, Option<String>), String> {
         return Err("name* is not allowed in form-data".into());
     }
     // Parsers that look for `filename=` by substring (multer) split such values differently.
-    for (k, v) in &params {
+    for (i, (k, v)) in params.iter().enumerate() {
         if v.contains([';', '=']) {
             return Err(format!("';' or '=' inside the {k} parameter is ambiguous"));
+        }
+        // Such a parser takes `filename` (or `name`) after whitespace for the parameter itself:
+        // inside a value it hides the real one that follows.
+        let name_follows = params[i + 1..].iter().any(|(n, _)| n == "name");
+        if word_after_space(v, "filename") || (name_follows && word_after_space(v, "name")) {
+            return Err(format!(
+                "the {k} parameter holds a parameter name after a space (ambiguous)"
+            ));
         }
     }
     let plain = get("filename");
@@ -269,6 +277,12 @@ fn parse_disposition(value: &str) -> Result<(String, Option<String>), String> {
     };
     // `filename=""` is kept: common parsers (busboy) take any filename parameter for a file.
     Ok((name, filename))
+}
+
+/// Whether `word` occurs in `v` right after whitespace.
+fn word_after_space(v: &str, word: &str) -> bool {
+    v.match_indices(word)
+        .any(|(i, _)| i > 0 && v.as_bytes()[i - 1].is_ascii_whitespace())
 }
 
 /// Decodes an RFC 5987 `ext-value` (`UTF-8''percent%20encoded`).

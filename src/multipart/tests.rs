@@ -121,6 +121,23 @@ fn part_types_must_be_canonical() {
     assert!(parse(ok.as_bytes(), &[]).is_ok());
 }
 
+/// Found by the differential fuzz target (2026-11-26): multer takes `filename` after a space
+/// inside a quoted value for the parameter and gives up, so the real filename is lost.
+#[test]
+fn parameter_names_inside_values_are_refused() {
+    for cd in [
+        "form-data; name=\"a Content-Type: filename*x\"; filename=\"\"",
+        "form-data; name=\"my filename\"; filename=\"x.png\"",
+        "form-data; filename=\"a name.png\"; name=\"f\"",
+    ] {
+        let b = format!("--XyZ-boundary\r\nContent-Disposition: {cd}\r\n\r\nv\r\n--XyZ-boundary--");
+        assert!(parse(b.as_bytes(), &[]).is_err(), "{cd}");
+    }
+    // Name first (what browsers and curl send): a space and "name" in a filename is harmless.
+    let ok = "--XyZ-boundary\r\nContent-Disposition: form-data; name=\"f\"; filename=\"project name.png\"\r\n\r\nv\r\n--XyZ-boundary--";
+    assert!(parse(ok.as_bytes(), &[]).is_ok());
+}
+
 /// Found by the differential fuzz target: multer finds `filename=` inside a quoted name.
 #[test]
 fn separators_inside_quoted_values_are_refused() {
