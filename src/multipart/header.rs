@@ -264,6 +264,13 @@ fn parse_disposition(value: &str) -> Result<(String, Option<String>), String> {
             ));
         }
     }
+    let position = |k: &str| params.iter().position(|(n, _)| n == k);
+    if let (Some(star), Some(plain)) = (position("filename*"), position("filename"))
+        && star < plain
+    {
+        // A substring search for `filename` stops at `filename*` and finds no filename at all.
+        return Err("filename* before filename is ambiguous".into());
+    }
     let plain = get("filename");
     let extended = get("filename*").map(|v| decode_ext_value(&v)).transpose()?;
     let filename = match (plain, extended) {

@@ -129,6 +129,7 @@ fn parameter_names_inside_values_are_refused() {
         "form-data; name=\"a Content-Type: filename*x\"; filename=\"\"",
         "form-data; name=\"my filename\"; filename=\"x.png\"",
         "form-data; filename=\"a name.png\"; name=\"f\"",
+        "form-data; filename*=UTF-8''; name=\"avatar\"; filename=\"\"",
     ] {
         let b = format!("--XyZ-boundary\r\nContent-Disposition: {cd}\r\n\r\nv\r\n--XyZ-boundary--");
         assert!(parse(b.as_bytes(), &[]).is_err(), "{cd}");
