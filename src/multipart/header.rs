@@ -201,12 +201,14 @@ fn parse_part_type(value: &str) -> Result<String, String> {
     if raw_essence.ends_with([' ', '\t']) && !rest.is_empty() {
         return Err("whitespace before ';' in a part Content-Type".into());
     }
-    // Spaces may only follow a ';': strict MIME parsers (multer's) stop at any other.
-    if rest
-        .split(';')
-        .any(|param| param.trim_start_matches(' ').contains(' '))
-    {
-        return Err("whitespace inside a part Content-Type parameter".into());
+    // Spaces may only follow a ';', and no parameter is empty: strict MIME parsers (multer's)
+    // stop at anything else.
+    if !rest.trim().is_empty() {
+        for param in rest.split(';').map(|p| p.trim_start_matches(' ')) {
+            if param.contains(' ') || param.is_empty() {
+                return Err("whitespace or an empty parameter in a part Content-Type".into());
+            }
+        }
     }
     let essence = raw_essence.trim().to_ascii_lowercase();
     // RFC 6838 restricted names, one '/': what strict MIME parsers (multer's) accept too.

@@ -111,6 +111,7 @@ fn part_types_must_be_canonical() {
         "image/VVVV--b0undary--VV; filename=form-dat ;aname=\"title\"",
         "image/png; a=b ;c=d",
         "image/png; a =b",
+        "image/png;; a=b",
     ] {
         let b = format!(
             "--XyZ-boundary\r\nContent-Disposition: form-data; name=\"f\"\r\nContent-Type: {ct}\r\n\r\nv\r\n--XyZ-boundary--"
