@@ -201,9 +201,9 @@ fn parse_part_type(value: &str) -> Result<String, String> {
     if raw_essence.ends_with([' ', '\t']) && !rest.is_empty() {
         return Err("whitespace before ';' in a part Content-Type".into());
     }
-    // Spaces may only follow a ';', and no parameter is empty: strict MIME parsers (multer's)
-    // stop at anything else.
-    if !rest.trim().is_empty() {
+    // Spaces may only follow a ';', and no parameter is empty (nor a trailing ';'): strict MIME
+    // parsers (multer's) stop at anything else.
+    if value.contains(';') {
         for param in rest.split(';').map(|p| p.trim_start_matches(' ')) {
             if param.contains(' ') || param.is_empty() {
                 return Err("whitespace or an empty parameter in a part Content-Type".into());

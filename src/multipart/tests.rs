@@ -112,6 +112,7 @@ fn part_types_must_be_canonical() {
         "image/png; a=b ;c=d",
         "image/png; a =b",
         "image/png;; a=b",
+        "image/png; ",
     ] {
         let b = format!(
             "--XyZ-boundary\r\nContent-Disposition: form-data; name=\"f\"\r\nContent-Type: {ct}\r\n\r\nv\r\n--XyZ-boundary--"
