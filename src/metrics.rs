@@ -16,7 +16,6 @@ struct Families {
     files: IntCounterVec,
     file_bytes: IntCounterVec,
     duration: HistogramVec,
-    quota_refusals: IntCounterVec,
     quota_store_errors: IntCounterVec,
     rejections: IntCounterVec,
     rejected_body_bytes: HistogramVec,
@@ -91,14 +90,6 @@ static FAMILIES: LazyLock<Option<Families>> = LazyLock::new(|| {
             &["route", "phase"]
         )
         .ok()?,
-        quota_refusals: register_int_counter_vec!(
-            Opts::new(
-                "upload_gateway_quota_refusals_total",
-                "Requests refused by a quota or rate limit, by code"
-            ),
-            &["code"]
-        )
-        .ok()?,
         quota_store_errors: register_int_counter_vec!(
             Opts::new(
                 "upload_gateway_quota_store_errors_total",
@@ -152,13 +143,6 @@ pub fn record(o: &Outcome<'_>) {
         f.rejected_body_bytes
             .with_label_values(&[o.route, phase])
             .observe(o.body_bytes as f64);
-    }
-}
-
-/// A request refused by a quota (`quota_exceeded`) or a window (`rate_limited`).
-pub fn quota_refused(code: &'static str) {
-    if let Some(f) = FAMILIES.as_ref() {
-        f.quota_refusals.with_label_values(&[code]).inc();
     }
 }
 

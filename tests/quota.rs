@@ -116,6 +116,16 @@ fn a_declared_length_over_what_is_left_is_refused_before_any_body_byte() {
     r.assert_error(429, "quota_exceeded");
     assert_eq!(r.json()["error"]["metric"], "storage_bytes");
     upstream.assert_untouched();
+    // Counted as a header-phase refusal (the request is counted as it finishes).
+    let line = "upload_gateway_rejections_total{code=\"quota_exceeded\",phase=\"header\",route=\"upload\"}";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !String::from_utf8(upload_gateway::admin::encode_metrics())
+        .unwrap()
+        .contains(line)
+    {
+        assert!(std::time::Instant::now() < deadline, "{line} missing");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 #[test]

@@ -131,9 +131,8 @@ fn decide(h: &mut QuotaHold, r: Result<Verdict, quota::StoreError>) -> Result<()
                     reset_secs: *retry_after_secs,
                 }];
             }
-            let r = quota::refusal(&v).unwrap_or(Rejection::QuotaUnavailable);
-            metrics::quota_refused(r.code());
-            Err(r)
+            // Counted with every other refusal (upload_gateway_rejections_total).
+            Err(quota::refusal(&v).unwrap_or(Rejection::QuotaUnavailable))
         }
         Err(e) => {
             metrics::quota_store_error("reserve");
