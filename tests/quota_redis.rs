@@ -249,3 +249,36 @@ fn a_killed_instances_holds_expire() {
     assert!(killed.elapsed() < Duration::from_secs(5));
     drop(s);
 }
+
+#[tokio::test]
+async fn a_call_that_only_counts_a_request_writes_no_hold() {
+    let redis = Redis::start();
+    let store = RedisStore::new(&redis.url(), "reqonly", Duration::from_millis(500)).unwrap();
+    let limits = Limits::new(&tier(), "r");
+    let ask = |hold: &str, storage| Ask {
+        hold: hold.into(),
+        storage,
+        files: 0,
+        request: true,
+    };
+    let now = 1_700_000_000_000;
+    store
+        .reserve("t1", &limits, &ask("read", 0), now, 1000)
+        .await
+        .unwrap();
+    store
+        .reserve("t1", &limits, &ask("upload", 10), now, 1000)
+        .await
+        .unwrap();
+    let mut con = redis::Client::open(redis.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let holds: Vec<String> = redis::cmd("HKEYS")
+        .arg("reqonly:{t:t1}:holds")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(holds, ["upload"], "a read must not leave a hold to release");
+    let u = store.usage("t1", &limits.windows, now).await.unwrap();
+    assert_eq!(u.windows[0], 2, "both requests are counted");
+}
