@@ -7,9 +7,11 @@
 pub mod error;
 pub mod file;
 mod route;
+mod tls;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use route::{PathPattern, Route};
+pub use tls::{Listener, ListenerTls, UpstreamTls};
 
 use crate::auth::Authenticator;
 use crate::quota::QuotaSettings;
@@ -29,6 +31,8 @@ pub struct ServerSettings {
     pub work_stealing: bool,
     pub grace_period_seconds: u64,
     pub client_read_timeout: Duration,
+    /// HTTP/2 with prior knowledge on plain listeners.
+    pub h2c: bool,
 }
 
 /// A backend the gateway forwards to.
@@ -39,13 +43,15 @@ pub struct Upstream {
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
     pub write_timeout: Duration,
+    /// TLS towards the backend, if configured.
+    pub tls: Option<UpstreamTls>,
 }
 
 /// The validated configuration.
 #[derive(Debug)]
 pub struct Config {
     pub server: ServerSettings,
-    pub listeners: Vec<SocketAddr>,
+    pub listeners: Vec<Listener>,
     pub routes: Vec<Arc<Route>>,
     pub auth: Option<Arc<Authenticator>>,
     /// Where `/metrics` is served, if anywhere.
@@ -93,7 +99,7 @@ impl Config {
             .as_ref()
             .and_then(|a| errors.take(Authenticator::from_config(a, base)));
         let server = server(&raw.server, &mut errors);
-        let listeners = listeners(&raw.listeners, &mut errors);
+        let listeners = listeners(&raw.listeners, base, &mut errors);
         let admin = raw
             .admin
             .as_ref()
@@ -102,7 +108,7 @@ impl Config {
             .admin
             .as_ref()
             .and_then(|a| admin_token(a, base, &mut errors));
-        let upstreams = upstreams(&raw.upstreams, &mut errors);
+        let upstreams = upstreams(&raw.upstreams, base, &mut errors);
         let routes = raw
             .routes
             .iter()
@@ -170,6 +176,7 @@ fn server(f: &file::ServerFile, errors: &mut Collector) -> ServerSettings {
         work_stealing: f.work_stealing,
         grace_period_seconds: f.grace_period_seconds,
         client_read_timeout: Duration::from_millis(f.client_read_timeout_ms),
+        h2c: f.h2c,
     }
 }
 
@@ -215,7 +222,11 @@ fn address(text: &str, at: &str, example: &str, errors: &mut Collector) -> Optio
         .ok()
 }
 
-fn listeners(f: &[file::ListenerFile], errors: &mut Collector) -> Vec<SocketAddr> {
+fn listeners(
+    f: &[file::ListenerFile],
+    base: &std::path::Path,
+    errors: &mut Collector,
+) -> Vec<Listener> {
     if f.is_empty() {
         errors.push(
             "listeners",
@@ -225,14 +236,17 @@ fn listeners(f: &[file::ListenerFile], errors: &mut Collector) -> Vec<SocketAddr
     f.iter()
         .enumerate()
         .filter_map(|(i, l)| {
-            let at = format!("listeners[{i}].address");
-            address(&l.address, &at, "0.0.0.0:8080", errors)
+            let at = format!("listeners[{i}]");
+            let tls = tls::listener(l, &at, base, errors);
+            let address = address(&l.address, &format!("{at}.address"), "0.0.0.0:8080", errors)?;
+            Some(Listener { address, tls })
         })
         .collect()
 }
 
 fn upstreams(
     f: &BTreeMap<String, file::UpstreamFile>,
+    base: &std::path::Path,
     errors: &mut Collector,
 ) -> HashMap<String, Arc<Upstream>> {
     let mut out = HashMap::new();
@@ -245,6 +259,7 @@ fn upstreams(
                     connect_timeout: Duration::from_millis(u.connect_timeout_ms),
                     read_timeout: Duration::from_millis(u.read_timeout_ms),
                     write_timeout: Duration::from_millis(u.write_timeout_ms),
+                    tls: tls::upstream(u, name, base, errors),
                 };
                 out.insert(name.clone(), Arc::new(upstream));
             }

@@ -44,7 +44,10 @@ fn run(config: Arc<Config>, path: Option<PathBuf>) -> ExitCode {
     if let Err(e) = on_hangup(reloader) {
         return fail(format!("cannot listen for SIGHUP: {e}"));
     }
-    upload_gateway::server::build_live(live).run_forever()
+    match upload_gateway::server::build_live(live) {
+        Ok(server) => server.run_forever(),
+        Err(e) => fail(e),
+    }
 }
 
 /// Reloads on every `SIGHUP` (from a thread of its own: pingora owns the other signals).

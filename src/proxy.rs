@@ -140,7 +140,14 @@ impl ProxyHttp for Gateway {
             .ok_or_else(|| Error::explain(ErrorType::InternalError, "no route selected"))?;
         let mode = ctx.identity.as_ref().map_or(Mode::Live, |i| i.mode);
         let up = route.upstream_for(mode).map_err(|r| ctx.refuse(r))?;
-        let mut peer = HttpPeer::new(up.address, false, String::new());
+        let mut peer = match &up.tls {
+            None => HttpPeer::new(up.address, false, String::new()),
+            Some(tls) => {
+                let mut p = HttpPeer::new(up.address, true, tls.sni.clone());
+                p.options.ca = tls.ca.clone();
+                p
+            }
+        };
         peer.options.connection_timeout = Some(up.connect_timeout);
         peer.options.read_timeout = Some(up.read_timeout);
         peer.options.write_timeout = Some(up.write_timeout);

@@ -12,11 +12,11 @@ use std::sync::Arc;
 /// the admin listener, if configured).
 pub fn build(config: Arc<Config>) -> Result<Server, String> {
     // Building a store opens nothing yet (Redis connects on the first call).
-    Ok(build_live(Live::start(config)?))
+    build_live(Live::start(config)?)
 }
 
 /// [`build`] over a shared configuration that a [`crate::reload::Reloader`] may swap.
-pub fn build_live(live: Shared) -> Server {
+pub fn build_live(live: Shared) -> Result<Server, String> {
     let config = live.load().config.clone();
     let conf = ServerConf {
         threads: config.server.threads,
@@ -32,15 +32,42 @@ pub fn build_live(live: Shared) -> Server {
         Gateway::new(live.clone()),
         "upload-gateway",
     );
-    for addr in &config.listeners {
-        proxy.add_tcp(&addr.to_string());
+    if config.server.h2c
+        && let Some(app) = proxy.app_logic_mut()
+    {
+        let mut options = pingora::apps::HttpServerOptions::default();
+        options.h2c = true;
+        app.server_options = Some(options);
+    }
+    for l in &config.listeners {
+        add_listener(&mut proxy, l)?;
     }
     server.add_service(proxy);
     if let Some(admin) = config.admin {
         let app = crate::admin::Admin::new(live);
         server.add_service(app.service(&admin.to_string()));
     }
-    server
+    Ok(server)
+}
+
+/// A plain listener, or a TLS one offering HTTP/2 by ALPN when configured.
+fn add_listener<A>(
+    svc: &mut pingora::services::listening::Service<A>,
+    l: &crate::config::Listener,
+) -> Result<(), String> {
+    let addr = l.address.to_string();
+    let Some(tls) = &l.tls else {
+        svc.add_tcp(&addr);
+        return Ok(());
+    };
+    let (cert, key) = (tls.cert.to_string_lossy(), tls.key.to_string_lossy());
+    let mut settings = pingora::listeners::tls::TlsSettings::intermediate(&cert, &key)
+        .map_err(|e| format!("TLS listener {addr}: {e}"))?;
+    if tls.h2 {
+        settings.enable_h2();
+    }
+    svc.add_tls_with_settings(&addr, None, settings);
+    Ok(())
 }
 
 /// Shuts the server down when the sender side is dropped or sends `true`.

@@ -70,6 +70,9 @@ pub struct ServerFile {
     /// Seconds a client may take between two reads of its request (default 60 000 ms).
     #[serde(default = "default_client_timeout")]
     pub client_read_timeout_ms: u64,
+    /// HTTP/2 with prior knowledge (h2c) on the plain listeners, beside HTTP/1.1 (default false).
+    #[serde(default)]
+    pub h2c: bool,
 }
 
 impl Default for ServerFile {
@@ -79,6 +82,7 @@ impl Default for ServerFile {
             work_stealing: false,
             grace_period_seconds: default_grace(),
             client_read_timeout_ms: default_client_timeout(),
+            h2c: false,
         }
     }
 }
@@ -98,6 +102,20 @@ fn default_client_timeout() -> u64 {
 pub struct ListenerFile {
     /// `ip:port` to listen on.
     pub address: String,
+    /// Serve TLS on this listener.
+    pub tls: Option<ListenerTlsFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerTlsFile {
+    /// PEM certificate chain (relative to the config file).
+    pub cert: String,
+    /// PEM private key.
+    pub key: String,
+    /// Offer HTTP/2 by ALPN beside HTTP/1.1 (default true).
+    #[serde(default = "yes")]
+    pub h2: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,6 +129,14 @@ pub struct UpstreamFile {
     pub read_timeout_ms: u64,
     #[serde(default = "default_io_timeout")]
     pub write_timeout_ms: u64,
+    /// Connect to the backend over TLS (default false).
+    #[serde(default)]
+    pub tls: bool,
+    /// The name sent by SNI and checked against the backend's certificate (default: the host
+    /// part of `address`).
+    pub sni: Option<String>,
+    /// PEM CA certificates the backend's certificate must chain to (default: the system's).
+    pub ca_file: Option<String>,
 }
 
 fn default_connect_timeout() -> u64 {

@@ -123,3 +123,47 @@ fn named_segments_match_one_segment_each() {
     assert!(!p.matches("/mediax/abc"));
     assert_eq!(p.param_index("id"), Some(2));
 }
+
+#[test]
+fn tls_files_are_checked_when_the_config_loads() {
+    let missing = GOOD.replace(
+        "address = \"127.0.0.1:8080\"",
+        "address = \"127.0.0.1:8443\"\ntls = { cert = \"/nonexistent/cert.pem\", key = \"/nonexistent/key.pem\" }",
+    );
+    let e = Config::parse(&missing).unwrap_err().to_string();
+    assert!(
+        e.starts_with("listeners[0].tls: cannot load /nonexistent/cert.pem"),
+        "{e}"
+    );
+
+    let empty_ca = std::env::temp_dir().join(format!("ug-empty-ca-{}", std::process::id()));
+    std::fs::write(&empty_ca, "not a certificate\n").unwrap();
+    let upstream = GOOD.replace(
+        "address = \"127.0.0.1:9000\"",
+        &format!(
+            "address = \"127.0.0.1:9000\"\ntls = true\nca_file = \"{}\"",
+            empty_ca.display()
+        ),
+    );
+    let e = Config::parse(&upstream).unwrap_err().to_string();
+    assert!(
+        e.contains("upstreams.media.ca_file:") && e.contains("holds no PEM certificate"),
+        "{e}"
+    );
+
+    let sni_without_tls = GOOD.replace(
+        "address = \"127.0.0.1:9000\"",
+        "address = \"127.0.0.1:9000\"\nsni = \"media.internal\"",
+    );
+    let e = Config::parse(&sni_without_tls).unwrap_err().to_string();
+    assert_eq!(e, "upstreams.media: sni and ca_file need tls = true");
+
+    // Without `sni`, the host part of the address is the name checked.
+    let c = Config::parse(&GOOD.replace(
+        "address = \"127.0.0.1:9000\"",
+        "address = \"localhost:9000\"\ntls = true",
+    ))
+    .unwrap();
+    let tls = c.routes[0].upstream.tls.as_ref().unwrap();
+    assert_eq!((tls.sni.as_str(), tls.ca.is_none()), ("localhost", true));
+}

@@ -82,9 +82,12 @@ pub fn upload_framing(req: &RequestHeader, policy: &UploadPolicy) -> Result<Stri
             policy.check_content_length(len)?;
             Ok(boundary)
         }
-        None if te.is_none() => Err(Rejection::InvalidMultipart(
-            "upload without a body (no Content-Length or Transfer-Encoding)".into(),
-        )),
+        // HTTP/2 frames the body itself: no length is needed (and it is checked as it streams).
+        None if te.is_none() && req.version != pingora::http::Version::HTTP_2 => {
+            Err(Rejection::InvalidMultipart(
+                "upload without a body (no Content-Length or Transfer-Encoding)".into(),
+            ))
+        }
         None => Ok(boundary),
     }
 }

@@ -1,0 +1,226 @@
+//! TLS and HTTP/2 downstream (h2 by ALPN, h2c by prior knowledge) and TLS upstream: uploads
+//! over HTTP/2 get the same enforcement as over HTTP/1.1 — a spoofed file is refused before the
+//! upstream is contacted, a valid one arrives byte-identical. Certificates are made here.
+
+mod common;
+
+use bytes::Bytes;
+use common::{RecordingUpstream, TEST_CONFIG, TestGateway, fixture, sha256_hex};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use upload_gateway::multipart::Form;
+
+/// A self-signed certificate for `localhost` / 127.0.0.1 in a fresh directory.
+fn certificate(name: &str) -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("ug-tls-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    (cert, key)
+}
+
+/// TEST_CONFIG with its listener serving TLS.
+fn tls_config(cert: &Path, key: &Path) -> String {
+    TEST_CONFIG.replace(
+        "address = \"{LISTEN}\"",
+        &format!(
+            "address = \"{{LISTEN}}\"\ntls = {{ cert = \"{}\", key = \"{}\" }}",
+            cert.display(),
+            key.display()
+        ),
+    )
+}
+
+fn png_form() -> (Form, Vec<u8>) {
+    let png = fixture("media/photo.png");
+    (
+        Form::new("tlsboundary").file("file", "p.png", "image/png", &png),
+        png,
+    )
+}
+
+/// `curl` over TLS: returns (status, HTTP version, body).
+fn curl(args: &[&str], url: &str, cacert: &Path) -> (u16, String, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "--cacert"])
+        .arg(cacert)
+        .args(args)
+        .args(["-w", "\n%{http_code} %{http_version}", url])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, tail) = text.rsplit_once('\n').unwrap();
+    let (status, version) = tail.split_once(' ').unwrap();
+    (status.parse().unwrap(), version.into(), body.into())
+}
+
+fn write_temp(name: &str, data: &[u8]) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("ug-{name}-{}", std::process::id()));
+    std::fs::write(&p, data).unwrap();
+    p
+}
+
+#[test]
+fn uploads_over_tls_and_h2_are_enforced_like_http1() {
+    let (cert, key) = certificate("h2");
+    let upstream = RecordingUpstream::start();
+    let gw = TestGateway::start_with(&tls_config(&cert, &key), upstream.addr);
+    let url = format!("https://localhost:{}/media", gw.addr.port());
+    let resolve = format!("localhost:{}:127.0.0.1", gw.addr.port());
+
+    // A PDF declared as a PNG: refused over h2 before any upstream connection.
+    let spoof =
+        Form::new("tlsboundary").file("file", "p.png", "image/png", &fixture("media/report.pdf"));
+    let ct = format!("Content-Type: {}", spoof.content_type());
+    let body = write_temp("spoof.bin", &spoof.finish());
+    let data = format!("@{}", body.display());
+    let args = [
+        "--http2",
+        "--resolve",
+        &resolve,
+        "-H",
+        &ct,
+        "--data-binary",
+        &data,
+    ];
+    let (status, version, text) = curl(&args, &url, &cert);
+    assert_eq!((status, version.as_str()), (415, "2"), "{text}");
+    assert!(text.contains("\"content_mismatch\""), "{text}");
+    assert_eq!(upstream.connection_count(), 0, "refused before connecting");
+
+    // A real PNG over h2: byte-identical upstream.
+    let (form, png) = png_form();
+    let ct = format!("Content-Type: {}", form.content_type());
+    let sent = form.finish();
+    let body = write_temp("png.bin", &sent);
+    let data = format!("@{}", body.display());
+    let args = [
+        "--http2",
+        "--resolve",
+        &resolve,
+        "-H",
+        &ct,
+        "--data-binary",
+        &data,
+    ];
+    let (status, version, text) = curl(&args, &url, &cert);
+    assert_eq!((status, version.as_str()), (201, "2"), "{text}");
+    let got = upstream.wait_for(1);
+    assert!(got[0].complete);
+    assert_eq!(got[0].sha256, sha256_hex(&sent));
+    assert!(got[0].body.windows(png.len()).any(|w| w == png));
+
+    // HTTP/1.1 over TLS on the same listener still works.
+    let args = [
+        "--http1.1",
+        "--resolve",
+        &resolve,
+        "-H",
+        &ct,
+        "--data-binary",
+        &data,
+    ];
+    let (status, version, _) = curl(&args, &url, &cert);
+    assert_eq!((status, version.as_str()), (201, "1.1"));
+}
+
+/// One request over h2c (prior knowledge): (status, body, whether all of `body` was sent).
+async fn h2c_post(addr: SocketAddr, content_type: &str, body: Vec<u8>) -> (u16, String) {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (client, conn) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(conn);
+    let mut client = client.ready().await.unwrap();
+    let req = http::Request::post(format!("http://{addr}/media"))
+        .header("content-type", content_type)
+        .body(())
+        .unwrap();
+    let (resp, mut stream) = client.send_request(req, false).unwrap();
+    tokio::spawn(async move {
+        for chunk in body.chunks(16 * 1024) {
+            if stream
+                .send_data(Bytes::copy_from_slice(chunk), false)
+                .is_err()
+            {
+                return;
+            }
+        }
+        let _ = stream.send_data(Bytes::new(), true);
+    });
+    let resp = resp.await.unwrap();
+    let status = resp.status().as_u16();
+    let mut body = resp.into_body();
+    let mut out = Vec::new();
+    while let Some(Ok(chunk)) = body.data().await {
+        let _ = body.flow_control().release_capacity(chunk.len());
+        out.extend_from_slice(&chunk);
+    }
+    (status, String::from_utf8_lossy(&out).into())
+}
+
+#[test]
+fn h2c_prior_knowledge_gets_the_same_enforcement() {
+    let upstream = RecordingUpstream::start();
+    let config = TEST_CONFIG.replace("[server]\n", "[server]\nh2c = true\n");
+    let gw = TestGateway::start_with(&config, upstream.addr);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+
+    // A 6 MB video declared as a PNG: refused in the sniff window, upstream never contacted.
+    let mut big = fixture("media/clip.mp4");
+    big.resize(6 << 20, 0);
+    let spoof = Form::new("h2cb").file("file", "a.png", "image/png", &big);
+    let (status, text) = rt.block_on(h2c_post(gw.addr, &spoof.content_type(), spoof.finish()));
+    assert_eq!(status, 415, "{text}");
+    assert!(text.contains("\"content_mismatch\""), "{text}");
+    assert_eq!(upstream.connection_count(), 0);
+
+    let (form, _) = png_form();
+    let ct = form.content_type();
+    let sent = form.finish();
+    let (status, text) = rt.block_on(h2c_post(gw.addr, &ct, sent.clone()));
+    assert_eq!(status, 201, "{text}");
+    let got = upstream.wait_for(1);
+    assert!(got[0].complete);
+    assert_eq!(got[0].sha256, sha256_hex(&sent));
+
+    // HTTP/1.1 on the same h2c listener.
+    let (form, _) = png_form();
+    assert_eq!(gw.request().path("/media").form(form).status, 201);
+}
+
+#[test]
+fn upstream_tls_verifies_the_backend_certificate() {
+    // Backend side: a gateway terminating TLS in front of the recording upstream.
+    let (cert, key) = certificate("up");
+    let (other, _) = certificate("other");
+    let recording = RecordingUpstream::start();
+    let tls_backend = TestGateway::start_with(&tls_config(&cert, &key), recording.addr);
+
+    let with_ca = |ca: &Path| {
+        TEST_CONFIG.replace(
+            "write_timeout_ms = 20000\n",
+            &format!(
+                "write_timeout_ms = 20000\ntls = true\nsni = \"localhost\"\nca_file = \"{}\"\n",
+                ca.display()
+            ),
+        )
+    };
+    let trusted = TestGateway::start_with(&with_ca(&cert), tls_backend.addr);
+    let (form, _) = png_form();
+    let sent_len = form.clone().finish().len() as u64;
+    let r = trusted.request().path("/media").form(form);
+    assert_eq!(r.status, 201, "{:?}", r.json());
+    let got = recording.wait_for(1);
+    assert!(got[0].complete);
+    assert_eq!(got[0].body_len, sent_len);
+
+    // A backend certificate that does not chain to the configured CA: no bytes reach it.
+    let untrusted = TestGateway::start_with(&with_ca(&other), tls_backend.addr);
+    let (form, _) = png_form();
+    let r = untrusted.request().path("/media").form(form);
+    assert_eq!(r.status, 502, "{:?}", r.json());
+    assert_eq!(recording.received().len(), 1);
+}
