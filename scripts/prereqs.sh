@@ -1,15 +1,34 @@
 #!/usr/bin/env bash
 # Installs what building and testing upload-gateway needs on a fresh Debian machine, when missing:
-# cmake (pingora's zlib-ng build) and redis-server (the quota tests start their own).
+# cmake (pingora's zlib-ng build), redis-server (the quota tests start their own), and promtool
+# (the metrics test and CI check a real scrape and conf/monitoring/ with it). Debian ships
+# promtool only inside the `prometheus` package, which starts a daemon when installed: the
+# package is downloaded and just the promtool binary extracted to target/tools/.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
 missing=()
 command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 
-[ ${#missing[@]} -eq 0 ] && exit 0
-echo "installing: ${missing[*]}" >&2
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! command -v promtool >/dev/null 2>&1 && [ ! -x target/tools/promtool ]; then
+  echo "extracting promtool from Debian's prometheus package into target/tools/" >&2
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  chmod 777 "$tmp"
+  (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1) || {
+    $SUDO apt-get update -qq
+    (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1)
+  }
+  dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/x"
+  mkdir -p target/tools
+  cp "$tmp/x/usr/bin/promtool" target/tools/promtool
+fi

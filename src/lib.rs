@@ -21,3 +21,4 @@ pub mod reply;
 pub mod request_id;
 pub mod server;
 pub mod sniff;
+pub mod trace;

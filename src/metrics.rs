@@ -5,8 +5,8 @@
 use crate::inspect::FileReport;
 use crate::media;
 use prometheus::{
-    HistogramOpts, HistogramVec, IntCounterVec, Opts, register_histogram_vec,
-    register_int_counter_vec,
+    HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, register_histogram_vec,
+    register_int_counter_vec, register_int_gauge_vec,
 };
 use std::sync::LazyLock;
 
@@ -19,6 +19,16 @@ struct Families {
     quota_store_errors: IntCounterVec,
     rejections: IntCounterVec,
     rejected_body_bytes: HistogramVec,
+    mismatches: IntCounterVec,
+    file_size: HistogramVec,
+    uploads_in_flight: IntGaugeVec,
+    upstream_seconds: HistogramVec,
+    upstream_errors: IntCounterVec,
+}
+
+/// Powers of 16 from 1 KiB to 16 GiB: file and body sizes.
+fn size_buckets() -> Vec<f64> {
+    (0..8).map(|i| 1024.0 * 16f64.powi(i)).collect()
 }
 
 static FAMILIES: LazyLock<Option<Families>> = LazyLock::new(|| {
@@ -26,9 +36,9 @@ static FAMILIES: LazyLock<Option<Families>> = LazyLock::new(|| {
         requests: register_int_counter_vec!(
             Opts::new(
                 "upload_gateway_requests_total",
-                "Requests answered, by route, status and code"
+                "Requests finished, by route, method, status and outcome code"
             ),
-            &["route", "status", "code"]
+            &["route", "method", "status", "code"]
         )
         .ok()?,
         body_bytes: register_int_counter_vec!(
@@ -58,10 +68,10 @@ static FAMILIES: LazyLock<Option<Families>> = LazyLock::new(|| {
         duration: register_histogram_vec!(
             HistogramOpts::new(
                 "upload_gateway_request_duration_seconds",
-                "Time from request to log"
+                "Time from request to log, by route and method (refusals included)"
             )
             .buckets(vec![0.005, 0.025, 0.1, 0.5, 1.0, 5.0, 30.0, 120.0]),
-            &["route"]
+            &["route", "method"]
         )
         .ok()?,
         rejections: register_int_counter_vec!(
@@ -90,6 +100,50 @@ static FAMILIES: LazyLock<Option<Families>> = LazyLock::new(|| {
             &["route", "phase"]
         )
         .ok()?,
+        mismatches: register_int_counter_vec!(
+            Opts::new(
+                "upload_gateway_content_mismatches_total",
+                "Files refused because the detected type contradicts the declared one, by \
+                 declared and detected media category"
+            ),
+            &["route", "declared", "detected"]
+        )
+        .ok()?,
+        file_size: register_histogram_vec!(
+            HistogramOpts::new(
+                "upload_gateway_file_size_bytes",
+                "Sizes of accepted files, by detected media category"
+            )
+            .buckets(size_buckets()),
+            &["route", "category"]
+        )
+        .ok()?,
+        uploads_in_flight: register_int_gauge_vec!(
+            Opts::new(
+                "upload_gateway_uploads_in_flight",
+                "Upload requests being received or answered now"
+            ),
+            &["route"]
+        )
+        .ok()?,
+        upstream_seconds: register_histogram_vec!(
+            HistogramOpts::new(
+                "upload_gateway_upstream_response_seconds",
+                "Time from contacting the upstream to its response head (request body included)"
+            )
+            .buckets(vec![0.005, 0.025, 0.1, 0.5, 1.0, 5.0, 30.0, 120.0]),
+            &["route", "upstream"]
+        )
+        .ok()?,
+        upstream_errors: register_int_counter_vec!(
+            Opts::new(
+                "upload_gateway_upstream_errors_total",
+                "Upstream failures by kind (connect_refused, connect_timeout, read_timeout, \
+                 write_timeout, tls, reset, protocol, status_5xx, other)"
+            ),
+            &["route", "upstream", "kind"]
+        )
+        .ok()?,
         quota_store_errors: register_int_counter_vec!(
             Opts::new(
                 "upload_gateway_quota_store_errors_total",
@@ -105,6 +159,7 @@ static FAMILIES: LazyLock<Option<Families>> = LazyLock::new(|| {
 /// What one finished request contributes to the metrics.
 pub struct Outcome<'a> {
     pub route: &'a str,
+    pub method: &'a str,
     pub status: u16,
     /// The outcome: a rejection code, `ok`, `client_abort`, `upstream_error`.
     pub code: &'a str,
@@ -113,6 +168,14 @@ pub struct Outcome<'a> {
     pub body_bytes: u64,
     pub files: &'a [FileReport],
     pub seconds: f64,
+    /// Declared and detected types of a refused spoof.
+    pub mismatch: Option<(&'a str, &'a str)>,
+}
+
+/// A method as a bounded label value.
+pub fn method_label(m: &str) -> &'static str {
+    const KNOWN: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+    KNOWN.into_iter().find(|k| *k == m).unwrap_or("other")
 }
 
 /// Records a finished request.
@@ -121,7 +184,7 @@ pub fn record(o: &Outcome<'_>) {
         return;
     };
     f.requests
-        .with_label_values(&[o.route, &o.status.to_string(), o.code])
+        .with_label_values(&[o.route, o.method, &o.status.to_string(), o.code])
         .inc();
     f.body_bytes
         .with_label_values(&[o.route])
@@ -133,9 +196,20 @@ pub fn record(o: &Outcome<'_>) {
             f.file_bytes
                 .with_label_values(&[o.route, cat])
                 .inc_by(file.size);
+            f.file_size
+                .with_label_values(&[o.route, cat])
+                .observe(file.size as f64);
         }
     }
-    f.duration.with_label_values(&[o.route]).observe(o.seconds);
+    if let Some((declared, detected)) = o.mismatch {
+        let (d, t) = (media::category(declared), media::category(detected));
+        f.mismatches
+            .with_label_values(&[o.route, d.as_str(), t.as_str()])
+            .inc();
+    }
+    f.duration
+        .with_label_values(&[o.route, o.method])
+        .observe(o.seconds);
     if let Some(phase) = o.refused_in {
         f.rejections
             .with_label_values(&[o.route, o.code, phase])
@@ -143,6 +217,68 @@ pub fn record(o: &Outcome<'_>) {
         f.rejected_body_bytes
             .with_label_values(&[o.route, phase])
             .observe(o.body_bytes as f64);
+    }
+}
+
+/// Counts an upload in flight on `route` until dropped.
+pub struct InFlight(Option<prometheus::IntGauge>);
+
+impl InFlight {
+    pub fn start(route: &str) -> Self {
+        let gauge = FAMILIES
+            .as_ref()
+            .map(|f| f.uploads_in_flight.with_label_values(&[route]));
+        if let Some(g) = &gauge {
+            g.inc();
+        }
+        Self(gauge)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Some(g) = &self.0 {
+            g.dec();
+        }
+    }
+}
+
+/// The upstream answered `route`'s request with a response head after `seconds`.
+pub fn upstream_response(route: &str, upstream: &str, status: u16, seconds: f64) {
+    if let Some(f) = FAMILIES.as_ref() {
+        f.upstream_seconds
+            .with_label_values(&[route, upstream])
+            .observe(seconds);
+        if status >= 500 {
+            upstream_error(route, upstream, "status_5xx");
+        }
+    }
+}
+
+/// An upstream failure of `kind` (see [`upstream_error_kind`]).
+pub fn upstream_error(route: &str, upstream: &str, kind: &str) {
+    if let Some(f) = FAMILIES.as_ref() {
+        f.upstream_errors
+            .with_label_values(&[route, upstream, kind])
+            .inc();
+    }
+}
+
+/// The bounded kind of an upstream error.
+pub fn upstream_error_kind(e: &pingora::ErrorType) -> &'static str {
+    use pingora::ErrorType::*;
+    match e {
+        ConnectRefused => "connect_refused",
+        ConnectTimedout => "connect_timeout",
+        ReadTimedout => "read_timeout",
+        WriteTimedout => "write_timeout",
+        TLSHandshakeFailure | TLSHandshakeTimedout | InvalidCert | HandshakeError
+        | TLSWantX509Lookup => "tls",
+        ConnectionClosed | ReadError | WriteError | ConnectError | ConnectNoRoute | SocketError => {
+            "reset"
+        }
+        InvalidHTTPHeader | H1Error | H2Error | H2Downgrade | InvalidH2 => "protocol",
+        _ => "other",
     }
 }
 
@@ -169,6 +305,8 @@ mod tests {
         }];
         record(&Outcome {
             route: "metrics-test",
+            method: "POST",
+            mismatch: None,
             status: 201,
             code: "ok",
             refused_in: None,
@@ -178,6 +316,8 @@ mod tests {
         });
         record(&Outcome {
             route: "metrics-test",
+            method: "POST",
+            mismatch: Some(("image/png", "application/pdf")),
             status: 415,
             code: "content_mismatch",
             refused_in: Some("window"),
@@ -191,8 +331,11 @@ mod tests {
             .unwrap();
         let text = String::from_utf8(out).unwrap();
         for line in [
-            "upload_gateway_requests_total{code=\"ok\",route=\"metrics-test\",status=\"201\"} 1",
-            "upload_gateway_requests_total{code=\"content_mismatch\",route=\"metrics-test\",status=\"415\"} 1",
+            "upload_gateway_requests_total{code=\"ok\",method=\"POST\",route=\"metrics-test\",status=\"201\"} 1",
+            "upload_gateway_requests_total{code=\"content_mismatch\",method=\"POST\",route=\"metrics-test\",status=\"415\"} 1",
+            "upload_gateway_content_mismatches_total{declared=\"image\",detected=\"document\",route=\"metrics-test\"} 1",
+            "upload_gateway_file_size_bytes_bucket{category=\"image\",route=\"metrics-test\",le=\"1024\"} 1",
+            "upload_gateway_request_duration_seconds_count{method=\"POST\",route=\"metrics-test\"} 2",
             "upload_gateway_upload_body_bytes_total{route=\"metrics-test\"} 104",
             "upload_gateway_files_total{category=\"image\",route=\"metrics-test\"} 1",
             "upload_gateway_file_bytes_total{category=\"image\",route=\"metrics-test\"} 10",

@@ -70,6 +70,9 @@ impl Gateway {
             Some(p) => Some((headers::upload_framing(session.req_header(), &p)?, p)),
             None => None,
         };
+        if upload.is_some() {
+            ctx.in_flight = Some(crate::metrics::InFlight::start(&route.name));
+        }
         if let Some(q) = &live.quotas {
             quota::reserve(q, &route, session.req_header(), ctx).await?;
         }
@@ -107,9 +110,15 @@ impl ProxyHttp for Gateway {
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         ctx.request_id =
             request_id::from_client(session.get_header(request_id::HEADER).map(|v| v.as_bytes()));
+        ctx.trace = crate::trace::TraceContext::from_client(
+            session
+                .get_header(crate::trace::HEADER)
+                .map(|v| v.as_bytes()),
+        );
         ctx.span = tracing::info_span!(
             "request",
             request_id = %ctx.request_id,
+            trace_id = %ctx.trace.trace_id,
             route = tracing::field::Empty,
             subject = tracing::field::Empty,
             tenant = tracing::field::Empty,
@@ -140,6 +149,9 @@ impl ProxyHttp for Gateway {
             .ok_or_else(|| Error::explain(ErrorType::InternalError, "no route selected"))?;
         let mode = ctx.identity.as_ref().map_or(Mode::Live, |i| i.mode);
         let up = route.upstream_for(mode).map_err(|r| ctx.refuse(r))?;
+        if ctx.upstream.is_none() {
+            ctx.upstream = Some((up.clone(), std::time::Instant::now()));
+        }
         let mut peer = match &up.tls {
             None => HttpPeer::new(up.address, false, String::new()),
             Some(tls) => {
@@ -194,6 +206,7 @@ impl ProxyHttp for Gateway {
     ) -> Result<()> {
         ctx.status = resp.status.as_u16();
         ctx.upstream_status = Some(ctx.status);
+        finish::upstream_answered(ctx);
         if let Some(route) = ctx.route.clone() {
             let path = session.req_header().uri.path();
             quota::on_response(&route, path, resp, ctx).await?;
@@ -221,7 +234,11 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> FailToProxy {
         if ctx.rejection.is_none() {
-            ctx.rejection = respond::classify(e, self.client_stalled(session, ctx));
+            let stalled = self.client_stalled(session, ctx);
+            if !stalled {
+                finish::upstream_failed(ctx, e);
+            }
+            ctx.rejection = respond::classify(e, stalled);
             ctx.refused_in = ctx.rejection.as_ref().map(|_| ctx.phase);
         }
         FailToProxy {

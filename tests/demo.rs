@@ -131,9 +131,9 @@ fn printed_credentials_drive_the_whole_api_and_metrics_show_it() {
         .body(b"");
     let text = String::from_utf8(metrics.body).unwrap();
     for line in [
-        "upload_gateway_requests_total{code=\"ok\",route=\"media-upload\",status=\"201\"} 2",
-        "upload_gateway_requests_total{code=\"content_mismatch\",route=\"media-upload\",status=\"415\"} 1",
-        "upload_gateway_requests_total{code=\"ok\",route=\"media-delete\",status=\"204\"} 1",
+        "upload_gateway_requests_total{code=\"ok\",method=\"POST\",route=\"media-upload\",status=\"201\"} 2",
+        "upload_gateway_requests_total{code=\"content_mismatch\",method=\"POST\",route=\"media-upload\",status=\"415\"} 1",
+        "upload_gateway_requests_total{code=\"ok\",method=\"DELETE\",route=\"media-delete\",status=\"204\"} 1",
     ] {
         assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
     }

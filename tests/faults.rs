@@ -139,6 +139,9 @@ fn upstream_refusing_the_connection_is_a_storage_error() {
     let s = setup(vec![Behaviour::Normal]);
     s.post("/dead", png_form("d"))
         .assert_error(502, "storage_error");
+    wait_metric(
+        "upload_gateway_upstream_errors_total{kind=\"connect_refused\",route=\"dead\",upstream=\"dead\"} 1",
+    );
     s.next_upload_is_served();
 }
 
@@ -209,12 +212,18 @@ fn upstream_5xx_is_relayed_and_a_hang_is_a_timeout() {
     assert_eq!(r.status, 503);
     // A relayed 5xx must not count as `ok`.
     wait_metric(
-        "upload_gateway_requests_total{code=\"upstream_error\",route=\"upload\",status=\"503\"} 1",
+        "upload_gateway_requests_total{code=\"upstream_error\",method=\"POST\",route=\"upload\",status=\"503\"} 1",
+    );
+    wait_metric(
+        "upload_gateway_upstream_errors_total{kind=\"status_5xx\",route=\"upload\",upstream=\"media\"} 1",
     );
     assert_eq!(r.json()["upstream"], "ok");
     assert!(s.upstream.wait_for(1)[0].complete);
     s.post("/media?delay_ms=3000", png_form("hang"))
         .assert_error(504, "timeout");
+    wait_metric(
+        "upload_gateway_upstream_errors_total{kind=\"read_timeout\",route=\"upload\",upstream=\"media\"} 1",
+    );
     s.next_upload_is_served();
 }
 
@@ -231,7 +240,7 @@ fn a_client_aborting_mid_body_leaves_the_upstream_incomplete() {
     s.next_upload_is_served();
     // An abort must not count as `ok`.
     wait_metric(
-        "upload_gateway_requests_total{code=\"client_abort\",route=\"upload\",status=\"0\"}",
+        "upload_gateway_requests_total{code=\"client_abort\",method=\"POST\",route=\"upload\",status=\"0\"}",
     );
 }
 

@@ -128,7 +128,10 @@ fn the_binary_reloads_on_sighup_instead_of_dying() {
     let _ = child.wait();
 }
 
-/// Runs the binary on `config`, makes one upload and returns everything it logged.
+/// The W3C specification's example parent.
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+/// Runs the binary on `config`, makes one upload (in a trace) and returns everything it logged.
 fn logs_of_one_upload(config: &str, listen: SocketAddr) -> String {
     let path = temp("log.toml");
     std::fs::write(&path, config).unwrap();
@@ -139,7 +142,10 @@ fn logs_of_one_upload(config: &str, listen: SocketAddr) -> String {
         .spawn()
         .unwrap();
     wait_until_listening(listen);
-    assert_eq!(png_upload(listen).status, 201);
+    let traced = Request::new(listen)
+        .header("traceparent", TRACEPARENT)
+        .form(Form::new("r").file("file", "p.png", "image/png", &fixture("media/photo.png")));
+    assert_eq!(traced.status, 201);
     std::thread::sleep(Duration::from_millis(300));
     let _ = child.kill();
     let out = child.wait_with_output().unwrap();
@@ -168,6 +174,18 @@ fn access_logs_are_json_lines_or_plain_text_without_escape_codes() {
     assert_eq!(f["files"], expected.as_str());
     assert_eq!(v["span"]["route"], "upload");
     assert_eq!(v["span"]["request_id"].as_str().unwrap().len(), 32);
+    // The client's trace is joined: logged, and the upstream's parent is the gateway's span.
+    assert_eq!(v["span"]["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    let sent = upstream.wait_for(1)[0]
+        .header("traceparent")
+        .unwrap()
+        .to_string();
+    let (prefix, rest) = sent.split_at(36);
+    assert_eq!(prefix, "00-4bf92f3577b34da6a3ce929d0e0e4736-");
+    assert!(
+        rest.ends_with("-01") && !rest.starts_with("00f067aa0ba902b7"),
+        "{sent}"
+    );
 
     let listen2: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let human = logs_of_one_upload(&config_text(listen2, upstream.addr, "image/*"), listen2);

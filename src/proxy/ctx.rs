@@ -34,6 +34,8 @@ pub struct RequestCtx {
     /// The configuration this request is served with, from its start to its end.
     pub live: Option<Arc<crate::reload::Live>>,
     pub request_id: String,
+    /// The gateway's span in the W3C trace (src/trace.rs).
+    pub trace: crate::trace::TraceContext,
     /// The request's span: opened in the header phase, fields recorded as they become known.
     pub span: tracing::Span,
     pub started: Instant,
@@ -60,6 +62,10 @@ pub struct RequestCtx {
     pub last_body_at: Instant,
     /// The gateway answered the request itself (the usage endpoint): nothing is proxied.
     pub answered: bool,
+    /// The upstream this request went to, and when it was first contacted.
+    pub upstream: Option<(Arc<crate::config::Upstream>, Instant)>,
+    /// Counts this upload in `upload_gateway_uploads_in_flight` until the request is dropped.
+    pub in_flight: Option<crate::metrics::InFlight>,
 }
 
 impl RequestCtx {
@@ -67,6 +73,7 @@ impl RequestCtx {
         Self {
             live: None,
             request_id: String::new(),
+            trace: Default::default(),
             span: tracing::Span::none(),
             started: Instant::now(),
             route: None,
@@ -81,6 +88,8 @@ impl RequestCtx {
             upstream_status: None,
             answered: false,
             last_body_at: Instant::now(),
+            upstream: None,
+            in_flight: None,
         }
     }
 

@@ -108,6 +108,7 @@ pub fn to_upstream(up: &mut RequestHeader, ctx: &RequestCtx) -> pingora::Result<
         up.remove_header(*h);
     }
     up.insert_header(request_id::HEADER, ctx.request_id.as_str())?;
+    up.insert_header(crate::trace::HEADER, ctx.trace.header_value())?;
     if let Some(t) = ctx.upload.as_ref().and_then(|u| u.inspector().first_type()) {
         up.insert_header("x-upload-detected-type", t)
             .map_err(internal)?;
