@@ -183,3 +183,50 @@ fn metrics_count_a_scripted_mix_exactly_and_pass_promtool() {
         "promtool: {said}"
     );
 }
+
+/// Every `upload_gateway_*` family the dashboard and the rules query is one the gateway
+/// registers, and promtool accepts the rules and their unit tests.
+#[test]
+fn dashboard_and_rules_query_metrics_that_exist_and_pass_promtool() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let source = std::fs::read_to_string(root.join("src/metrics.rs")).unwrap();
+    let declared: Vec<&str> = source
+        .split('"')
+        .filter(|s| s.starts_with("upload_gateway_") && !s.contains(' '))
+        .collect();
+    assert!(declared.len() >= 12, "{declared:?}");
+    let dir = root.join("conf/monitoring");
+    let dashboard = std::fs::read_to_string(dir.join("grafana-dashboard.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&dashboard).unwrap();
+    assert!(json["panels"].as_array().unwrap().len() >= 8);
+    let rules = std::fs::read_to_string(dir.join("upload-gateway.rules.yml")).unwrap();
+    for text in [&dashboard, &rules] {
+        let used = text
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+            .filter(|w| w.starts_with("upload_gateway_"));
+        for name in used {
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s))
+                .filter(|f| declared.contains(f))
+                .unwrap_or(name);
+            assert!(declared.contains(&family), "{name} is not a gateway metric");
+        }
+    }
+    for args in [
+        ["check", "rules", "upload-gateway.rules.yml"],
+        ["test", "rules", "rules.test.yml"],
+    ] {
+        let out = Command::new(promtool())
+            .args(&args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "promtool {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
