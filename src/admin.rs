@@ -5,7 +5,7 @@
 mod ready;
 mod usage;
 
-use crate::reload::Shared;
+use crate::reload::{Reloader, Shared};
 use crate::reply::send;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -17,11 +17,13 @@ use std::sync::Arc;
 
 pub struct Admin {
     live: Shared,
+    reloader: Option<Arc<Reloader>>,
 }
 
 impl Admin {
-    pub fn new(live: Shared) -> Self {
-        Self { live }
+    /// With a `reloader`, `POST /reload` (admin token) reloads the configuration.
+    pub fn new(live: Shared, reloader: Option<Arc<Reloader>>) -> Self {
+        Self { live, reloader }
     }
 
     /// A pingora service for the admin endpoints on `addr`.
@@ -43,6 +45,45 @@ fn upstreams(config: &crate::config::Config) -> Vec<(String, std::net::SocketAdd
     all.sort();
     all.dedup();
     all
+}
+
+/// `POST /reload`: validates the configuration source again and swaps it in (200 with what
+/// needs a restart), or keeps the running one (422 with every error).
+async fn reload(s: &mut ServerSession, r: Arc<Reloader>, token: &str) -> pingora::Result<()> {
+    let (status, body) = if !usage::authorized(s, token) {
+        (
+            401,
+            serde_json::json!({"error": {"code": "unauthorized", "message": "admin token required"}}),
+        )
+    } else if s.req_header().method != pingora::http::Method::POST {
+        (
+            405,
+            serde_json::json!({"error": {"code": "method_not_allowed", "message": "use POST"}}),
+        )
+    } else {
+        match tokio::task::spawn_blocking(move || r.reload()).await {
+            Ok(Ok(restart)) => {
+                tracing::info!(?restart, "configuration reloaded (POST /reload)");
+                (
+                    200,
+                    serde_json::json!({"reloaded": true, "restart_needed": restart}),
+                )
+            }
+            Ok(Err(e)) => {
+                tracing::error!("reload refused, the running configuration stays:\n{e}");
+                (
+                    422,
+                    serde_json::json!({"reloaded": false, "error": {"code": "invalid_config", "message": e}}),
+                )
+            }
+            Err(e) => (
+                500,
+                serde_json::json!({"reloaded": false, "error": {"code": "internal", "message": e.to_string()}}),
+            ),
+        }
+    };
+    let body = serde_json::to_vec(&body).unwrap_or_default();
+    send(s, status, "application/json", body.into()).await
 }
 
 /// The default registry in the Prometheus text format.
@@ -81,6 +122,18 @@ impl HttpServerApp for Admin {
                 let body = serde_json::to_vec(&body).unwrap_or_default();
                 send(&mut s, status, "application/json", body.into()).await
             }
+            "/reload" => match (&self.reloader, &live.config.admin_token) {
+                (Some(r), Some(t)) => reload(&mut s, r.clone(), t).await,
+                _ => {
+                    send(
+                        &mut s,
+                        404,
+                        "text/plain",
+                        Bytes::from_static(b"not found\n"),
+                    )
+                    .await
+                }
+            },
             p if p == "/usage" || p.starts_with("/usage/") => {
                 match (quotas, &live.config.admin_token) {
                     (Some(q), Some(t)) => usage::handle(&mut s, q, t).await,

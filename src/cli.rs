@@ -12,6 +12,10 @@ pub struct Cli {
     /// Config file (TOML) for `run` when no command is given: `upload-gateway -c FILE`.
     #[arg(short, long)]
     pub config: Option<PathBuf>,
+    /// Graceful upgrade: take over the listening sockets of a running gateway (sent through
+    /// `server.upgrade_sock` when that one gets SIGQUIT) instead of binding them.
+    #[arg(short, long)]
+    pub upgrade: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -23,6 +27,9 @@ pub enum Command {
         /// Config file (TOML); the built-in conf/gateway.toml when omitted.
         #[arg(short, long)]
         config: Option<PathBuf>,
+        /// Graceful upgrade: take over the listening sockets of the running gateway.
+        #[arg(short, long)]
+        upgrade: bool,
     },
     /// Validate a config file and print every error with its path.
     Check {

@@ -33,6 +33,9 @@ pub struct ServerSettings {
     pub client_read_timeout: Duration,
     /// HTTP/2 with prior knowledge on plain listeners.
     pub h2c: bool,
+    pub upgrade_sock: String,
+    /// Timed reloads (`None`: off).
+    pub reload_interval: Option<Duration>,
 }
 
 /// A backend the gateway forwards to.
@@ -177,6 +180,9 @@ fn server(f: &file::ServerFile, errors: &mut Collector) -> ServerSettings {
         grace_period_seconds: f.grace_period_seconds,
         client_read_timeout: Duration::from_millis(f.client_read_timeout_ms),
         h2c: f.h2c,
+        upgrade_sock: f.upgrade_sock.clone(),
+        reload_interval: (f.reload_interval_seconds > 0)
+            .then(|| Duration::from_secs(f.reload_interval_seconds)),
     }
 }
 

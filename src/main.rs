@@ -22,46 +22,66 @@ fn load(path: Option<&PathBuf>) -> Result<Config, String> {
 }
 
 /// Loads the configuration (its log format first), then runs the gateway.
-fn start(path: Option<PathBuf>) -> ExitCode {
+fn start(path: Option<PathBuf>, upgrade: bool) -> ExitCode {
     match load(path.as_ref()) {
         Ok(c) => {
             init_logs(c.log_json);
-            run(Arc::new(c), path)
+            run(Arc::new(c), path, upgrade)
         }
         Err(e) => fail(e),
     }
 }
 
-/// Runs the gateway until a terminating signal; `SIGHUP` reloads the configuration from where it
-/// came from (src/reload.rs), keeping the running one if the new one is invalid.
-fn run(config: Arc<Config>, path: Option<PathBuf>) -> ExitCode {
+/// Runs the gateway until a terminating signal; `SIGHUP`, the admin `POST /reload` and the
+/// optional timer reload the configuration from where it came from (src/reload.rs), keeping
+/// the running one if the new one is invalid. pingora handles SIGTERM (graceful shutdown),
+/// SIGINT (fast) and SIGQUIT (graceful upgrade: listeners handed to a gateway started with
+/// `--upgrade`).
+fn run(config: Arc<Config>, path: Option<PathBuf>, upgrade: bool) -> ExitCode {
+    let every = config.server.reload_interval;
     tracing::info!(listeners = ?config.listeners, routes = config.routes.len(), "upload-gateway starting");
     let live = match Live::start(config) {
         Ok(l) => l,
         Err(e) => return fail(e),
     };
-    let reloader = Reloader::new(live.clone(), move || load(path.as_ref()));
-    if let Err(e) = on_hangup(reloader) {
+    let reloader = Arc::new(Reloader::new(live.clone(), move || load(path.as_ref())));
+    if let Err(e) = on_hangup(reloader.clone(), every) {
         return fail(format!("cannot listen for SIGHUP: {e}"));
     }
-    match upload_gateway::server::build_live(live) {
+    match upload_gateway::server::build_live(live, Some(reloader), upgrade) {
         Ok(server) => server.run_forever(),
         Err(e) => fail(e),
     }
 }
 
-/// Reloads on every `SIGHUP` (from a thread of its own: pingora owns the other signals).
-fn on_hangup(reloader: Reloader) -> std::io::Result<()> {
+/// Reloads on every `SIGHUP` and, when configured, every `every` (from a thread of its own:
+/// pingora owns the other signals).
+fn on_hangup(reloader: Arc<Reloader>, every: Option<std::time::Duration>) -> std::io::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     // Registered before the server starts: from here on SIGHUP no longer terminates.
     let mut hangups = rt.block_on(async { signal(SignalKind::hangup()) })?;
+    if let Some(every) = every {
+        let timed = reloader.clone();
+        rt.spawn(async move {
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            loop {
+                ticks.tick().await;
+                match off_runtime(&timed).await {
+                    Ok(_) => tracing::debug!("configuration and key files re-read (timer)"),
+                    Err(e) => tracing::error!(
+                        "timed reload refused, the running configuration stays:\n{e}"
+                    ),
+                }
+            }
+        });
+    }
     std::thread::spawn(move || {
         rt.block_on(async {
             while hangups.recv().await.is_some() {
-                match reloader.reload() {
+                match off_runtime(&reloader).await {
                     Ok(restart) if restart.is_empty() => {
                         tracing::info!("configuration reloaded (SIGHUP)")
                     }
@@ -77,6 +97,14 @@ fn on_hangup(reloader: Reloader) -> std::io::Result<()> {
         })
     });
     Ok(())
+}
+
+/// Reloads on the blocking pool: starting a new quota store may build a runtime of its own.
+async fn off_runtime(r: &Arc<Reloader>) -> Result<Vec<&'static str>, String> {
+    let r = r.clone();
+    tokio::task::spawn_blocking(move || r.reload())
+        .await
+        .map_err(|e| format!("reload failed: {e}"))?
 }
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
@@ -104,8 +132,10 @@ fn init_logs(json: bool) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let command = match cli.command {
-        None => return start(cli.config),
-        Some(Command::Run { config }) => return start(config.or(cli.config)),
+        None => return start(cli.config, cli.upgrade),
+        Some(Command::Run { config, upgrade }) => {
+            return start(config.or(cli.config), upgrade || cli.upgrade);
+        }
         Some(other) => other,
     };
     init_logs(false);
@@ -146,6 +176,6 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(e),
         },
-        Command::Run { .. } => start(None),
+        Command::Run { .. } => start(None, false),
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use crate::proxy::Gateway;
-use crate::reload::{Live, Shared};
+use crate::reload::{Live, Reloader, Shared};
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
 use std::sync::Arc;
@@ -12,20 +12,31 @@ use std::sync::Arc;
 /// the admin listener, if configured).
 pub fn build(config: Arc<Config>) -> Result<Server, String> {
     // Building a store opens nothing yet (Redis connects on the first call).
-    build_live(Live::start(config)?)
+    build_live(Live::start(config)?, None, false)
 }
 
-/// [`build`] over a shared configuration that a [`crate::reload::Reloader`] may swap.
-pub fn build_live(live: Shared) -> Result<Server, String> {
+/// [`build`] over a shared configuration that `reloader` may swap (also from the admin
+/// listener's `POST /reload`); with `upgrade`, the listening sockets are taken over from a
+/// running gateway (pingora's graceful upgrade, `server.upgrade_sock`).
+pub fn build_live(
+    live: Shared,
+    reloader: Option<Arc<Reloader>>,
+    upgrade: bool,
+) -> Result<Server, String> {
     let config = live.load().config.clone();
     let conf = ServerConf {
         threads: config.server.threads,
         work_stealing: config.server.work_stealing,
         grace_period_seconds: Some(config.server.grace_period_seconds),
         graceful_shutdown_timeout_seconds: Some(config.server.grace_period_seconds),
+        upgrade_sock: config.server.upgrade_sock.clone(),
         ..ServerConf::default()
     };
-    let mut server = Server::new_with_opt_and_conf(None, conf);
+    let opt = pingora::server::configuration::Opt {
+        upgrade,
+        ..Default::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(Some(opt), conf);
     server.bootstrap();
     let mut proxy = pingora::proxy::http_proxy_service_with_name(
         &server.configuration,
@@ -44,7 +55,7 @@ pub fn build_live(live: Shared) -> Result<Server, String> {
     }
     server.add_service(proxy);
     if let Some(admin) = config.admin {
-        let app = crate::admin::Admin::new(live);
+        let app = crate::admin::Admin::new(live, reloader);
         server.add_service(app.service(&admin.to_string()));
     }
     Ok(server)

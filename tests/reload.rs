@@ -54,8 +54,9 @@ fn a_reload_applies_to_new_requests_only_and_an_invalid_one_changes_nothing() {
     let live = Live::start(Arc::new(load(&path).unwrap())).unwrap();
     let p = path.clone();
     let reloader = Reloader::new(live.clone(), move || load(&p));
-    let (_stop, _t) =
-        upload_gateway::server::spawn(upload_gateway::server::build_live(live).unwrap());
+    let (_stop, _t) = upload_gateway::server::spawn(
+        upload_gateway::server::build_live(live, None, false).unwrap(),
+    );
     wait_until_listening(listen);
     assert_eq!(png_upload(listen).status, 201);
 

@@ -16,7 +16,8 @@ fn json_reply(v: &Value) -> Bytes {
     serde_json::to_vec(v).unwrap_or_default().into()
 }
 
-fn authorized(s: &ServerSession, token: &str) -> bool {
+/// Whether the request carries `Authorization: Bearer <token>` (compared in constant time).
+pub(super) fn authorized(s: &ServerSession, token: &str) -> bool {
     let Some(v) = s.req_header().headers.get("authorization") else {
         return false;
     };

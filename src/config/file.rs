@@ -73,6 +73,18 @@ pub struct ServerFile {
     /// HTTP/2 with prior knowledge (h2c) on the plain listeners, beside HTTP/1.1 (default false).
     #[serde(default)]
     pub h2c: bool,
+    /// The unix socket a running gateway hands its listeners over on SIGQUIT to the one started
+    /// with `--upgrade`.
+    #[serde(default = "default_upgrade_sock")]
+    pub upgrade_sock: String,
+    /// Re-read the config and the files it names (API keys, JWT keys) every this many seconds
+    /// (default 0: only on SIGHUP or `POST /reload`).
+    #[serde(default)]
+    pub reload_interval_seconds: u64,
+}
+
+fn default_upgrade_sock() -> String {
+    "/tmp/upload-gateway-upgrade.sock".into()
 }
 
 impl Default for ServerFile {
@@ -83,6 +95,8 @@ impl Default for ServerFile {
             grace_period_seconds: default_grace(),
             client_read_timeout_ms: default_client_timeout(),
             h2c: false,
+            upgrade_sock: default_upgrade_sock(),
+            reload_interval_seconds: 0,
         }
     }
 }
