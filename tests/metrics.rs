@@ -218,7 +218,7 @@ fn dashboard_and_rules_query_metrics_that_exist_and_pass_promtool() {
         ["test", "rules", "rules.test.yml"],
     ] {
         let out = Command::new(promtool())
-            .args(&args)
+            .args(args)
             .current_dir(&dir)
             .output()
             .unwrap();
