@@ -8,6 +8,7 @@ use common::*;
 use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use upload_gateway::config::Config;
@@ -125,6 +126,21 @@ fn the_binary_reloads_on_sighup_instead_of_dying() {
         assert!(Instant::now() < deadline, "the reload never took effect");
         std::thread::sleep(Duration::from_millis(100));
     }
+    // A broken file sent by SIGHUP is refused: the running policy (video only) stays.
+    std::fs::write(&path, "[[listeners]]\naddress = \"nope\"\n").unwrap();
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "a broken reload killed the gateway"
+    );
+    png_upload(listen).assert_error(415, "unsupported_media_type");
     let _ = child.kill();
     let _ = child.wait();
 }
@@ -147,6 +163,19 @@ fn logs_of_one_upload(config: &str, listen: SocketAddr) -> String {
         .header("traceparent", TRACEPARENT)
         .form(Form::new("r").file("file", "p.png", "image/png", &fixture("media/photo.png")));
     assert_eq!(traced.status, 201);
+    // A client that hangs up mid-body: pingora logs that itself (through the `log` crate).
+    let mut abort = TcpStream::connect(listen).unwrap();
+    let form = Form::new("gone");
+    let mut partial = form.open_file("file", "p.png", "image/png");
+    partial.extend_from_slice(&fixture("media/photo.png"));
+    let head = format!(
+        "POST /media HTTP/1.1\r\nHost: t\r\nContent-Type: {}\r\nContent-Length: 99999999\r\n\r\n",
+        form.content_type()
+    );
+    abort.write_all(head.as_bytes()).unwrap();
+    abort.write_all(&partial).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    drop(abort);
     std::thread::sleep(Duration::from_millis(300));
     let _ = child.kill();
     let out = child.wait_with_output().unwrap();
@@ -177,6 +206,18 @@ fn access_logs_are_json_lines_or_plain_text_without_escape_codes() {
     assert_eq!(v["span"]["request_id"].as_str().unwrap().len(), 32);
     // The client's trace is joined: logged, and the upstream's parent is the gateway's span.
     assert_eq!(v["span"]["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    // Every line is JSON, pingora's own included.
+    let lines: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["target"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("pingora"))),
+        "no pingora line in\n{json}"
+    );
+    assert!(json.contains("\"code\":\"client_abort\""), "{json}");
     let sent = upstream.wait_for(1)[0]
         .header("traceparent")
         .unwrap()

@@ -114,6 +114,30 @@ fn uploads_over_tls_and_h2_are_enforced_like_http1() {
     assert_eq!(got[0].sha256, sha256_hex(&sent));
     assert!(got[0].body.windows(png.len()).any(|w| w == png));
 
+    // The same over a Rust h2 client: spoof refused unseen, PNG forwarded byte-identical.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let spoof =
+        Form::new("tlsboundary").file("file", "q.png", "image/png", &fixture("media/report.pdf"));
+    let (status, text) = rt.block_on(h2_tls_post(
+        gw.addr,
+        &cert,
+        &spoof.content_type(),
+        spoof.finish(),
+    ));
+    assert_eq!(status, 415, "{text}");
+    assert_eq!(
+        upstream.received().len(),
+        1,
+        "the spoof never reached the upstream"
+    );
+    let (form, _) = png_form();
+    let ct_value = form.content_type();
+    let (status, text) = rt.block_on(h2_tls_post(gw.addr, &cert, &ct_value, sent.clone()));
+    assert_eq!(status, 201, "{text}");
+    let got = upstream.wait_for(2);
+    assert!(got[1].complete);
+    assert_eq!(got[1].sha256, sha256_hex(&sent));
+
     // HTTP/1.1 over TLS on the same listener still works.
     let args = [
         "--http1.1",
@@ -128,10 +152,42 @@ fn uploads_over_tls_and_h2_are_enforced_like_http1() {
     assert_eq!((status, version.as_str()), (201, "1.1"));
 }
 
-/// One request over h2c (prior knowledge): (status, body, whether all of `body` was sent).
+/// One request over h2c (prior knowledge): (status, body).
 async fn h2c_post(addr: SocketAddr, content_type: &str, body: Vec<u8>) -> (u16, String) {
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (client, conn) = h2::client::handshake(tcp).await.unwrap();
+    h2_post(tcp, addr, content_type, body).await
+}
+
+/// One request over HTTP/2 on TLS (ALPN h2), trusting `cert`: (status, body).
+async fn h2_tls_post(
+    addr: SocketAddr,
+    cert: &Path,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (u16, String) {
+    use pingora::tls::{ClientConfig, RootCertStore};
+    pingora::tls::install_default_crypto_provider();
+    let mut roots = RootCertStore::empty();
+    pingora::tls::load_ca_file_into_store(cert.to_str().unwrap(), &mut roots).unwrap();
+    let mut config = ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = pingora::tls::ServerName::try_from("localhost").unwrap();
+    let tls = pingora::tls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    h2_post(tls, addr, content_type, body).await
+}
+
+async fn h2_post<T>(io: T, addr: SocketAddr, content_type: &str, body: Vec<u8>) -> (u16, String)
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (client, conn) = h2::client::handshake(io).await.unwrap();
     tokio::spawn(conn);
     let mut client = client.ready().await.unwrap();
     let req = http::Request::post(format!("http://{addr}/media"))
