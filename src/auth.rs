@@ -201,15 +201,16 @@ impl Authenticator {
         }
     }
 
-    /// Verifies a credential: a JWT (three dot-separated parts) or an API key.
+    /// Verifies a credential: an API key with a configured prefix; else a JWT (three
+    /// dot-separated parts) when JWTs are configured; else, with an empty prefix configured
+    /// (unprefixed keys), an API key.
     pub fn authenticate(&self, credential: &str, now_unix: u64) -> Result<Identity, Rejection> {
-        if let Some(keys) = &self.keys
-            && keys.mode_of(credential).is_some()
-        {
-            return keys.verify(credential, now_unix);
-        }
-        match &self.jwt {
-            Some(jwt) if credential.split('.').count() == 3 => jwt.verify(credential),
+        let key_mode = self.keys.as_ref().and_then(|k| k.mode_of(credential));
+        let jwt_shaped = credential.split('.').count() == 3;
+        match (&self.keys, key_mode, &self.jwt) {
+            (Some(keys), Some((_, true)), _) => keys.verify(credential, now_unix),
+            (_, _, Some(jwt)) if jwt_shaped => jwt.verify(credential),
+            (Some(keys), Some((_, false)), _) => keys.verify(credential, now_unix),
             _ => Err(Rejection::Unauthorized("malformed credential".into())),
         }
     }

@@ -14,6 +14,7 @@ pub use route::{PathPattern, Route};
 pub use tls::{Listener, ListenerTls, UpstreamTls};
 
 use crate::auth::Authenticator;
+use crate::errors::ErrorProfile;
 use crate::quota::QuotaSettings;
 use error::Collector;
 use pingora::http::Method;
@@ -112,13 +113,28 @@ impl Config {
             .as_ref()
             .and_then(|a| admin_token(a, base, &mut errors));
         let upstreams = upstreams(&raw.upstreams, base, &mut errors);
+        let profiles: HashMap<String, Arc<ErrorProfile>> = raw
+            .errors
+            .iter()
+            .filter_map(|(name, f)| {
+                let p = errors.take(ErrorProfile::from_config(f, &format!("errors.{name}")))?;
+                Some((name.clone(), Arc::new(p)))
+            })
+            .collect();
         let routes = raw
             .routes
             .iter()
             .enumerate()
             .filter_map(|(i, r)| {
                 let at = format!("routes[{i}]");
-                Route::from_config(r, &at, &upstreams, raw.auth.is_some(), &mut errors)
+                Route::from_config(
+                    r,
+                    &at,
+                    &upstreams,
+                    &profiles,
+                    raw.auth.is_some(),
+                    &mut errors,
+                )
             })
             .map(Arc::new)
             .collect::<Vec<_>>();

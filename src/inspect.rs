@@ -233,9 +233,12 @@ impl Inspector {
                     Some(Part::File(mut f)) => {
                         if f.size == 0 {
                             let field = &f.field;
-                            return Err(Rejection::Validation(format!(
-                                "file part {field:?} is empty"
-                            )));
+                            return Err(Rejection::field(
+                                field,
+                                true,
+                                "empty",
+                                format!("file part {field:?} is empty"),
+                            ));
                         }
                         if f.detected.is_none() {
                             let window = std::mem::take(&mut f.sniff);

@@ -8,6 +8,7 @@ pub mod backend;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod errors;
 pub mod inspect;
 pub mod media;
 pub mod metrics;

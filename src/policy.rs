@@ -29,6 +29,9 @@ pub struct UploadPolicy {
     unknown_fields: UnknownFields,
     allow_active_content: bool,
     max_filename_bytes: usize,
+    require_part_content_type: bool,
+    /// Declared type (canonical) → detected types it also accepts.
+    equivalents: BTreeMap<String, Vec<String>>,
 }
 
 /// What happens to a text field the route does not name.
@@ -106,10 +109,25 @@ impl UploadPolicy {
                 "cannot exceed max_parts",
             ));
         }
+        let mut equivalents = BTreeMap::new();
+        for (declared, detected) in &f.equivalent_types {
+            for (j, t) in detected.iter().enumerate() {
+                if !media::is_known(&media::canonical(t)) {
+                    errors.push(ConfigError::new(
+                        format!("{at}.equivalent_types.{declared}[{j}]"),
+                        format!("unknown media type {t:?}"),
+                    ));
+                }
+            }
+            let list = detected.iter().map(|t| media::canonical(t)).collect();
+            equivalents.insert(media::canonical(declared), list);
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
         Ok(Self {
+            require_part_content_type: f.require_part_content_type,
+            equivalents,
             allowed,
             limits,
             max_total_bytes,
@@ -187,12 +205,15 @@ impl UploadPolicy {
             || self.field_limits.contains_key(name)
             || self.required_fields.iter().any(|f| f == name);
         if !known && self.unknown_fields == UnknownFields::Reject {
-            return Err(Rejection::Validation(format!(
-                "unknown form field {name:?}"
-            )));
+            return Err(Rejection::field(
+                name,
+                false,
+                "unknown",
+                format!("unknown form field {name:?}"),
+            ));
         }
         if let Some(f) = filename {
-            self.check_filename(f)?;
+            self.check_filename(name, f)?;
         }
         let textual = declared.is_none_or(|t| {
             t.split('/')
@@ -200,6 +221,14 @@ impl UploadPolicy {
                 .is_some_and(|top| top.trim().eq_ignore_ascii_case("text"))
         });
         if is_file_field || filename.is_some() || !textual {
+            if self.require_part_content_type && declared.is_none() {
+                return Err(Rejection::field(
+                    name,
+                    true,
+                    "invalid",
+                    format!("file part {name:?} must declare its Content-Type"),
+                ));
+            }
             return Ok(PartKind::File);
         }
         if seen.contains(name) {
@@ -215,7 +244,7 @@ impl UploadPolicy {
         Ok(PartKind::Field { max_bytes })
     }
 
-    fn check_filename(&self, f: &str) -> Result<(), Rejection> {
+    fn check_filename(&self, name: &str, f: &str) -> Result<(), Rejection> {
         let bad = if f.len() > self.max_filename_bytes {
             Some(format!("is longer than {} bytes", self.max_filename_bytes))
         } else if f.contains(['/', '\\']) {
@@ -228,7 +257,12 @@ impl UploadPolicy {
             None
         };
         match bad {
-            Some(why) => Err(Rejection::Validation(format!("filename {f:?} {why}"))),
+            Some(why) => Err(Rejection::field(
+                name,
+                true,
+                "invalid",
+                format!("filename {f:?} {why}"),
+            )),
             None => Ok(()),
         }
     }
@@ -236,9 +270,12 @@ impl UploadPolicy {
     /// Checks a text field's complete value.
     pub fn check_field_value(&self, name: &str, value: &[u8]) -> Result<(), Rejection> {
         if std::str::from_utf8(value).is_err() {
-            return Err(Rejection::Validation(format!(
-                "field {name:?} is not valid UTF-8"
-            )));
+            return Err(Rejection::field(
+                name,
+                false,
+                "invalid",
+                format!("field {name:?} is not valid UTF-8"),
+            ));
         }
         Ok(())
     }
@@ -259,6 +296,7 @@ impl UploadPolicy {
         let declared = declared.filter(|d| !media::is_unspecific(d));
         if let Some(d) = declared
             && !media::satisfies(&detected.mime, d)
+            && !self.equivalent(d, &detected.mime)
         {
             return Err(Rejection::ContentMismatch {
                 declared: d.to_string(),
@@ -280,6 +318,13 @@ impl UploadPolicy {
         Ok(())
     }
 
+    /// Whether the route's `equivalent_types` let declared `d` stand for `detected`.
+    fn equivalent(&self, d: &str, detected: &str) -> bool {
+        self.equivalents
+            .get(&media::canonical(d))
+            .is_some_and(|list| list.iter().any(|e| media::satisfies(detected, e)))
+    }
+
     /// Whether script in SVG/HTML is accepted on this route.
     pub fn allows_active_content(&self) -> bool {
         self.allow_active_content
@@ -288,9 +333,12 @@ impl UploadPolicy {
     /// At the closing boundary: every required field must have been sent.
     pub fn check_required(&self, present: &HashSet<String>) -> Result<(), Rejection> {
         match self.required_fields.iter().find(|f| !present.contains(*f)) {
-            Some(f) => Err(Rejection::Validation(format!(
-                "required field {f:?} is missing"
-            ))),
+            Some(f) => Err(Rejection::field(
+                f,
+                self.file_fields.contains(f),
+                "missing",
+                format!("required field {f:?} is missing"),
+            )),
             None => Ok(()),
         }
     }
@@ -298,9 +346,12 @@ impl UploadPolicy {
     /// Checks a field value length while it streams.
     pub fn check_field_len(name: &str, len: usize, max: usize) -> Result<(), Rejection> {
         if len > max {
-            return Err(Rejection::Validation(format!(
-                "field {name:?} exceeds {max} bytes"
-            )));
+            return Err(Rejection::field(
+                name,
+                false,
+                "too_long",
+                format!("field {name:?} exceeds {max} bytes"),
+            ));
         }
         Ok(())
     }

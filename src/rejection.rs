@@ -2,7 +2,16 @@
 //! stable `code` and its message. Rendered into a response body in exactly one place
 //! ([`Rejection::render`]), whatever phase produced it.
 
-use serde_json::json;
+/// The form field a validation refusal is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldIssue {
+    /// The form field's name.
+    pub name: String,
+    /// Whether it is a file field (error profiles may locate those differently, `file.file`).
+    pub file: bool,
+    /// What is wrong: `missing`, `too_long`, `invalid`, `unknown`, `empty`.
+    pub kind: &'static str,
+}
 
 /// Why a request was refused. Each variant has a fixed HTTP status and a stable `code` that
 /// clients program against (docs/ARCHITECTURE.md, "Refusals"); the message is for humans and may change.
@@ -27,8 +36,12 @@ pub enum Rejection {
     UnsupportedMediaType(String),
     /// 415 `content_mismatch`: the declared part type disagrees with the detected bytes.
     ContentMismatch { declared: String, detected: String },
-    /// 422 `validation_error`: a form-field or filename rule failed.
-    Validation(String),
+    /// 422 `validation_error`: a form-field or filename rule failed (`field`: which one, when
+    /// known, so error profiles can fill `validation_errors` / `violations`).
+    Validation {
+        message: String,
+        field: Option<FieldIssue>,
+    },
     /// 429 `quota_exceeded`: a cumulative quota (`storage_bytes`, `file_count`) would be
     /// crossed; `used` is the committed usage, `metric` the quota metric's name.
     QuotaExceeded {
@@ -55,6 +68,37 @@ pub enum Rejection {
 }
 
 impl Rejection {
+    /// Every code [`Rejection::code`] can answer (error profiles map them).
+    pub const CODES: [&'static str; 15] = [
+        "bad_request",
+        "invalid_multipart",
+        "unauthorized",
+        "forbidden",
+        "not_found",
+        "too_large",
+        "unsupported_media_type",
+        "content_mismatch",
+        "validation_error",
+        "rate_limited",
+        "quota_exceeded",
+        "quota_unavailable",
+        "storage_error",
+        "timeout",
+        "internal",
+    ];
+
+    /// A 422 about form field `name`.
+    pub fn field(name: &str, file: bool, kind: &'static str, message: String) -> Self {
+        Self::Validation {
+            message,
+            field: Some(FieldIssue {
+                name: name.to_string(),
+                file,
+                kind,
+            }),
+        }
+    }
+
     /// The HTTP status this rejection is answered with.
     pub fn status(&self) -> u16 {
         match self {
@@ -65,7 +109,7 @@ impl Rejection {
             Self::ClientTimeout => 408,
             Self::TooLarge(_) => 413,
             Self::UnsupportedMediaType(_) | Self::ContentMismatch { .. } => 415,
-            Self::Validation(_) => 422,
+            Self::Validation { .. } => 422,
             Self::RateLimited { .. } | Self::QuotaExceeded { .. } => 429,
             Self::QuotaUnavailable => 503,
             Self::Internal(_) => 500,
@@ -85,7 +129,7 @@ impl Rejection {
             Self::TooLarge(_) => "too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::ContentMismatch { .. } => "content_mismatch",
-            Self::Validation(_) => "validation_error",
+            Self::Validation { .. } => "validation_error",
             Self::RateLimited { .. } => "rate_limited",
             Self::QuotaExceeded { .. } => "quota_exceeded",
             Self::QuotaUnavailable => "quota_unavailable",
@@ -103,7 +147,7 @@ impl Rejection {
             | Self::Unauthorized(m)
             | Self::TooLarge(m)
             | Self::UnsupportedMediaType(m)
-            | Self::Validation(m)
+            | Self::Validation { message: m, .. }
             | Self::StorageError(m)
             | Self::Internal(m) => m.clone(),
             Self::Forbidden { message, .. } => message.clone(),
@@ -143,40 +187,12 @@ impl Rejection {
         }
     }
 
-    /// The JSON error body: `{"error":{"code","message","request_id",…}}`.
+    /// The gateway's own JSON error body (`{"error":{"code","message","request_id",…}}`);
+    /// routes with an error profile render through it instead (src/errors.rs).
     pub fn render(&self, request_id: &str) -> Vec<u8> {
-        let mut error = json!({
-            "code": self.code(),
-            "message": self.message(),
-            "request_id": request_id,
-        });
-        match self {
-            Self::Forbidden { missing_scopes, .. } if !missing_scopes.is_empty() => {
-                error["missing_scopes"] = json!(missing_scopes);
-            }
-            Self::ContentMismatch { declared, detected } => {
-                error["declared"] = json!(declared);
-                error["detected"] = json!(detected);
-            }
-            Self::QuotaExceeded {
-                metric,
-                used,
-                limit,
-            } => {
-                error["metric"] = json!(metric);
-                error["quotas"] = json!([{
-                    "metric": metric,
-                    "used": used,
-                    "limit": limit,
-                    "cumulative": true,
-                }]);
-            }
-            Self::RateLimited { metric, .. } => {
-                error["metric"] = json!(metric);
-            }
-            _ => {}
-        }
-        serde_json::to_vec(&json!({ "error": error })).unwrap_or_default()
+        crate::errors::ErrorProfile::default()
+            .render(self, request_id)
+            .body
     }
 }
 

@@ -30,6 +30,9 @@ pub struct KeyEntry {
     pub tier: Option<String>,
     /// Unix seconds after which the key is refused.
     pub expires_at_unix: Option<u64>,
+    /// `active` (default) or `disabled` (a known key refused with 403, as APIs answer for an
+    /// inactive subscription).
+    pub status: Option<String>,
 }
 
 /// The API keys, indexed by hash.
@@ -54,22 +57,32 @@ impl ApiKeys {
             let Some(hash) = raw else {
                 return Err(format!("keys[{i}].sha256 must be 64 hex characters"));
             };
+            if let Some(st) = &k.status
+                && st != "active"
+                && st != "disabled"
+            {
+                return Err(format!(
+                    "keys[{i}].status: {st:?} is not a status: active or disabled"
+                ));
+            }
             by_hash.insert(hash, k);
         }
         Ok(Self { by_hash, prefixes })
     }
 
-    /// Whether `credential` looks like one of our keys (has a configured prefix).
-    pub fn mode_of(&self, credential: &str) -> Option<Mode> {
+    /// The mode of `credential`'s longest configured prefix (an empty prefix, for unprefixed
+    /// keys, matches everything), and whether that prefix is non-empty.
+    pub fn mode_of(&self, credential: &str) -> Option<(Mode, bool)> {
         self.prefixes
             .iter()
-            .find(|(p, _)| credential.starts_with(p.as_str()))
-            .map(|(_, m)| *m)
+            .filter(|(p, _)| credential.starts_with(p.as_str()))
+            .max_by_key(|(p, _)| p.len())
+            .map(|(p, m)| (*m, !p.is_empty()))
     }
 
     /// Looks a key up by hash, compares in constant time, checks expiry.
     pub fn verify(&self, credential: &str, now_unix: u64) -> Result<Identity, Rejection> {
-        let mode = self
+        let (mode, _) = self
             .mode_of(credential)
             .ok_or_else(|| unauthorized("malformed credential"))?;
         let hash: [u8; 32] = Sha256::digest(credential.as_bytes()).into();
@@ -83,6 +96,12 @@ impl ApiKeys {
         }
         if entry.expires_at_unix.is_some_and(|t| now_unix >= t) {
             return Err(unauthorized("API key expired"));
+        }
+        if entry.status.as_deref() == Some("disabled") {
+            return Err(Rejection::Forbidden {
+                message: "this API key is disabled".into(),
+                missing_scopes: Vec::new(),
+            });
         }
         Ok(Identity {
             subject: format!("key:{}", entry.label),

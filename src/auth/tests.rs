@@ -112,3 +112,75 @@ fn config_errors_name_the_key() {
     let paths: Vec<_> = errs.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(paths, vec!["auth.jwt.keys[0]", "auth.jwt.keys[1]"]);
 }
+
+/// An authenticator with HS256 JWTs and unprefixed API keys (`api_key_prefixes = { "" =
+/// "live" }`), as media-library-style APIs issue them; returns it and a valid key.
+fn unprefixed_keys_and_jwts(status: &str) -> (Authenticator, String) {
+    let dir = std::env::temp_dir().join(format!(
+        "ugw-auth-unprefixed-{status}-{}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixtures = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/keys"));
+    std::fs::copy(fixtures.join("hs256.secret"), dir.join("hs256.secret")).unwrap();
+    let (key, entry) = keys::generate("", "plain", Some("org_1"), &["media:read".into()]);
+    std::fs::write(
+        dir.join("keys.toml"),
+        format!("{entry}status = \"{status}\"\n"),
+    )
+    .unwrap();
+    let f: AuthFile = toml::from_str(
+        "api_keys_file = \"keys.toml\"\napi_key_prefixes = { \"\" = \"live\", \"so_test_\" = \"test\" }\n\
+         [jwt]\n[[jwt.keys]]\nalgorithms = [\"HS256\"]\nsecret_file = \"hs256.secret\"\n",
+    )
+    .unwrap();
+    (Authenticator::from_config(&f, &dir).unwrap(), key)
+}
+
+#[test]
+fn unprefixed_keys_live_beside_jwts() {
+    let (a, key) = unprefixed_keys_and_jwts("active");
+    let id = a.authenticate(&key, 0).unwrap();
+    assert_eq!(
+        (id.mode, id.key_label.as_deref()),
+        (Mode::Live, Some("plain"))
+    );
+    // A JWT is verified as a JWT, not looked up as a key.
+    let secret = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/keys/hs256.secret"
+    ))
+    .unwrap();
+    let claims = serde_json::json!({"sub": "u1", "exp": 4_000_000_000u64, "scope": "media:read"});
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.trim_ascii()),
+    )
+    .unwrap();
+    let jwt_id = a.authenticate(&token, 0);
+    assert_eq!(jwt_id.map(|i| i.subject), Ok("u1".to_string()));
+    // A JWT-shaped string with a bad signature is a JWT failure, not an unknown key.
+    assert!(matches!(
+        a.authenticate(&format!("{token}x"), 0),
+        Err(Rejection::Unauthorized(m)) if !m.contains("API key")
+    ));
+    // Anything else is an unknown key; a longer configured prefix still selects its mode.
+    assert_eq!(
+        a.authenticate("some-opaque-token", 0),
+        Err(Rejection::Unauthorized("unknown API key".into()))
+    );
+    assert_eq!(
+        a.authenticate("so_test_123", 0),
+        Err(Rejection::Unauthorized("unknown API key".into()))
+    );
+}
+
+#[test]
+fn a_disabled_key_is_forbidden_not_unknown() {
+    let (a, key) = unprefixed_keys_and_jwts("disabled");
+    assert!(matches!(
+        a.authenticate(&key, 0),
+        Err(Rejection::Forbidden { message, .. }) if message == "this API key is disabled"
+    ));
+}

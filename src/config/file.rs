@@ -22,6 +22,9 @@ pub struct FileConfig {
     /// Logging.
     #[serde(default)]
     pub log: LogFile,
+    /// Named error profiles routes choose with `errors = "NAME"`.
+    #[serde(default)]
+    pub errors: BTreeMap<String, crate::errors::file::ErrorProfileFile>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -191,6 +194,8 @@ pub struct RouteFile {
     pub allow_test_credentials: bool,
     /// How the route takes part in `[quotas]`.
     pub quota: Option<crate::quota::file::RouteQuotaFile>,
+    /// The error profile of this route's refusals (`[errors.NAME]`).
+    pub errors: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -227,6 +232,13 @@ pub struct UploadFile {
     pub allow_active_content: bool,
     #[serde(default = "default_filename")]
     pub max_filename_bytes: usize,
+    /// File parts must declare a Content-Type (default false: the detected type is used).
+    #[serde(default)]
+    pub require_part_content_type: bool,
+    /// A declared type → further detected types it accepts, for APIs that document one type
+    /// for a family (`"application/msword" = ["application/vnd.openxmlformats-officedocument.wordprocessingml.document"]`).
+    #[serde(default)]
+    pub equivalent_types: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -4,6 +4,7 @@ use super::Upstream;
 use super::error::Collector;
 use super::file::RouteFile;
 use crate::auth::{Mode, ScopeRule};
+use crate::errors::ErrorProfile;
 use crate::policy::UploadPolicy;
 use crate::quota::RouteQuota;
 use crate::rejection::Rejection;
@@ -85,6 +86,8 @@ pub struct Route {
     pub credential_header: Option<HeaderName>,
     /// How the route takes part in quotas (when `[quotas]` is configured).
     pub quota: RouteQuota,
+    /// How its refusals look (`errors = "NAME"`; the gateway's own format by default).
+    pub errors: Arc<ErrorProfile>,
 }
 
 impl Route {
@@ -114,9 +117,23 @@ impl Route {
         r: &RouteFile,
         at: &str,
         upstreams: &HashMap<String, Arc<Upstream>>,
+        profiles: &HashMap<String, Arc<ErrorProfile>>,
         has_auth: bool,
         errors: &mut Collector,
     ) -> Option<Self> {
+        let profile = match &r.errors {
+            None => Some(Arc::new(ErrorProfile::default())),
+            Some(name) => {
+                let found = profiles.get(name).cloned();
+                if found.is_none() {
+                    errors.push(
+                        format!("{at}.errors"),
+                        format!("no error profile named {name:?} (define [errors.{name}])"),
+                    );
+                }
+                found
+            }
+        };
         if !r.path.starts_with('/') {
             errors.push(format!("{at}.path"), "must start with '/'");
         }
@@ -180,6 +197,7 @@ impl Route {
                 any_of: r.any_scopes.clone(),
             },
             credential_header,
+            errors: profile?,
         })
     }
 }

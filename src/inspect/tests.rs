@@ -80,7 +80,7 @@ fn mismatch_and_disallowed_and_limits() {
     let nofile = Form::new("b0undary").field("title", "x").finish();
     assert!(matches!(
         run(policy(""), &nofile, &[]),
-        Err(Rejection::Validation(_))
+        Err(Rejection::Validation { .. })
     ));
     let long = policy("[fields.client_reference_id]\nmax_bytes = 256");
     let body = Form::new("b0undary")
@@ -88,7 +88,7 @@ fn mismatch_and_disallowed_and_limits() {
         .finish();
     assert!(matches!(
         run(long, &body, &[]),
-        Err(Rejection::Validation(_))
+        Err(Rejection::Validation { .. })
     ));
 }
 
@@ -189,7 +189,7 @@ fn unknown_fields_total_limit_and_empty_files() {
         .file("file", "p.png", "image/png", &data)
         .finish();
     assert!(
-        matches!(run(strict.clone(), &body, &[]), Err(Rejection::Validation(m)) if m.contains("nickname"))
+        matches!(run(strict.clone(), &body, &[]), Err(Rejection::Validation { message: m, .. }) if m.contains("nickname"))
     );
     let ok = Form::new("b0undary")
         .file("file", "p.png", "image/png", &data)
@@ -204,6 +204,6 @@ fn unknown_fields_total_limit_and_empty_files() {
         .file("file", "p.png", "image/png", b"")
         .finish();
     assert!(
-        matches!(run(policy(""), &empty, &[]), Err(Rejection::Validation(m)) if m.contains("empty"))
+        matches!(run(policy(""), &empty, &[]), Err(Rejection::Validation { message: m, .. }) if m.contains("empty"))
     );
 }

@@ -118,10 +118,16 @@ pub fn to_upstream(up: &mut RequestHeader, ctx: &RequestCtx) -> pingora::Result<
 
 /// Adds what the gateway learned to the client's response.
 pub fn to_client(resp: &mut ResponseHeader, ctx: &RequestCtx) -> pingora::Result<()> {
-    resp.insert_header(request_id::HEADER, ctx.request_id.as_str())?;
     for h in ["x-upload-sha256", "x-upload-content-type", "x-upload-size"] {
         resp.remove_header(h);
     }
+    let profile = ctx.route.as_ref().map(|r| &r.errors);
+    if profile.is_some_and(|p| !p.response_headers) {
+        // The backend's own X-Request-Id (if any) passes; the gateway adds nothing.
+        return Ok(());
+    }
+    let id = profile.map_or_else(|| ctx.request_id.clone(), |p| p.request_id(&ctx.request_id));
+    resp.insert_header(request_id::HEADER, id)?;
     if let Some(upload) = &ctx.upload {
         for f in upload.inspector().files() {
             resp.append_header("x-upload-sha256", f.sha256.as_str())?;

@@ -46,9 +46,15 @@ pub async fn rejection(session: &mut Session, ctx: &mut RequestCtx) -> u16 {
             tracing::debug!(code = rejection.code(), "{}", rejection.message());
         }
     });
-    let body = rejection.render(&ctx.request_id);
+    let default = Default::default();
+    let profile = ctx.route.as_ref().map_or(&default, |r| &*r.errors);
+    let out = profile.render(rejection, &ctx.request_id);
+    let (status, body) = (out.status, out.body);
     ctx.status = status;
-    let Ok(mut header) = build(status, rejection, body.len(), &ctx.request_id) else {
+    let id = profile
+        .response_headers
+        .then(|| profile.request_id(&ctx.request_id));
+    let Ok(mut header) = build(status, rejection, out.content_type, body.len(), id) else {
         return status;
     };
     if let Some(q) = &ctx.quota {
@@ -68,13 +74,16 @@ pub async fn rejection(session: &mut Session, ctx: &mut RequestCtx) -> u16 {
 fn build(
     status: u16,
     r: &Rejection,
+    content_type: &'static str,
     len: usize,
-    request_id: &str,
+    request_id: Option<String>,
 ) -> pingora::Result<ResponseHeader> {
     let mut h = ResponseHeader::build(status, Some(6))?;
-    h.insert_header("Content-Type", "application/json")?;
+    h.insert_header("Content-Type", content_type)?;
     h.insert_header("Content-Length", len.to_string())?;
-    h.insert_header(request_id::HEADER, request_id)?;
+    if let Some(id) = request_id {
+        h.insert_header(request_id::HEADER, id)?;
+    }
     h.insert_header("Connection", "close")?;
     h.insert_header("Cache-Control", "no-store")?;
     for (k, v) in r.extra_headers() {

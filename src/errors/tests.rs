@@ -1,0 +1,159 @@
+use super::file::ErrorProfileFile;
+use super::*;
+use crate::rejection::Rejection;
+
+fn profile(toml_text: &str) -> ErrorProfile {
+    let f: ErrorProfileFile = toml::from_str(toml_text).unwrap();
+    ErrorProfile::from_config(&f, "errors.t").unwrap()
+}
+
+fn body(r: &Rendered) -> Value {
+    serde_json::from_slice(&r.body).unwrap()
+}
+
+const ID: &str = "3d37a3bd5078447ea369b204e3bbedda";
+
+fn missing_file() -> Rejection {
+    Rejection::field(
+        "file",
+        true,
+        "missing",
+        "required field \"file\" is missing".into(),
+    )
+}
+
+#[test]
+fn nested_is_the_gateway_default() {
+    let r = Rejection::ContentMismatch {
+        declared: "image/png".into(),
+        detected: "application/pdf".into(),
+    };
+    let out = ErrorProfile::default().render(&r, ID);
+    assert_eq!((out.status, out.content_type), (415, "application/json"));
+    assert_eq!(body(&out)["error"]["code"], "content_mismatch");
+    assert_eq!(body(&out)["error"]["detected"], "application/pdf");
+    assert_eq!(body(&out)["error"]["request_id"], ID);
+}
+
+#[test]
+fn mapped_codes_take_the_backends_status_code_and_message_without_gateway_details() {
+    let p = profile(
+        r#"
+request_id_field = ""
+[codes.content_mismatch]
+status = 400
+code = "bad_request"
+message = "file content does not match its declared type"
+"#,
+    );
+    let r = Rejection::ContentMismatch {
+        declared: "image/png".into(),
+        detected: "application/pdf".into(),
+    };
+    let out = p.render(&r, ID);
+    assert_eq!(out.status, 400);
+    assert_eq!(
+        body(&out),
+        json!({"error": {"code": "bad_request", "message": "file content does not match its declared type"}})
+    );
+}
+
+#[test]
+fn flat_is_a_string() {
+    let p =
+        profile("format = \"flat\"\n[codes.too_large]\nstatus = 400\nmessage = \"File too large\"");
+    let out = p.render(&Rejection::TooLarge("x".into()), ID);
+    assert_eq!(
+        (out.status, body(&out)),
+        (400, json!({"error": "File too large"}))
+    );
+}
+
+#[test]
+fn problem_has_violations_and_missing_permissions() {
+    let p = profile(
+        "format = \"problem\"\nrequest_id_field = \"\"\n[codes.validation_error]\nstatus = 422",
+    );
+    let out = p.render(&missing_file(), ID);
+    assert_eq!(out.content_type, "application/problem+json");
+    assert_eq!(
+        body(&out),
+        json!({
+            "type": "about:blank",
+            "title": "Unprocessable Entity",
+            "status": 422,
+            "detail": "required field \"file\" is missing",
+            "violations": [{"propertyPath": "file", "message": "required field \"file\" is missing", "code": "missing"}]
+        })
+    );
+    let forbidden = Rejection::Forbidden {
+        message: "missing scope".into(),
+        missing_scopes: vec!["media:write".into()],
+    };
+    let v = body(&p.render(&forbidden, ID));
+    assert_eq!(v["missingPermissions"], json!(["media:write"]));
+    assert_eq!(v["status"], 403);
+}
+
+#[test]
+fn envelope_locates_file_fields_and_formats_the_id_as_a_uuid() {
+    let p = profile(
+        r#"
+format = "envelope"
+request_id_format = "uuid"
+file_location = "file.{field}"
+[codes.validation_error]
+status = 400
+code = "invalid_request"
+message = "Your request did not pass validation."
+fields = { more_info = "https://soniox.com/docs/api-reference/errors#invalid-request" }
+"#,
+    );
+    let out = p.render(&missing_file(), ID);
+    assert_eq!(
+        body(&out),
+        json!({
+            "status_code": 400,
+            "error_type": "invalid_request",
+            "message": "Your request did not pass validation.",
+            "validation_errors": [{"error_type": "missing", "location": "file.file", "message": "required field \"file\" is missing"}],
+            "request_id": "3d37a3bd-5078-447e-a369-b204e3bbedda",
+            "more_info": "https://soniox.com/docs/api-reference/errors#invalid-request"
+        })
+    );
+    let unauth = body(&p.render(&Rejection::Unauthorized("bad key".into()), ID));
+    assert_eq!(unauth["validation_errors"], json!([]));
+    assert_eq!(unauth["status_code"], 401);
+}
+
+#[test]
+fn constant_fields_go_inside_a_nested_error_and_ids_can_be_prefixed() {
+    let p = profile(
+        r#"
+request_id_field = "requestId"
+request_id_format = "req_prefix"
+fields = { type = "invalid_request_error" }
+"#,
+    );
+    let v = body(&p.render(&Rejection::BadRequest("bad".into()), "abc123"));
+    assert_eq!(
+        v,
+        json!({"error": {"code": "bad_request", "message": "bad", "requestId": "req_abc123", "type": "invalid_request_error"}})
+    );
+}
+
+#[test]
+fn mistakes_are_config_errors() {
+    let f: ErrorProfileFile =
+        toml::from_str("format = \"xml\"\n[codes.nope]\nstatus = 200").unwrap();
+    let e = ErrorProfile::from_config(&f, "errors.t").unwrap_err();
+    let paths: Vec<&str> = e.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "errors.t.format",
+            "errors.t.codes.nope",
+            "errors.t.codes.nope.status"
+        ]
+    );
+}
