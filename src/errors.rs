@@ -61,6 +61,16 @@ pub struct ErrorProfile {
     /// Constant fields in every body of the profile.
     pub fields: Map<String, Value>,
     pub codes: HashMap<String, CodeMapping>,
+    /// Per field-problem kind (`missing`, `too_long`, …): the backend's own type and message
+    /// in `validation_errors` / `violations`.
+    pub field_errors: HashMap<String, FieldErrorMapping>,
+}
+
+/// How one kind of field problem is written (each part optional).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FieldErrorMapping {
+    pub kind: Option<String>,
+    pub message: Option<String>,
 }
 
 impl Default for ErrorProfile {
@@ -74,6 +84,7 @@ impl Default for ErrorProfile {
             file_location: "{field}".into(),
             fields: Map::new(),
             codes: HashMap::new(),
+            field_errors: HashMap::new(),
         }
     }
 }
@@ -109,7 +120,8 @@ impl ErrorProfile {
         let mapping = self.codes.get(r.code());
         let m = |f: fn(&CodeMapping) -> Option<&str>| mapping.and_then(f);
         let status = mapping.and_then(|c| c.status).unwrap_or_else(|| r.status());
-        let remapped = m(|c| c.code.as_deref()).is_some();
+        // A mapped code answers as the backend documents it: none of the gateway's own details.
+        let remapped = mapping.is_some();
         let facts = Facts {
             status,
             code: m(|c| c.code.as_deref()).unwrap_or(r.code()),
@@ -153,22 +165,31 @@ impl ErrorProfile {
         }
     }
 
-    /// Where a field-level problem is: `{field}` for text fields, `file_location` for files.
-    fn location(&self, r: &Rejection) -> Option<(String, &'static str)> {
-        match r {
-            Rejection::Validation {
-                field: Some(f),
-                message: _,
-            } => Some((
-                if f.file {
-                    self.file_location.replace("{field}", &f.name)
-                } else {
-                    f.name.clone()
-                },
-                f.kind,
-            )),
-            _ => None,
-        }
+    /// A field-level problem as (location, kind, message): located by `{field}` for text
+    /// fields and `file_location` for files; kind and message as `field_errors` maps them.
+    fn field_problem(&self, r: &Rejection) -> Option<(String, String, String)> {
+        let Rejection::Validation {
+            field: Some(f),
+            message,
+        } = r
+        else {
+            return None;
+        };
+        let location = if f.file {
+            self.file_location.replace("{field}", &f.name)
+        } else {
+            f.name.clone()
+        };
+        let mapped = self.field_errors.get(f.kind);
+        Some((
+            location,
+            mapped
+                .and_then(|m| m.kind.clone())
+                .unwrap_or_else(|| f.kind.to_string()),
+            mapped
+                .and_then(|m| m.message.clone())
+                .unwrap_or_else(|| message.clone()),
+        ))
     }
 
     fn nested(&self, facts: &Facts<'_>) -> Value {
@@ -212,10 +233,10 @@ impl ErrorProfile {
         p.insert("title".into(), json!(reason(facts.status)));
         p.insert("status".into(), json!(facts.status));
         p.insert("detail".into(), json!(facts.message));
-        if let Some((path, kind)) = self.location(facts.rejection) {
+        if let Some((path, kind, message)) = self.field_problem(facts.rejection) {
             p.insert(
                 "violations".into(),
-                json!([{"propertyPath": path, "message": facts.rejection.message(), "code": kind}]),
+                json!([{"propertyPath": path, "message": message, "code": kind}]),
             );
         }
         if let Rejection::Forbidden { missing_scopes, .. } = facts.rejection
@@ -229,9 +250,9 @@ impl ErrorProfile {
 
     fn envelope(&self, facts: &Facts<'_>) -> Value {
         let errors: Vec<Value> = self
-            .location(facts.rejection)
-            .map(|(location, kind)| {
-                json!({"error_type": kind, "location": location, "message": facts.rejection.message()})
+            .field_problem(facts.rejection)
+            .map(|(location, kind, message)| {
+                json!({"error_type": kind, "location": location, "message": message})
             })
             .into_iter()
             .collect();
@@ -252,8 +273,8 @@ struct Facts<'a> {
     message: String,
     request_id: String,
     rejection: &'a Rejection,
-    /// Whether the gateway's own detail fields belong in the body (not when the code is mapped
-    /// to the backend's own).
+    /// Whether the gateway's own detail fields (`missing_scopes`, `declared`, `detected`) belong
+    /// in the body: not when the profile maps the code to the backend's own answer.
     details: bool,
 }
 

@@ -25,6 +25,7 @@ pub struct UploadPolicy {
     file_fields: Vec<String>,
     required_fields: Vec<String>,
     field_limits: BTreeMap<String, usize>,
+    field_chars: BTreeMap<String, usize>,
     max_field_bytes: usize,
     unknown_fields: UnknownFields,
     allow_active_content: bool,
@@ -141,6 +142,11 @@ impl UploadPolicy {
                 .fields
                 .iter()
                 .map(|(k, v)| (k.clone(), v.max_bytes))
+                .collect(),
+            field_chars: f
+                .fields
+                .iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.max_chars?)))
                 .collect(),
             max_field_bytes: f.max_field_bytes,
             unknown_fields: match f.unknown_fields {
@@ -269,12 +275,22 @@ impl UploadPolicy {
 
     /// Checks a text field's complete value.
     pub fn check_field_value(&self, name: &str, value: &[u8]) -> Result<(), Rejection> {
-        if std::str::from_utf8(value).is_err() {
+        let Ok(text) = std::str::from_utf8(value) else {
             return Err(Rejection::field(
                 name,
                 false,
                 "invalid",
                 format!("field {name:?} is not valid UTF-8"),
+            ));
+        };
+        if let Some(max) = self.field_chars.get(name)
+            && text.chars().count() > *max
+        {
+            return Err(Rejection::field(
+                name,
+                false,
+                "too_long",
+                format!("field {name:?} exceeds {max} characters"),
             ));
         }
         Ok(())

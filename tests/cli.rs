@@ -13,7 +13,15 @@ fn conf(name: &str) -> String {
 
 #[test]
 fn every_shipped_config_checks() {
-    for name in ["gateway.toml", "auth.toml", "demo.toml", "quotas.toml"] {
+    for name in [
+        "gateway.toml",
+        "auth.toml",
+        "demo.toml",
+        "quotas.toml",
+        "examples/media-library.toml",
+        "examples/serverops.toml",
+        "examples/soniox.toml",
+    ] {
         let out = bin().args(["check", "-c", &conf(name)]).output().unwrap();
         assert!(
             out.status.success(),

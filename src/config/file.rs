@@ -286,6 +286,9 @@ fn mb500() -> u64 {
 #[serde(deny_unknown_fields)]
 pub struct FieldFile {
     pub max_bytes: usize,
+    /// A limit in characters (Unicode scalar values), as APIs document lengths; checked on the
+    /// complete value, while `max_bytes` bounds it as it streams.
+    pub max_chars: Option<usize>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -27,7 +27,22 @@ pub struct ErrorProfileFile {
     /// Per gateway code: `{ status, code, message, fields }`.
     #[serde(default)]
     pub codes: BTreeMap<String, CodeFile>,
+    /// Per field-problem kind (`missing`, `too_long`, `invalid`, `unknown`, `empty`):
+    /// `{ type, message }` in `validation_errors` / `violations`.
+    #[serde(default)]
+    pub field_errors: BTreeMap<String, FieldErrorFile>,
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldErrorFile {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub message: Option<String>,
+}
+
+/// The kinds of field problem the gateway reports.
+const FIELD_KINDS: [&str; 5] = ["missing", "too_long", "invalid", "unknown", "empty"];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -104,10 +119,25 @@ impl ErrorProfile {
             };
             codes.insert(code.clone(), mapping);
         }
+        let mut field_errors = std::collections::HashMap::new();
+        for (kind, m) in &f.field_errors {
+            if !FIELD_KINDS.contains(&kind.as_str()) {
+                errors.push(ConfigError::new(
+                    format!("{at}.field_errors.{kind}"),
+                    format!("not a field problem; one of {}", FIELD_KINDS.join(", ")),
+                ));
+            }
+            let mapping = super::FieldErrorMapping {
+                kind: m.kind.clone(),
+                message: m.message.clone(),
+            };
+            field_errors.insert(kind.clone(), mapping);
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
         Ok(Self {
+            field_errors,
             format,
             request_id_field,
             request_id_format,

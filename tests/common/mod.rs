@@ -118,11 +118,16 @@ impl TestGateway {
     }
 
     pub fn start_with(template: &str, upstream: SocketAddr) -> Self {
+        Self::start_in(template, upstream, std::path::Path::new("."))
+    }
+
+    /// [`Self::start_with`], with the config's relative file paths resolved against `base`.
+    pub fn start_in(template: &str, upstream: SocketAddr, base: &std::path::Path) -> Self {
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let text = template
             .replace("{LISTEN}", &addr.to_string())
             .replace("{UPSTREAM}", &upstream.to_string());
-        let mut config = Config::parse(&text).unwrap();
+        let mut config = Config::parse_in(&text, base).unwrap();
         // Many gateways start and stop in one test process. pingora's no-steal runtime keeps
         // its handles in a process-wide thread-local keyed by (reused) thread ids, so a server
         // started after another stopped can hand its listener to a dead runtime
