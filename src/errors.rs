@@ -64,6 +64,9 @@ pub struct ErrorProfile {
     /// Per field-problem kind (`missing`, `too_long`, …): the backend's own type and message
     /// in `validation_errors` / `violations`.
     pub field_errors: HashMap<String, FieldErrorMapping>,
+    /// The file field type and size refusals are reported at (kinds `invalid_type`,
+    /// `too_large`), for APIs that answer those as field violations.
+    pub file_field: Option<String>,
 }
 
 /// How one kind of field problem is written (each part optional).
@@ -85,6 +88,7 @@ impl Default for ErrorProfile {
             fields: Map::new(),
             codes: HashMap::new(),
             field_errors: HashMap::new(),
+            file_field: None,
         }
     }
 }
@@ -168,27 +172,36 @@ impl ErrorProfile {
     /// A field-level problem as (location, kind, message): located by `{field}` for text
     /// fields and `file_location` for files; kind and message as `field_errors` maps them.
     fn field_problem(&self, r: &Rejection) -> Option<(String, String, String)> {
-        let Rejection::Validation {
-            field: Some(f),
-            message,
-        } = r
-        else {
-            return None;
+        let file = |name: &str| self.file_location.replace("{field}", name);
+        let (location, kind, message) = match (r, &self.file_field) {
+            (
+                Rejection::Validation {
+                    field: Some(f),
+                    message,
+                },
+                _,
+            ) => (
+                if f.file {
+                    file(&f.name)
+                } else {
+                    f.name.clone()
+                },
+                f.kind,
+                message.clone(),
+            ),
+            (Rejection::ContentMismatch { .. } | Rejection::UnsupportedMediaType(_), Some(f)) => {
+                (file(f), "invalid_type", r.message())
+            }
+            (Rejection::TooLarge(m), Some(f)) => (file(f), "too_large", m.clone()),
+            _ => return None,
         };
-        let location = if f.file {
-            self.file_location.replace("{field}", &f.name)
-        } else {
-            f.name.clone()
-        };
-        let mapped = self.field_errors.get(f.kind);
+        let mapped = self.field_errors.get(kind);
         Some((
             location,
             mapped
                 .and_then(|m| m.kind.clone())
-                .unwrap_or_else(|| f.kind.to_string()),
-            mapped
-                .and_then(|m| m.message.clone())
-                .unwrap_or_else(|| message.clone()),
+                .unwrap_or_else(|| kind.to_string()),
+            mapped.and_then(|m| m.message.clone()).unwrap_or(message),
         ))
     }
 

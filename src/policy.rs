@@ -31,6 +31,7 @@ pub struct UploadPolicy {
     allow_active_content: bool,
     max_filename_bytes: usize,
     require_part_content_type: bool,
+    denied: Vec<String>,
     /// Declared type (canonical) → detected types it also accepts.
     equivalents: BTreeMap<String, Vec<String>>,
 }
@@ -126,7 +127,22 @@ impl UploadPolicy {
         if !errors.is_empty() {
             return Err(errors);
         }
+        for (i, t) in f.denied_types.iter().enumerate() {
+            let ok = t
+                .split_once('/')
+                .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty());
+            if !ok {
+                errors.push(ConfigError::new(
+                    format!("{at}.denied_types[{i}]"),
+                    format!("{t:?} is not a type/subtype (or a wildcard like \"application/*\")"),
+                ));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
         Ok(Self {
+            denied: f.denied_types.iter().map(|t| media::canonical(t)).collect(),
             require_part_content_type: f.require_part_content_type,
             equivalents,
             allowed,
@@ -310,9 +326,18 @@ impl UploadPolicy {
     pub fn check_type(&self, declared: Option<&str>, detected: &Detected) -> Result<(), Rejection> {
         self.check_declared(declared)?;
         let declared = declared.filter(|d| !media::is_unspecific(d));
+        // A type the gateway cannot detect, on a route taking any type, is not contradicted
+        // by bytes it recognises no format in (binary or plain text; active content is still
+        // refused below).
+        let undetectable = |d: &str| {
+            self.allowed.iter().any(|a| a == "*/*")
+                && !media::is_known(&media::canonical(d))
+                && (media::is_unspecific(&detected.mime) || detected.mime == "text/plain")
+        };
         if let Some(d) = declared
             && !media::satisfies(&detected.mime, d)
             && !self.equivalent(d, &detected.mime)
+            && !undetectable(d)
         {
             return Err(Rejection::ContentMismatch {
                 declared: d.to_string(),
@@ -320,6 +345,18 @@ impl UploadPolicy {
             });
         }
         let effective = declared.unwrap_or(&detected.mime);
+        if let Some(t) = [detected.mime.as_str(), effective].into_iter().find(|t| {
+            self.denied.iter().any(|d| {
+                d == t
+                    || d == "*/*"
+                    || d.strip_suffix("/*")
+                        .is_some_and(|p| t.split('/').next() == Some(p))
+            })
+        }) {
+            return Err(Rejection::UnsupportedMediaType(format!(
+                "{t} is not allowed on this route"
+            )));
+        }
         if !self.allows(effective) {
             return Err(Rejection::UnsupportedMediaType(format!(
                 "{effective} is not allowed on this route"

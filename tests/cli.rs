@@ -21,6 +21,7 @@ fn every_shipped_config_checks() {
         "examples/media-library.toml",
         "examples/serverops.toml",
         "examples/soniox.toml",
+        "examples/flowkiwi.toml",
     ] {
         let out = bin().args(["check", "-c", &conf(name)]).output().unwrap();
         assert!(

@@ -196,6 +196,9 @@ pub struct RouteFile {
     pub quota: Option<crate::quota::file::RouteQuotaFile>,
     /// The error profile of this route's refusals (`[errors.NAME]`).
     pub errors: Option<String>,
+    /// Refuse requests without the tenant header (`[auth] tenant_header`; default false).
+    #[serde(default)]
+    pub require_tenant: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -232,6 +235,10 @@ pub struct UploadFile {
     pub allow_active_content: bool,
     #[serde(default = "default_filename")]
     pub max_filename_bytes: usize,
+    /// Types refused whatever `allowed_types` says, by detected or declared type (wildcards
+    /// allowed): with `allowed_types = ["*/*"]`, any type but executables and archives.
+    #[serde(default)]
+    pub denied_types: Vec<String>,
     /// File parts must declare a Content-Type (default false: the detected type is used).
     #[serde(default)]
     pub require_part_content_type: bool,

@@ -88,6 +88,8 @@ pub struct Route {
     pub quota: RouteQuota,
     /// How its refusals look (`errors = "NAME"`; the gateway's own format by default).
     pub errors: Arc<ErrorProfile>,
+    /// The tenant header (`[auth] tenant_header`) must be sent.
+    pub require_tenant: bool,
 }
 
 impl Route {
@@ -198,6 +200,7 @@ impl Route {
             },
             credential_header,
             errors: profile?,
+            require_tenant: r.require_tenant,
         })
     }
 }

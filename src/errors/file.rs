@@ -31,6 +31,9 @@ pub struct ErrorProfileFile {
     /// `{ type, message }` in `validation_errors` / `violations`.
     #[serde(default)]
     pub field_errors: BTreeMap<String, FieldErrorFile>,
+    /// The file field type and size refusals are reported at in `violations` /
+    /// `validation_errors` (default: not reported as field problems).
+    pub file_field: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -42,7 +45,15 @@ pub struct FieldErrorFile {
 }
 
 /// The kinds of field problem the gateway reports.
-const FIELD_KINDS: [&str; 5] = ["missing", "too_long", "invalid", "unknown", "empty"];
+const FIELD_KINDS: [&str; 7] = [
+    "missing",
+    "too_long",
+    "invalid",
+    "unknown",
+    "empty",
+    "invalid_type",
+    "too_large",
+];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -137,6 +148,7 @@ impl ErrorProfile {
             return Err(errors);
         }
         Ok(Self {
+            file_field: f.file_field.clone(),
             field_errors,
             format,
             request_id_field,

@@ -28,7 +28,15 @@ pub fn authorize(
     route: &Route,
     req: &RequestHeader,
 ) -> Result<(Identity, Option<String>), Rejection> {
-    authorize_with(auth, credential_header(auth, route), &route.scopes, req)
+    let (identity, tenant) =
+        authorize_with(auth, credential_header(auth, route), &route.scopes, req)?;
+    if route.require_tenant && req.headers.get(&auth.tenant_header).is_none() {
+        return Err(Rejection::BadRequest(format!(
+            "the {} header is required",
+            auth.tenant_header
+        )));
+    }
+    Ok((identity, tenant))
 }
 
 /// [`authorize`] with an explicit credential header and scope rule.

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod client;
+pub mod examples;
 pub mod upstream;
 pub mod wire;
 
