@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod multipart;
 pub mod policy;
 pub mod proxy;
+pub mod query;
 pub mod quota;
 pub mod rejection;
 pub mod reload;

@@ -66,6 +66,8 @@ impl Gateway {
             ctx.identity = Some(id);
             ctx.tenant = tenant;
         }
+        let query = session.req_header().uri.query().unwrap_or("");
+        route.query.check(query)?;
         let upload = match route.upload.clone() {
             Some(p) => Some((headers::upload_framing(session.req_header(), &p)?, p)),
             None => None,

@@ -124,6 +124,19 @@ fn media_library_api() {
         .header("Authorization", &format!("Bearer {reader}"))
         .body(b"");
     assert_eq!(list.status, 201, "the recording upstream's answer, relayed");
+    let seen = up.received().len();
+    let too_many = gw
+        .request()
+        .method("GET")
+        .path("/api/media?page_size=101")
+        .header("Authorization", &format!("Bearer {reader}"))
+        .body(b"");
+    flat(
+        &too_many,
+        400,
+        "query parameter page_size must be an integer from 1 to 100",
+    );
+    assert_eq!(up.received().len(), seen, "never forwarded");
     assert_eq!(
         up.received().last().unwrap().path,
         "/api/media?page=1&page_size=10"

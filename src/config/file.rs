@@ -199,6 +199,9 @@ pub struct RouteFile {
     /// Refuse requests without the tenant header (`[auth] tenant_header`; default false).
     #[serde(default)]
     pub require_tenant: bool,
+    /// Query parameters with integer ranges (`[routes.query.page_size] max = 100`).
+    #[serde(default)]
+    pub query: BTreeMap<String, crate::query::IntRange>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -90,6 +90,8 @@ pub struct Route {
     pub errors: Arc<ErrorProfile>,
     /// The tenant header (`[auth] tenant_header`) must be sent.
     pub require_tenant: bool,
+    /// Integer ranges for query parameters.
+    pub query: crate::query::QueryRules,
 }
 
 impl Route {
@@ -201,6 +203,7 @@ impl Route {
             credential_header,
             errors: profile?,
             require_tenant: r.require_tenant,
+            query: crate::query::QueryRules(r.query.clone()),
         })
     }
 }
