@@ -64,7 +64,7 @@ const TABLE: &[(&str, Category, &[&str])] = &[
         &["image/x-icon", "image/ico"],
     ),
     ("image/svg+xml", Category::Image, &[]),
-    ("video/mp4", Category::Video, &[]),
+    ("video/mp4", Category::Video, &["video/x-m4v"]),
     ("video/quicktime", Category::Video, &[]),
     ("video/x-matroska", Category::Video, &["video/mkv"]),
     ("video/webm", Category::Video, &[]),
@@ -89,6 +89,8 @@ const TABLE: &[(&str, Category, &[&str])] = &[
     ("audio/flac", Category::Audio, &["audio/x-flac"]),
     ("audio/mp4", Category::Audio, &["audio/x-m4a", "audio/m4a"]),
     ("audio/aac", Category::Audio, &["audio/x-aac"]),
+    // What browsers' MediaRecorder declares for audio-only recordings (WebM bytes).
+    ("audio/webm", Category::Audio, &[]),
     (
         "application/pdf",
         Category::Document,
@@ -161,6 +163,7 @@ pub fn satisfies(detected: &str, declared: &str) -> bool {
     matches!(
         (detected, declared),
         ("audio/opus", "audio/ogg")
+            | ("video/webm", "audio/webm")
             | ("video/mp4", "audio/mp4")
             | ("audio/mp4", "video/mp4")
             | ("text/plain", "text/csv")
@@ -211,5 +214,9 @@ mod tests {
         assert!(satisfies(OLE_STORAGE, "application/msword"));
         assert!(!satisfies("image/png", "image/jpeg"));
         assert!(!satisfies("audio/ogg", "audio/opus"));
+        // Browsers record audio as WebM and declare audio/webm.
+        assert!(satisfies("video/webm", canonical("audio/webm").as_str()));
+        assert!(!satisfies("audio/webm", "video/webm"));
+        assert_eq!(canonical("video/x-m4v"), "video/mp4");
     }
 }
