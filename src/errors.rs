@@ -67,6 +67,8 @@ pub struct ErrorProfile {
     /// The file field type and size refusals are reported at (kinds `invalid_type`,
     /// `too_large`), for APIs that answer those as field violations.
     pub file_field: Option<String>,
+    /// A body field holding the time of the refusal (RFC 3339, UTC, milliseconds).
+    pub timestamp_field: Option<String>,
 }
 
 /// How one kind of field problem is written (each part optional).
@@ -89,6 +91,7 @@ impl Default for ErrorProfile {
             codes: HashMap::new(),
             field_errors: HashMap::new(),
             file_field: None,
+            timestamp_field: None,
         }
     }
 }
@@ -146,6 +149,9 @@ impl ErrorProfile {
                 .as_object_mut()
                 .expect("every format renders an object"),
         };
+        if let Some(f) = &self.timestamp_field {
+            target.insert(f.clone(), json!(timestamp(std::time::SystemTime::now())));
+        }
         for (k, v) in self
             .fields
             .iter()
@@ -289,6 +295,30 @@ struct Facts<'a> {
     /// Whether the gateway's own detail fields (`missing_scopes`, `declared`, `detected`) belong
     /// in the body: not when the profile maps the code to the backend's own answer.
     details: bool,
+}
+
+/// `2026-02-28T12:00:00.000Z` (UTC, milliseconds).
+pub fn timestamp(t: std::time::SystemTime) -> String {
+    let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
 }
 
 /// The RFC 9110 reason phrase of `status` (the problem's `title`).

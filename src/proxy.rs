@@ -5,6 +5,7 @@ mod ctx;
 mod finish;
 mod headers;
 mod identity;
+mod json;
 mod quota;
 mod respond;
 mod usage;
@@ -77,6 +78,9 @@ impl Gateway {
         }
         if let Some(q) = &live.quotas {
             quota::reserve(q, &route, session.req_header(), ctx).await?;
+        }
+        if let Some(policy) = &route.json {
+            return json::read(session, ctx, policy).await;
         }
         match upload {
             Some((boundary, policy)) => window::read(session, ctx, policy, &boundary).await,

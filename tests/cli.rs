@@ -22,6 +22,7 @@ fn every_shipped_config_checks() {
         "examples/serverops.toml",
         "examples/soniox.toml",
         "examples/flowkiwi.toml",
+        "examples/soku.toml",
     ] {
         let out = bin().args(["check", "-c", &conf(name)]).output().unwrap();
         assert!(

@@ -92,6 +92,8 @@ pub struct Route {
     pub require_tenant: bool,
     /// Integer ranges for query parameters.
     pub query: crate::query::QueryRules,
+    /// JSON body rules (a route has these or `upload`, not both).
+    pub json: Option<Arc<crate::json_body::JsonPolicy>>,
 }
 
 impl Route {
@@ -157,6 +159,20 @@ impl Route {
                 .take(UploadPolicy::from_config(u, &format!("{at}.upload")))
                 .map(Arc::new)
         });
+        let json = r.json.as_ref().and_then(|j| {
+            errors
+                .take(crate::json_body::JsonPolicy::from_config(
+                    j,
+                    &format!("{at}.json"),
+                ))
+                .map(Arc::new)
+        });
+        if r.json.is_some() && r.upload.is_some() {
+            errors.push(
+                format!("{at}.json"),
+                "a route has [upload] or [json], not both",
+            );
+        }
         let sandbox = r.sandbox_upstream.as_ref().and_then(|s| {
             let found = upstreams.get(s).cloned();
             if found.is_none() {
@@ -204,6 +220,7 @@ impl Route {
             errors: profile?,
             require_tenant: r.require_tenant,
             query: crate::query::QueryRules(r.query.clone()),
+            json,
         })
     }
 }

@@ -34,6 +34,8 @@ pub struct ErrorProfileFile {
     /// The file field type and size refusals are reported at in `violations` /
     /// `validation_errors` (default: not reported as field problems).
     pub file_field: Option<String>,
+    /// A body field holding the time of the refusal (`timestamp`).
+    pub timestamp_field: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -149,6 +151,7 @@ impl ErrorProfile {
         }
         Ok(Self {
             file_field: f.file_field.clone(),
+            timestamp_field: f.timestamp_field.clone(),
             field_errors,
             format,
             request_id_field,

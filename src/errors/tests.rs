@@ -157,3 +157,17 @@ fn mistakes_are_config_errors() {
         ]
     );
 }
+
+#[test]
+fn timestamps_are_rfc3339_utc_with_milliseconds() {
+    use std::time::{Duration, UNIX_EPOCH};
+    let t = UNIX_EPOCH + Duration::from_millis(1_772_280_000_000);
+    assert_eq!(timestamp(t), "2026-02-28T12:00:00.000Z");
+    assert_eq!(
+        timestamp(UNIX_EPOCH + Duration::from_millis(951_782_400_123)),
+        "2000-02-29T00:00:00.123Z"
+    );
+    let p = profile("timestamp_field = \"timestamp\"");
+    let v = body(&p.render(&Rejection::NotFound, ID));
+    assert_eq!(v["error"]["timestamp"].as_str().unwrap().len(), 24);
+}

@@ -70,7 +70,7 @@ fn declared_length(session: &Session) -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-fn read_error(e: &pingora::Error) -> Rejection {
+pub(super) fn read_error(e: &pingora::Error) -> Rejection {
     match e.etype() {
         pingora::ErrorType::ReadTimedout => Rejection::ClientTimeout,
         _ => Rejection::BadRequest(format!("could not read the request body: {e}")),
