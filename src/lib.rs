@@ -7,6 +7,7 @@ pub mod auth;
 pub mod backend;
 pub mod cli;
 pub mod config;
+pub mod cors;
 pub mod demo;
 pub mod errors;
 pub mod inspect;

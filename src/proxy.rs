@@ -1,6 +1,7 @@
 //! The pingora `ProxyHttp` implementation. Hooks stay thin: they gather facts from the session,
 //! call the pure policies and inspector, and keep per-request state in [`RequestCtx`].
 
+mod cors;
 mod ctx;
 mod finish;
 mod headers;
@@ -48,6 +49,10 @@ impl Gateway {
         {
             return usage::serve(session, ctx, auth, q).await;
         }
+        if cors::preflight(&live.config, session, ctx).await? {
+            return Ok(());
+        }
+        let req = session.req_header();
         let route = live
             .config
             .route(&req.method, req.uri.path())
@@ -55,6 +60,7 @@ impl Gateway {
             .clone();
         ctx.route = Some(route.clone());
         ctx.span.record("route", route.name.as_str());
+        cors::record(session, ctx);
         if let Some(auth) = &live.config.auth
             && !route.public
         {

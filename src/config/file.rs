@@ -199,6 +199,8 @@ pub struct RouteFile {
     /// Refuse requests without the tenant header (`[auth] tenant_header`; default false).
     #[serde(default)]
     pub require_tenant: bool,
+    /// CORS for browser apps on other origins (`[routes.cors]`).
+    pub cors: Option<crate::cors::CorsFile>,
     /// A JSON body route (`[routes.json]`): size cap, required fields, URL rules.
     pub json: Option<crate::json_body::JsonFile>,
     /// Query parameters with integer ranges (`[routes.query.page_size] max = 100`).

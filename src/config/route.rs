@@ -94,6 +94,8 @@ pub struct Route {
     pub query: crate::query::QueryRules,
     /// JSON body rules (a route has these or `upload`, not both).
     pub json: Option<Arc<crate::json_body::JsonPolicy>>,
+    /// CORS rules, if browsers on other origins may call the route.
+    pub cors: Option<Arc<crate::cors::Cors>>,
 }
 
 impl Route {
@@ -167,6 +169,11 @@ impl Route {
                 ))
                 .map(Arc::new)
         });
+        let cors = r.cors.as_ref().and_then(|c| {
+            errors
+                .take(crate::cors::Cors::from_config(c, &format!("{at}.cors")))
+                .map(Arc::new)
+        });
         if r.json.is_some() && r.upload.is_some() {
             errors.push(
                 format!("{at}.json"),
@@ -221,6 +228,7 @@ impl Route {
             require_tenant: r.require_tenant,
             query: crate::query::QueryRules(r.query.clone()),
             json,
+            cors,
         })
     }
 }

@@ -66,6 +66,8 @@ pub struct RequestCtx {
     pub upstream: Option<(Arc<crate::config::Upstream>, Instant)>,
     /// Counts this upload in `upload_gateway_uploads_in_flight` until the request is dropped.
     pub in_flight: Option<crate::metrics::InFlight>,
+    /// CORS headers for the response (an allowed origin on a route with `[routes.cors]`).
+    pub cors: Vec<(&'static str, String)>,
 }
 
 impl RequestCtx {
@@ -90,6 +92,7 @@ impl RequestCtx {
             last_body_at: Instant::now(),
             upstream: None,
             in_flight: None,
+            cors: Vec::new(),
         }
     }
 

@@ -121,6 +121,9 @@ pub fn to_client(resp: &mut ResponseHeader, ctx: &RequestCtx) -> pingora::Result
     for h in ["x-upload-sha256", "x-upload-content-type", "x-upload-size"] {
         resp.remove_header(h);
     }
+    for (k, v) in &ctx.cors {
+        resp.insert_header(*k, v.as_str())?;
+    }
     let profile = ctx.route.as_ref().map(|r| &r.errors);
     if profile.is_some_and(|p| !p.response_headers) {
         // The backend's own X-Request-Id (if any) passes; the gateway adds nothing.

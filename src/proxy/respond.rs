@@ -60,6 +60,9 @@ pub async fn rejection(session: &mut Session, ctx: &mut RequestCtx) -> u16 {
     if let Some(q) = &ctx.quota {
         let _ = super::quota::add_headers(&mut header, q);
     }
+    for (k, v) in &ctx.cors {
+        let _ = header.insert_header(*k, v.as_str());
+    }
     session.set_keepalive(None);
     if let Err(e) = session.write_response_header(Box::new(header), false).await {
         tracing::debug!(request_id = %ctx.request_id, "could not write error header: {e}");
