@@ -39,6 +39,24 @@ pub struct ServerSettings {
     pub reload_interval: Option<Duration>,
 }
 
+/// `[server] errors`: answers given before a route is chosen use it.
+fn default_errors(
+    f: &file::ServerFile,
+    profiles: &HashMap<String, Arc<ErrorProfile>>,
+    errors: &mut Collector,
+) -> Arc<ErrorProfile> {
+    match &f.errors {
+        None => Arc::new(ErrorProfile::default()),
+        Some(name) => profiles.get(name).cloned().unwrap_or_else(|| {
+            errors.push(
+                "server.errors",
+                format!("no error profile named {name:?} (define [errors.{name}])"),
+            );
+            Arc::new(ErrorProfile::default())
+        }),
+    }
+}
+
 /// A backend the gateway forwards to.
 #[derive(Debug, Clone)]
 pub struct Upstream {
@@ -66,6 +84,8 @@ pub struct Config {
     pub quotas: Option<QuotaSettings>,
     /// Log lines as JSON objects (`[log] format = "json"`).
     pub log_json: bool,
+    /// The error profile before a route is chosen (`[server] errors`).
+    pub errors: Arc<ErrorProfile>,
 }
 
 impl Config {
@@ -121,6 +141,7 @@ impl Config {
                 Some((name.clone(), Arc::new(p)))
             })
             .collect();
+        let errors_default = default_errors(&raw.server, &profiles, &mut errors);
         let routes = raw
             .routes
             .iter()
@@ -169,6 +190,7 @@ impl Config {
             }
         };
         errors.finish(|| Config {
+            errors: errors_default,
             log_json,
             server,
             listeners,

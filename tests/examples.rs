@@ -116,6 +116,10 @@ fn media_library_api() {
     let all = up.received();
     assert_eq!(all.iter().filter(|r| r.complete).count(), 6);
 
+    // No route: the API's 404, not the gateway's own format.
+    let nowhere = gw.request().method("GET").path("/nowhere").body(b"");
+    flat(&nowhere, 404, "Media not found");
+
     // Reads pass with media:read.
     let list = gw
         .request()

@@ -84,6 +84,8 @@ pub struct ServerFile {
     /// (default 0: only on SIGHUP or `POST /reload`).
     #[serde(default)]
     pub reload_interval_seconds: u64,
+    /// The error profile of answers given before a route is chosen (404, a bad path).
+    pub errors: Option<String>,
 }
 
 fn default_upgrade_sock() -> String {
@@ -100,6 +102,7 @@ impl Default for ServerFile {
             h2c: false,
             upgrade_sock: default_upgrade_sock(),
             reload_interval_seconds: 0,
+            errors: None,
         }
     }
 }

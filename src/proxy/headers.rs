@@ -122,7 +122,12 @@ pub fn to_client(resp: &mut ResponseHeader, ctx: &RequestCtx) -> pingora::Result
         resp.remove_header(h);
     }
     for (k, v) in &ctx.cors {
-        resp.insert_header(*k, v.as_str())?;
+        // The backend's own Vary stays: Origin is added to it.
+        if *k == "Vary" {
+            resp.append_header(*k, v.as_str())?;
+        } else {
+            resp.insert_header(*k, v.as_str())?;
+        }
     }
     let profile = ctx.route.as_ref().map(|r| &r.errors);
     if profile.is_some_and(|p| !p.response_headers) {

@@ -47,7 +47,8 @@ pub async fn rejection(session: &mut Session, ctx: &mut RequestCtx) -> u16 {
         }
     });
     let default = Default::default();
-    let profile = ctx.route.as_ref().map_or(&default, |r| &*r.errors);
+    let fallback = ctx.live.as_ref().map_or(&default, |l| &*l.config.errors);
+    let profile = ctx.route.as_ref().map_or(fallback, |r| &*r.errors);
     let out = profile.render(rejection, &ctx.request_id);
     let (status, body) = (out.status, out.body);
     ctx.status = status;
