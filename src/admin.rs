@@ -47,6 +47,10 @@ fn upstreams(config: &crate::config::Config) -> Vec<(String, std::net::SocketAdd
     all
 }
 
+async fn not_found(s: &mut ServerSession) -> pingora::Result<()> {
+    send(s, 404, "text/plain", Bytes::from_static(b"not found\n")).await
+}
+
 /// `POST /reload`: validates the configuration source again and swaps it in (200 with what
 /// needs a restart), or keeps the running one (422 with every error).
 async fn reload(s: &mut ServerSession, r: Arc<Reloader>, token: &str) -> pingora::Result<()> {
@@ -124,39 +128,15 @@ impl HttpServerApp for Admin {
             }
             "/reload" => match (&self.reloader, &live.config.admin_token) {
                 (Some(r), Some(t)) => reload(&mut s, r.clone(), t).await,
-                _ => {
-                    send(
-                        &mut s,
-                        404,
-                        "text/plain",
-                        Bytes::from_static(b"not found\n"),
-                    )
-                    .await
-                }
+                _ => not_found(&mut s).await,
             },
             p if p == "/usage" || p.starts_with("/usage/") => {
                 match (quotas, &live.config.admin_token) {
                     (Some(q), Some(t)) => usage::handle(&mut s, q, t).await,
-                    _ => {
-                        send(
-                            &mut s,
-                            404,
-                            "text/plain",
-                            Bytes::from_static(b"not found\n"),
-                        )
-                        .await
-                    }
+                    _ => not_found(&mut s).await,
                 }
             }
-            _ => {
-                send(
-                    &mut s,
-                    404,
-                    "text/plain",
-                    Bytes::from_static(b"not found\n"),
-                )
-                .await
-            }
+            _ => not_found(&mut s).await,
         };
         if result.is_ok() {
             let _ = s.finish().await;

@@ -3,7 +3,6 @@
 //! (src/ssrf.rs) before the upstream is contacted; pingora then replays it unchanged.
 
 use super::RequestCtx;
-use super::headers::expects_continue;
 use crate::json_body::JsonPolicy;
 use crate::rejection::Rejection;
 use pingora::proxy::Session;
@@ -46,14 +45,7 @@ pub async fn read(
     {
         return Err(too_large());
     }
-    if expects_continue(session.req_header()) {
-        session
-            .write_continue_response()
-            .await
-            .map_err(|e| Rejection::BadRequest(format!("could not send 100 Continue: {e}")))?;
-    }
-    session.enable_retry_buffering();
-    ctx.phase = super::Phase::Window;
+    super::window::start(session, ctx).await?;
     let mut body = Vec::new();
     loop {
         match session.read_request_body().await {

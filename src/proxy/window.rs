@@ -17,14 +17,7 @@ pub async fn read(
     policy: Arc<UploadPolicy>,
     boundary: &str,
 ) -> Result<(), Rejection> {
-    if expects_continue(session.req_header()) {
-        session
-            .write_continue_response()
-            .await
-            .map_err(|e| Rejection::BadRequest(format!("could not send 100 Continue: {e}")))?;
-    }
-    session.enable_retry_buffering();
-    ctx.phase = super::Phase::Window;
+    start(session, ctx).await?;
     let declared = declared_length(session);
     let sniff_bytes = policy.sniff_bytes as u64;
     let stream = ctx.upload.insert(UploadStream::new(policy, boundary));
@@ -47,6 +40,20 @@ pub async fn read(
             ));
         }
     }
+    Ok(())
+}
+
+/// Starts reading a body before the upstream is contacted: `100 Continue` if the client
+/// waits for it, pingora's retry buffering on (what is read is replayed upstream).
+pub(super) async fn start(session: &mut Session, ctx: &mut RequestCtx) -> Result<(), Rejection> {
+    if expects_continue(session.req_header()) {
+        session
+            .write_continue_response()
+            .await
+            .map_err(|e| Rejection::BadRequest(format!("could not send 100 Continue: {e}")))?;
+    }
+    session.enable_retry_buffering();
+    ctx.phase = super::Phase::Window;
     Ok(())
 }
 
