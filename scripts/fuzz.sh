@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-60}
 shift || true
-TARGETS=${*:-multipart differential params sniff credential config}
+TARGETS=${*:-multipart differential params sniff credential config traceparent query json}
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
 scripts/prereqs.sh
@@ -65,6 +65,16 @@ for k, v in {"bearer": b"\x00Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWI
 for f in sorted(os.listdir("conf")):
     if f.endswith(".toml"):
         put("config", f, open(os.path.join("conf", f), "rb").read())
+for k, v in {"w3c": b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+             "future": b"01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x"}.items():
+    put("traceparent", k, v)
+for k, v in {"plain": b"page=1&page_size=10", "encoded": b"page%5Fsize=1%30&x=a+b",
+             "twice": b"page_size=1&page_size=2"}.items():
+    put("query", k, v)
+for k, v in {"url": b'{"url":"https://192.0.2.1/a.mp4"}', "dup": b'{"url":"a","url":"b"}',
+             "mapped": b'{"url":"http://[::ffff:7f00:1]/"}', "decimal": b'{"url":"http://2130706433/"}',
+             "nested": b'{"url":"http://0x7f.1/","x":{"y":[1,{"z":null}]}}'}.items():
+    put("json", k, v)
 PY
 
 for t in $TARGETS; do
@@ -73,9 +83,16 @@ for t in $TARGETS; do
   limit=(-max_total_time="$SECS")
   [ -n "${FUZZ_RUNS:-}" ] && limit=(-runs="$FUZZ_RUNS")
   echo "== $t (${limit[*]}, sanitizer ${FUZZ_SANITIZER:-address})"
-  cargo +nightly fuzz run --fuzz-dir fuzz -s "${FUZZ_SANITIZER:-address}" "$t" "fuzz/corpus/$t" -- \
+  mkdir -p "fuzz/corpus/$t"
+  out=$(cargo +nightly fuzz run --fuzz-dir fuzz -s "${FUZZ_SANITIZER:-address}" "$t" "fuzz/corpus/$t" -- \
     "${limit[@]}" -rss_limit_mb=2048 -timeout=10 -max_len=70000 "${dict[@]}" \
-    -print_final_stats=1 2>&1 | grep -E "stat::number_of_executed_units|stat::peak_rss_mb|ERROR|panicked|SUMMARY|Done [0-9]+ runs" || true
+    -print_final_stats=1 2>&1) || true
+  grep -E "stat::number_of_executed_units|stat::peak_rss_mb|ERROR|panicked|SUMMARY|Done [0-9]+ runs" <<<"$out" || true
+  # A target that never ran (missing corpus, build failure) must not pass as a clean smoke.
+  if ! grep -q "stat::number_of_executed_units" <<<"$out"; then
+    echo "$t: the fuzzer did not run" >&2
+    exit 1
+  fi
   if ls "fuzz/artifacts/$t"/crash-* "fuzz/artifacts/$t"/timeout-* "fuzz/artifacts/$t"/oom-* >/dev/null 2>&1; then
     echo "$t: findings in fuzz/artifacts/$t" >&2
     exit 1
