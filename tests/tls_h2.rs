@@ -5,7 +5,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::{RecordingUpstream, TEST_CONFIG, TestGateway, fixture, sha256_hex};
+use common::{RecordingUpstream, TEST_CONFIG, TestGateway, fixture, free_port, sha256_hex};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -58,6 +58,32 @@ fn curl(args: &[&str], url: &str, cacert: &Path) -> (u16, String, String) {
     (status.parse().unwrap(), version.into(), body.into())
 }
 
+/// POSTs a multipart `form` body with curl over TLS (`version`: `--http2`, `--http1.1`).
+fn curl_post(
+    version: &str,
+    port: u16,
+    content_type: &str,
+    body: &[u8],
+    cacert: &Path,
+) -> (u16, String, String) {
+    let file = write_temp(&format!("body-{}", free_port()), body);
+    let (resolve, data) = (
+        format!("localhost:{port}:127.0.0.1"),
+        format!("@{}", file.display()),
+    );
+    let ct = format!("Content-Type: {content_type}");
+    let args = [
+        version,
+        "--resolve",
+        &resolve,
+        "-H",
+        &ct,
+        "--data-binary",
+        &data,
+    ];
+    curl(&args, &format!("https://localhost:{port}/media"), cacert)
+}
+
 fn write_temp(name: &str, data: &[u8]) -> PathBuf {
     let p = std::env::temp_dir().join(format!("ug-{name}-{}", std::process::id()));
     std::fs::write(&p, data).unwrap();
@@ -69,45 +95,22 @@ fn uploads_over_tls_and_h2_are_enforced_like_http1() {
     let (cert, key) = certificate("h2");
     let upstream = RecordingUpstream::start();
     let gw = TestGateway::start_with(&tls_config(&cert, &key), upstream.addr);
-    let url = format!("https://localhost:{}/media", gw.addr.port());
-    let resolve = format!("localhost:{}:127.0.0.1", gw.addr.port());
 
     // A PDF declared as a PNG: refused over h2 before any upstream connection.
+    let port = gw.addr.port();
     let spoof =
         Form::new("tlsboundary").file("file", "p.png", "image/png", &fixture("media/report.pdf"));
-    let ct = format!("Content-Type: {}", spoof.content_type());
-    let body = write_temp("spoof.bin", &spoof.finish());
-    let data = format!("@{}", body.display());
-    let args = [
-        "--http2",
-        "--resolve",
-        &resolve,
-        "-H",
-        &ct,
-        "--data-binary",
-        &data,
-    ];
-    let (status, version, text) = curl(&args, &url, &cert);
+    let ct = spoof.content_type();
+    let (status, version, text) = curl_post("--http2", port, &ct, &spoof.finish(), &cert);
     assert_eq!((status, version.as_str()), (415, "2"), "{text}");
     assert!(text.contains("\"content_mismatch\""), "{text}");
     assert_eq!(upstream.connection_count(), 0, "refused before connecting");
 
     // A real PNG over h2: byte-identical upstream.
     let (form, png) = png_form();
-    let ct = format!("Content-Type: {}", form.content_type());
+    let ct = form.content_type();
     let sent = form.finish();
-    let body = write_temp("png.bin", &sent);
-    let data = format!("@{}", body.display());
-    let args = [
-        "--http2",
-        "--resolve",
-        &resolve,
-        "-H",
-        &ct,
-        "--data-binary",
-        &data,
-    ];
-    let (status, version, text) = curl(&args, &url, &cert);
+    let (status, version, text) = curl_post("--http2", port, &ct, &sent, &cert);
     assert_eq!((status, version.as_str()), (201, "2"), "{text}");
     let got = upstream.wait_for(1);
     assert!(got[0].complete);
@@ -139,16 +142,7 @@ fn uploads_over_tls_and_h2_are_enforced_like_http1() {
     assert_eq!(got[1].sha256, sha256_hex(&sent));
 
     // HTTP/1.1 over TLS on the same listener still works.
-    let args = [
-        "--http1.1",
-        "--resolve",
-        &resolve,
-        "-H",
-        &ct,
-        "--data-binary",
-        &data,
-    ];
-    let (status, version, _) = curl(&args, &url, &cert);
+    let (status, version, _) = curl_post("--http1.1", port, &ct, &sent, &cert);
     assert_eq!((status, version.as_str()), (201, "1.1"));
 }
 
