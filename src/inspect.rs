@@ -10,6 +10,7 @@ mod stream;
 pub use holdback::Holdback;
 pub use stream::UploadStream;
 
+use crate::idempotency::Fingerprint;
 use crate::media;
 use crate::multipart::{Event, Parser};
 use crate::policy::{PartKind, UploadPolicy};
@@ -68,6 +69,8 @@ pub struct Inspector {
     pending: Vec<(usize, hash::PartHasher)>,
     first_type: Option<String>,
     complete: bool,
+    /// The form fields' names and values, in order (the payload's fingerprint).
+    form: Fingerprint,
 }
 
 fn invalid(e: String) -> Rejection {
@@ -90,6 +93,7 @@ impl Inspector {
             pending: Vec::new(),
             first_type: None,
             complete: false,
+            form: Fingerprint::default(),
         }
     }
 
@@ -142,6 +146,22 @@ impl Inspector {
             self.files[index].sha256 = sha256;
         }
         Ok(())
+    }
+
+    /// The payload's fingerprint on top of `base` (src/idempotency.rs), once the body is
+    /// complete and every digest settled: the form fields, then each file's field, filename and
+    /// SHA-256. Independent of the boundary and the chunking, so a client's retry matches.
+    pub fn fingerprint(&self, mut base: Fingerprint) -> Option<String> {
+        if !self.complete || !self.pending.is_empty() {
+            return None;
+        }
+        base.add(self.form.clone().hex().as_bytes());
+        for f in &self.files {
+            base.add(f.field.as_bytes());
+            base.add(f.filename.as_deref().unwrap_or("").as_bytes());
+            base.add(f.sha256.as_bytes());
+        }
+        Some(base.hex())
     }
 
     /// Absolute offset up to which the body may be forwarded upstream.
@@ -248,6 +268,8 @@ impl Inspector {
                     }
                     Some(Part::Field { name, value, .. }) => {
                         self.policy.check_field_value(&name, &value)?;
+                        self.form.add(name.as_bytes());
+                        self.form.add(&value);
                         self.fields.insert(name);
                     }
                     None => return Err(Rejection::Internal("part end outside a part".into())),

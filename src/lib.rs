@@ -10,6 +10,7 @@ pub mod config;
 pub mod cors;
 pub mod demo;
 pub mod errors;
+pub mod idempotency;
 pub mod inspect;
 pub mod json_body;
 pub mod media;

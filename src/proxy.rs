@@ -5,6 +5,7 @@ mod cors;
 mod ctx;
 mod finish;
 mod headers;
+mod idempotency;
 mod identity;
 mod json;
 mod quota;
@@ -20,6 +21,7 @@ use crate::reload::{Live, Shared};
 use crate::request_id;
 use async_trait::async_trait;
 use bytes::Bytes;
+use idempotency::Payload;
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{ErrorType, http::ResponseHeader};
@@ -85,12 +87,23 @@ impl Gateway {
         if let Some(q) = &live.quotas {
             quota::reserve(q, &route, session.req_header(), ctx).await?;
         }
+        let store = &live.idempotency;
         if let Some(policy) = &route.json {
-            return json::read(session, ctx, policy).await;
+            let body = json::read(session, ctx, policy).await?;
+            idempotency::begin(session, ctx, &route, store, Payload::Read(&body)).await?;
+            return Ok(());
         }
         match upload {
-            Some((boundary, policy)) => window::read(session, ctx, policy, &boundary).await,
-            None => Ok(()),
+            Some((boundary, policy)) => {
+                let payload = Payload::Upload(&policy, &boundary);
+                if !idempotency::begin(session, ctx, &route, store, payload).await? {
+                    window::read(session, ctx, policy, &boundary).await?;
+                }
+                Ok(())
+            }
+            None => idempotency::begin(session, ctx, &route, store, Payload::Uninspected)
+                .await
+                .map(drop),
         }
     }
 }
@@ -219,6 +232,7 @@ impl ProxyHttp for Gateway {
         ctx.status = resp.status.as_u16();
         ctx.upstream_status = Some(ctx.status);
         finish::upstream_answered(ctx);
+        idempotency::on_response(resp, ctx);
         if let Some(route) = ctx.route.clone() {
             let path = session.req_header().uri.path();
             quota::on_response(&route, path, resp, ctx).await?;
@@ -236,6 +250,7 @@ impl ProxyHttp for Gateway {
         if let Some(route) = ctx.route.clone() {
             quota::on_response_body(&route, body.as_ref(), end_of_stream, ctx);
         }
+        idempotency::on_response_body(body.as_ref(), end_of_stream, ctx);
         Ok(None)
     }
 
@@ -266,6 +281,7 @@ impl ProxyHttp for Gateway {
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
         quota::finish(ctx).await;
+        idempotency::finish(ctx).await;
         finish::record(session, e, ctx);
     }
 }

@@ -18,6 +18,7 @@ pub use memory::MemoryStore;
 pub use redis_store::RedisStore;
 pub use settings::{QuotaSettings, RouteQuota, StoreKind, Tier};
 
+use crate::idempotency::IdempotencyStore;
 use crate::rejection::Rejection;
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -226,6 +227,8 @@ pub trait QuotaStore: Send + Sync {
 pub struct Quotas {
     pub settings: QuotaSettings,
     pub store: Arc<dyn QuotaStore>,
+    /// The same store, holding idempotency records (src/idempotency.rs).
+    pub idempotency: Arc<dyn crate::idempotency::IdempotencyStore>,
 }
 
 impl std::fmt::Debug for Quotas {
@@ -239,13 +242,22 @@ impl std::fmt::Debug for Quotas {
 impl Quotas {
     /// Builds the store (Redis connects lazily, on the first call).
     pub fn start(settings: QuotaSettings) -> Result<Self, StoreError> {
-        let store: Arc<dyn QuotaStore> = match &settings.store {
-            StoreKind::Memory => Arc::new(MemoryStore::default()),
-            StoreKind::Redis { url, key_prefix } => {
-                Arc::new(RedisStore::new(url, key_prefix, settings.timeout)?)
-            }
-        };
-        Ok(Self { settings, store })
+        let (store, idempotency): (Arc<dyn QuotaStore>, Arc<dyn IdempotencyStore>) =
+            match &settings.store {
+                StoreKind::Memory => {
+                    let s = Arc::new(MemoryStore::default());
+                    (s.clone(), s)
+                }
+                StoreKind::Redis { url, key_prefix } => {
+                    let s = Arc::new(RedisStore::new(url, key_prefix, settings.timeout)?);
+                    (s.clone(), s)
+                }
+            };
+        Ok(Self {
+            settings,
+            store,
+            idempotency,
+        })
     }
 
     /// Whether a store failure on a call touching `metrics` lets the request through.

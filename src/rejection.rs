@@ -30,6 +30,10 @@ pub enum Rejection {
     },
     /// 404 `not_found`: no route matches the method and path.
     NotFound,
+    /// 409 `idempotency_conflict`: a request with the same idempotency key is in flight.
+    IdempotencyConflict,
+    /// 422 `idempotency_mismatch`: the idempotency key was used with another payload.
+    IdempotencyMismatch,
     /// 413 `too_large`: a size limit (body, part or per-category) is exceeded.
     TooLarge(String),
     /// 415 `unsupported_media_type`: the type is not allowed on this route.
@@ -69,7 +73,7 @@ pub enum Rejection {
 
 impl Rejection {
     /// Every code [`Rejection::code`] can answer (error profiles map them).
-    pub const CODES: [&'static str; 15] = [
+    pub const CODES: [&'static str; 17] = [
         "bad_request",
         "invalid_multipart",
         "unauthorized",
@@ -79,6 +83,8 @@ impl Rejection {
         "unsupported_media_type",
         "content_mismatch",
         "validation_error",
+        "idempotency_conflict",
+        "idempotency_mismatch",
         "rate_limited",
         "quota_exceeded",
         "quota_unavailable",
@@ -107,6 +113,8 @@ impl Rejection {
             Self::Forbidden { .. } => 403,
             Self::NotFound => 404,
             Self::ClientTimeout => 408,
+            Self::IdempotencyConflict => 409,
+            Self::IdempotencyMismatch => 422,
             Self::TooLarge(_) => 413,
             Self::UnsupportedMediaType(_) | Self::ContentMismatch { .. } => 415,
             Self::Validation { .. } => 422,
@@ -130,6 +138,8 @@ impl Rejection {
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::ContentMismatch { .. } => "content_mismatch",
             Self::Validation { .. } => "validation_error",
+            Self::IdempotencyConflict => "idempotency_conflict",
+            Self::IdempotencyMismatch => "idempotency_mismatch",
             Self::RateLimited { .. } => "rate_limited",
             Self::QuotaExceeded { .. } => "quota_exceeded",
             Self::QuotaUnavailable => "quota_unavailable",
@@ -152,6 +162,12 @@ impl Rejection {
             | Self::Internal(m) => m.clone(),
             Self::Forbidden { message, .. } => message.clone(),
             Self::NotFound => "no route matches this method and path".into(),
+            Self::IdempotencyConflict => {
+                "a request with this idempotency key is still being processed; retry later".into()
+            }
+            Self::IdempotencyMismatch => {
+                "this idempotency key was already used with a different request payload".into()
+            }
             Self::ContentMismatch { declared, detected } => {
                 format!(
                     "declared content type {declared} does not match the detected type {detected}"

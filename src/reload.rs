@@ -5,6 +5,7 @@
 //! threads are bound at start: changing them needs a restart (logged).
 
 use crate::config::Config;
+use crate::idempotency::IdempotencyStore;
 use crate::quota::Quotas;
 use arc_swap::ArcSwap;
 use std::sync::Arc;
@@ -15,6 +16,9 @@ pub struct Live {
     pub config: Arc<Config>,
     /// The running quota store of `config.quotas` (kept across reloads of the same store).
     pub quotas: Option<Arc<Quotas>>,
+    /// Where idempotency records live: the quota store, else a memory store of its own (kept
+    /// across reloads).
+    pub idempotency: Arc<dyn IdempotencyStore>,
 }
 
 /// Shared by the proxy, the admin listener and the reloader.
@@ -24,7 +28,24 @@ impl Live {
     /// The first configuration: starts the quota store.
     pub fn start(config: Arc<Config>) -> Result<Shared, String> {
         let quotas = start_quotas(&config, None)?;
-        Ok(Arc::new(ArcSwap::from_pointee(Self { config, quotas })))
+        let idempotency = idempotency_store(quotas.as_ref(), None);
+        Ok(Arc::new(ArcSwap::from_pointee(Self {
+            config,
+            quotas,
+            idempotency,
+        })))
+    }
+}
+
+fn idempotency_store(
+    quotas: Option<&Arc<Quotas>>,
+    old: Option<&Live>,
+) -> Arc<dyn IdempotencyStore> {
+    match (quotas, old) {
+        (Some(q), _) => q.idempotency.clone(),
+        // Still no quota store: the records stay where they were.
+        (None, Some(old)) if old.quotas.is_none() => old.idempotency.clone(),
+        (None, _) => Arc::new(crate::quota::MemoryStore::default()),
     }
 }
 
@@ -33,6 +54,7 @@ fn start_quotas(config: &Config, old: Option<&Arc<Quotas>>) -> Result<Option<Arc
         (Some(s), Some(q)) if s.store == q.settings.store => Some(Arc::new(Quotas {
             settings: s.clone(),
             store: q.store.clone(),
+            idempotency: q.idempotency.clone(),
         })),
         (Some(s), _) => Some(Arc::new(
             Quotas::start(s.clone()).map_err(|e| format!("cannot start the quota store: {e}"))?,
@@ -77,9 +99,11 @@ impl Reloader {
             restart.push("server.threads / server.work_stealing");
         }
         let quotas = start_quotas(&config, old.quotas.as_ref())?;
+        let idempotency = idempotency_store(quotas.as_ref(), Some(&old));
         self.live.store(Arc::new(Live {
             config: Arc::new(config),
             quotas,
+            idempotency,
         }));
         Ok(restart)
     }

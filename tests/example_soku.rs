@@ -135,6 +135,36 @@ fn soku_remote_media() {
         "permission_error",
     );
 
+    // Idempotency: a key's first answer is replayed without the backend; without the header the
+    // key is derived from the caller and the payload ("Soku auto-derives a key").
+    let keyed = |key: &str, body: &str| {
+        gw.request()
+            .path("/v1/media")
+            .header("soku-api-key", &live)
+            .header("Content-Type", json)
+            .header("Idempotency-Key", key)
+            .body(body.as_bytes())
+    };
+    let seen = up.received().len();
+    let first = keyed("order-1", r#"{"url":"http://192.0.2.20/a.mp4"}"#);
+    let again = keyed("order-1", r#"{"url":"http://192.0.2.20/a.mp4"}"#);
+    assert_eq!((first.status, &first.body), (again.status, &again.body));
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    let other = keyed("order-1", r#"{"url":"http://192.0.2.21/b.mp4"}"#);
+    error(
+        &other,
+        422,
+        "idempotency_mismatch",
+        "This Idempotency-Key was already used with a different request body.",
+        "idempotency_error",
+    );
+    let derived = r#"{"url":"http://192.0.2.22/c.mp4"}"#;
+    let first = post(&gw, &live, json, derived);
+    let again = post(&gw, &live, json, derived);
+    assert_eq!((first.status, &first.body), (again.status, &again.body));
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(up.received().len(), seen + 2, "one request per key reached the backend");
+
     let limited = (0..60)
         .map(|_| post(&gw, &live, json, body))
         .find(|r| r.status == 429)

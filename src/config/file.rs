@@ -209,6 +209,8 @@ pub struct RouteFile {
     /// Query parameters with integer ranges (`[routes.query.page_size] max = 100`).
     #[serde(default)]
     pub query: BTreeMap<String, crate::query::IntRange>,
+    /// Idempotency keys (`[routes.idempotency]`): replay the first response to a key.
+    pub idempotency: Option<crate::idempotency::IdempotencyFile>,
 }
 
 #[derive(Debug, Deserialize)]

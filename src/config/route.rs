@@ -96,6 +96,8 @@ pub struct Route {
     pub json: Option<Arc<crate::json_body::JsonPolicy>>,
     /// CORS rules, if browsers on other origins may call the route.
     pub cors: Option<Arc<crate::cors::Cors>>,
+    /// Idempotency-key rules, if the route replays first responses.
+    pub idempotency: Option<Arc<crate::idempotency::Idempotency>>,
 }
 
 impl Route {
@@ -174,6 +176,19 @@ impl Route {
                 .take(crate::cors::Cors::from_config(c, &format!("{at}.cors")))
                 .map(Arc::new)
         });
+        let idempotency = r.idempotency.as_ref().and_then(|i| {
+            let at = format!("{at}.idempotency");
+            if i.derive && r.upload.is_some() {
+                errors.push(
+                    format!("{at}.derive"),
+                    "an upload's payload is known only after it streamed upstream: derive keys \
+                     on [json] routes and routes without a body",
+                );
+            }
+            errors
+                .take(crate::idempotency::Idempotency::from_config(i, &at))
+                .map(Arc::new)
+        });
         if r.json.is_some() && r.upload.is_some() {
             errors.push(
                 format!("{at}.json"),
@@ -229,6 +244,7 @@ impl Route {
             query: crate::query::QueryRules(r.query.clone()),
             json,
             cors,
+            idempotency,
         })
     }
 }

@@ -57,6 +57,25 @@ impl UploadStream {
         Ok(())
     }
 
+    /// A chunk read only to fingerprint the payload (an idempotent repeat, answered without the
+    /// upstream): inspected, then dropped.
+    pub async fn drain(&mut self, chunk: Bytes) -> Result<(), Rejection> {
+        self.take(chunk).await?;
+        self.holdback = Holdback::default();
+        Ok(())
+    }
+
+    /// The payload's fingerprint (src/idempotency.rs), once the body ended; an error before.
+    pub async fn fingerprint(
+        &mut self,
+        base: crate::idempotency::Fingerprint,
+    ) -> Result<String, Rejection> {
+        self.inspector.settle().await?;
+        self.inspector.fingerprint(base).ok_or_else(|| {
+            Rejection::Internal("the upload ended before its payload could be fingerprinted".into())
+        })
+    }
+
     /// An upstream attempt begins. `source_replays` says whether the body source hands the
     /// body over again from offset 0 (pingora's retry buffer, untruncated): then what is held
     /// is dropped and comes back through [`Self::push`]. Otherwise the bytes held so far (a

@@ -68,6 +68,8 @@ pub struct RequestCtx {
     pub in_flight: Option<crate::metrics::InFlight>,
     /// CORS headers for the response (an allowed origin on a route with `[routes.cors]`).
     pub cors: Vec<(&'static str, String)>,
+    /// The idempotency key this request claimed, and the response captured for it.
+    pub idempotency: Option<super::idempotency::KeyClaim>,
 }
 
 impl RequestCtx {
@@ -93,6 +95,7 @@ impl RequestCtx {
             upstream: None,
             in_flight: None,
             cors: Vec::new(),
+            idempotency: None,
         }
     }
 

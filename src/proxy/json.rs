@@ -1,6 +1,7 @@
 //! JSON routes in the header phase: the whole (small) body is read with pingora's retry
 //! buffering on, checked (src/json_body.rs) and its URL fields resolved and judged
-//! (src/ssrf.rs) before the upstream is contacted; pingora then replays it unchanged.
+//! (src/ssrf.rs) before the upstream is contacted; pingora then replays it unchanged. The
+//! bytes are returned for the idempotency fingerprint.
 
 use super::RequestCtx;
 use crate::json_body::JsonPolicy;
@@ -11,7 +12,7 @@ pub async fn read(
     session: &mut Session,
     ctx: &mut RequestCtx,
     policy: &JsonPolicy,
-) -> Result<(), Rejection> {
+) -> Result<Vec<u8>, Rejection> {
     let req = session.req_header();
     let header = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok());
     let json = header("content-type").is_some_and(|ct| {
@@ -69,5 +70,5 @@ pub async fn read(
             )
         })?;
     }
-    Ok(())
+    Ok(body)
 }

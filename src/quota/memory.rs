@@ -10,6 +10,8 @@ use dashmap::DashMap;
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     tenants: DashMap<String, TenantState>,
+    /// Idempotency records: value and expiry (ms since the epoch) per key (src/idempotency.rs).
+    pub(crate) keys: DashMap<String, (String, u64)>,
 }
 
 impl MemoryStore {

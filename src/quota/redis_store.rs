@@ -128,8 +128,13 @@ impl RedisStore {
         Ok(())
     }
 
+    /// A key of this store outside any tenant (`{prefix}:{what}`).
+    pub(crate) fn plain_key(&self, what: &str) -> String {
+        format!("{}:{what}", self.prefix)
+    }
+
     /// Runs a prepared invocation within the timeout.
-    async fn run<T: FromRedisValue>(
+    pub(crate) async fn run<T: FromRedisValue>(
         &self,
         inv: &redis::ScriptInvocation<'_>,
     ) -> Result<T, StoreError> {

@@ -1,0 +1,261 @@
+//! Idempotency keys in the hooks (rules and store in src/idempotency.rs): the header phase
+//! claims the key or answers a repeat itself (replay, 409, 422) without contacting the
+//! upstream; the response hooks capture the upstream's answer; `logging` stores it for the TTL
+//! or releases the claim.
+
+use super::RequestCtx;
+use crate::config::Route;
+use crate::idempotency::{
+    self, Fingerprint, Idempotency, IdempotencyStore, Record, StoredResponse,
+};
+use crate::inspect::UploadStream;
+use crate::policy::UploadPolicy;
+use crate::rejection::Rejection;
+use bytes::Bytes;
+use pingora::http::ResponseHeader;
+use pingora::proxy::Session;
+use std::sync::Arc;
+
+/// The header on replayed responses.
+pub const REPLAYED: &str = "Idempotent-Replayed";
+
+/// A claimed key and the response being captured for it.
+pub struct KeyClaim {
+    rules: Arc<Idempotency>,
+    store: Arc<dyn IdempotencyStore>,
+    key: String,
+    /// Our pending record, as stored (replaced or deleted only while it is still there).
+    owner: String,
+    /// The payload's fingerprint when known up front; uploads compute it at their end.
+    fingerprint: Option<String>,
+    base: Fingerprint,
+    response: Option<StoredResponse>,
+    body: Vec<u8>,
+    body_complete: bool,
+    too_big: bool,
+}
+
+/// What the body is, for the payload fingerprint.
+pub enum Payload<'a> {
+    /// Read whole already (JSON routes): its bytes.
+    Read(&'a [u8]),
+    /// An upload under `policy`, not read yet.
+    Upload(&'a Arc<UploadPolicy>, &'a str),
+    /// No body is inspected on this route: method, path and query are the payload.
+    Uninspected,
+}
+
+/// Claims the request's key, or answers a repeat. `Ok(true)`: answered (replayed).
+pub async fn begin(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    route: &Route,
+    store: &Arc<dyn IdempotencyStore>,
+    payload: Payload<'_>,
+) -> Result<bool, Rejection> {
+    let Some(rules) = route.idempotency.clone() else {
+        return Ok(false);
+    };
+    let req = session.req_header();
+    let sent: Vec<&[u8]> = req
+        .headers
+        .get_all(&rules.header)
+        .iter()
+        .map(|v| v.as_bytes())
+        .collect();
+    let sent = rules.key_of(&sent).map_err(Rejection::BadRequest)?;
+    let target = req.uri.path_and_query().map_or("/", |p| p.as_str());
+    let base = Fingerprint::of_request(req.method.as_str(), target);
+    let fingerprint = match payload {
+        Payload::Read(body) => {
+            let mut f = base.clone();
+            f.add(body);
+            Some(f.hex())
+        }
+        Payload::Upload(..) => None,
+        Payload::Uninspected => Some(base.clone().hex()),
+    };
+    let key = match (sent, &fingerprint) {
+        (Some(k), _) => k,
+        (None, _) if rules.required => {
+            return Err(Rejection::BadRequest(format!(
+                "this route requires an {} header",
+                rules.header
+            )));
+        }
+        (None, Some(fp)) if rules.derive => idempotency::derived_key(fp),
+        (None, _) => return Ok(false),
+    };
+    let subject = ctx.identity.as_ref().map_or("-", |i| i.subject.as_str());
+    let store_key = idempotency::store_key(&route.name, subject, &key);
+    let owner = Record::Pending {
+        owner: hex::encode(rand::random::<[u8; 16]>()),
+    }
+    .encode();
+    let unavailable = |e: crate::quota::StoreError| {
+        tracing::error!("{e} (idempotency)");
+        Rejection::QuotaUnavailable
+    };
+    let held = store
+        .claim(&store_key, &owner, rules.lock_ms)
+        .await
+        .map_err(unavailable)?;
+    let Some(held) = held else {
+        ctx.idempotency = Some(KeyClaim {
+            rules,
+            store: store.clone(),
+            key: store_key,
+            owner,
+            fingerprint,
+            base,
+            response: None,
+            body: Vec::new(),
+            body_complete: false,
+            too_big: false,
+        });
+        return Ok(false);
+    };
+    let (first, response) = match Record::decode(&held).map_err(unavailable)? {
+        Record::Pending { .. } => return Err(Rejection::IdempotencyConflict),
+        Record::Done {
+            fingerprint,
+            response,
+        } => (fingerprint, response),
+    };
+    let this = match (fingerprint, payload) {
+        (Some(fp), _) => fp,
+        (None, Payload::Upload(policy, boundary)) => {
+            read_upload(session, ctx, policy.clone(), boundary, base).await?
+        }
+        (None, _) => unreachable!("only uploads have no fingerprint up front"),
+    };
+    if this != first {
+        return Err(Rejection::IdempotencyMismatch);
+    }
+    tracing::debug!(key = %key, "idempotent replay");
+    replay(session, ctx, &response).await;
+    Ok(true)
+}
+
+/// Reads (and inspects, under the route's policy) a repeated upload to fingerprint it; its
+/// bytes are dropped as they pass: the first request's response answers it.
+async fn read_upload(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    policy: Arc<UploadPolicy>,
+    boundary: &str,
+    base: Fingerprint,
+) -> Result<String, Rejection> {
+    super::window::start(session, ctx).await?;
+    let mut stream = UploadStream::new(policy, boundary);
+    loop {
+        match session.read_request_body().await {
+            Ok(Some(chunk)) => stream.drain(chunk).await?,
+            Ok(None) => break,
+            Err(e) => return Err(super::window::read_error(&e)),
+        }
+    }
+    stream.end()?;
+    stream.fingerprint(base).await
+}
+
+async fn replay(session: &mut Session, ctx: &mut RequestCtx, r: &StoredResponse) {
+    let body = hex::decode(&r.body).unwrap_or_default();
+    let write = async {
+        let mut h = ResponseHeader::build(r.status, Some(r.headers.len() + 4))?;
+        for (k, v) in &r.headers {
+            h.append_header(k.clone(), v.as_str())?;
+        }
+        h.insert_header("Content-Length", body.len().to_string())?;
+        h.insert_header(REPLAYED, "true")?;
+        super::headers::to_client(&mut h, ctx)?;
+        session.write_response_header(Box::new(h), false).await?;
+        session.write_response_body(Some(body.into()), true).await
+    };
+    if let Err(e) = write.await {
+        tracing::debug!("could not write the replayed answer: {e}");
+    }
+    ctx.status = r.status;
+    ctx.answered = true;
+}
+
+/// The upstream's response header: kept (status and the route's replay headers).
+pub fn on_response(resp: &ResponseHeader, ctx: &mut RequestCtx) {
+    let Some(c) = ctx.idempotency.as_mut() else {
+        return;
+    };
+    let headers = c
+        .rules
+        .replay_headers
+        .iter()
+        .flat_map(|name| {
+            resp.headers.get_all(name).iter().filter_map(move |v| {
+                Some((name.as_str().to_string(), v.to_str().ok()?.to_string()))
+            })
+        })
+        .collect();
+    c.response = Some(StoredResponse {
+        status: resp.status.as_u16(),
+        headers,
+        body: String::new(),
+    });
+}
+
+/// A response body chunk: kept up to the route's cap.
+pub fn on_response_body(body: Option<&Bytes>, end: bool, ctx: &mut RequestCtx) {
+    let Some(c) = ctx.idempotency.as_mut() else {
+        return;
+    };
+    if let Some(b) = body {
+        if c.body.len() + b.len() > c.rules.max_response_bytes {
+            c.too_big = true;
+            c.body = Vec::new();
+        } else if !c.too_big {
+            c.body.extend_from_slice(b);
+        }
+    }
+    c.body_complete |= end;
+}
+
+/// The end of the request: a complete upstream answer below 500 to a complete payload is
+/// stored for the TTL; anything else (refusals, upstream failures, 5xx, client aborts, bodies
+/// over the cap) releases the key so the client may retry.
+pub async fn finish(ctx: &mut RequestCtx) {
+    let Some(c) = ctx.idempotency.take() else {
+        return;
+    };
+    let fingerprint = match (&c.fingerprint, &mut ctx.upload) {
+        (Some(fp), _) => Some(fp.clone()),
+        (None, Some(upload)) => upload.fingerprint(c.base.clone()).await.ok(),
+        (None, None) => None,
+    };
+    let stored = match (c.response, fingerprint) {
+        (Some(mut response), Some(fingerprint))
+            if ctx.rejection.is_none()
+                && response.status < 500
+                && c.body_complete
+                && !c.too_big =>
+        {
+            response.body = hex::encode(&c.body);
+            let record = Record::Done {
+                fingerprint,
+                response,
+            };
+            c.store
+                .replace(&c.key, &c.owner, &record.encode(), c.rules.ttl_ms)
+                .await
+        }
+        (response, _) => {
+            if response.is_some_and(|r| r.status < 500) && c.too_big {
+                tracing::warn!(
+                    "response over max_response_bytes ({}): not stored for idempotent replay",
+                    c.rules.max_response_bytes
+                );
+            }
+            c.store.release(&c.key, &c.owner).await
+        }
+    };
+    if let Err(e) = stored {
+        tracing::error!("{e} (idempotency)");
+    }
+}
