@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing upload-gateway needs on a fresh Debian machine, when missing:
 # cmake (pingora's zlib-ng build), redis-server (the quota tests start their own), curl (the
-# HTTP/2-over-TLS test drives curl --http2), and promtool
+# HTTP/2-over-TLS test drives curl --http2), chromium (the browser CORS test runs it headless), and promtool
 # (the metrics test and CI check a real scrape and conf/monitoring/ with it). Debian ships
 # promtool only inside the `prometheus` package, which starts a daemon when installed: the
 # package is downloaded and just the promtool binary extracted to target/tools/.
@@ -14,11 +14,12 @@ missing=()
 command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}" >&2
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 if ! command -v promtool >/dev/null 2>&1 && [ ! -x target/tools/promtool ]; then

@@ -163,7 +163,11 @@ fn soku_remote_media() {
     let again = post(&gw, &live, json, derived);
     assert_eq!((first.status, &first.body), (again.status, &again.body));
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
-    assert_eq!(up.received().len(), seen + 2, "one request per key reached the backend");
+    assert_eq!(
+        up.received().len(),
+        seen + 2,
+        "one request per key reached the backend"
+    );
 
     let limited = (0..60)
         .map(|_| post(&gw, &live, json, body))
