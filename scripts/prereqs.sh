@@ -5,16 +5,21 @@
 # (the metrics test and CI check a real scrape and conf/monitoring/ with it). Debian ships
 # promtool only inside the `prometheus` package, which starts a daemon when installed: the
 # package is downloaded and just the promtool binary extracted to target/tools/.
+# `--build-only` (the demo): just what building needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+build_only=false
+[ "${1:-}" = "--build-only" ] && build_only=true
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 missing=()
 command -v cmake >/dev/null 2>&1 || missing+=(cmake)
-command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
-command -v curl >/dev/null 2>&1 || missing+=(curl)
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+if ! $build_only; then
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+fi
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}" >&2
@@ -22,7 +27,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if ! command -v promtool >/dev/null 2>&1 && [ ! -x target/tools/promtool ]; then
+if ! $build_only && ! command -v promtool >/dev/null 2>&1 && [ ! -x target/tools/promtool ]; then
   echo "extracting promtool from Debian's prometheus package into target/tools/" >&2
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
