@@ -30,6 +30,8 @@ pub struct FileReport {
     pub size: u64,
     /// Lower-case hex SHA-256 of the part's content.
     pub sha256: String,
+    /// Width × height of an image, when a structure check read them.
+    pub dimensions: Option<(u32, u32)>,
 }
 
 struct FilePart {
@@ -43,6 +45,8 @@ struct FilePart {
     hasher: hash::PartHasher,
     /// Keeps scanning SVG/HTML for script after the type was decided.
     scanner: Option<ActiveScanner>,
+    /// The route's structure check for the detected type (src/structure.rs).
+    structure: Option<crate::structure::Check>,
 }
 
 enum Part {
@@ -223,10 +227,18 @@ impl Inspector {
                 Some(Part::File(f)) => {
                     f.size += data.len() as u64;
                     f.hasher.update(data.clone());
-                    if f.detected.is_none() {
-                        self.sniff_more(&data)?;
+                    // Bytes the structure check has not been given (it starts with the window).
+                    let fresh = if f.detected.is_none() {
+                        let used = self.sniff_more(&data)?;
+                        &data[used..]
                     } else {
                         check_size(f)?;
+                        &data[..]
+                    };
+                    if let Some(Part::File(f)) = &mut self.part
+                        && let Some(check) = &mut f.structure
+                    {
+                        check.feed(fresh)?;
                     }
                     if let Some(Part::File(f)) = &mut self.part
                         && let Some(scanner) = &mut f.scanner
@@ -264,7 +276,11 @@ impl Inspector {
                             let window = std::mem::take(&mut f.sniff);
                             self.decide(&mut f, &window, true)?;
                         }
-                        self.end_file(*f)?;
+                        let dimensions = match &mut f.structure {
+                            Some(check) => check.finish()?,
+                            None => None,
+                        };
+                        self.end_file(*f, dimensions)?;
                     }
                     Some(Part::Field { name, value, .. }) => {
                         self.policy.check_field_value(&name, &value)?;
@@ -306,14 +322,17 @@ impl Inspector {
             size: 0,
             hasher: hash::PartHasher::default(),
             scanner: None,
+            structure: None,
         })))
     }
 
     /// Adds part bytes to the sniff buffer, deciding at fixed checkpoints (the first look, then
     /// the full window) so the answer never depends on how the body was chunked.
-    fn sniff_more(&mut self, mut data: &[u8]) -> Result<(), Rejection> {
+    /// Returns how many bytes of `data` went into the sniff window.
+    fn sniff_more(&mut self, mut data: &[u8]) -> Result<usize, Rejection> {
+        let total = data.len();
         let Some(Part::File(mut f)) = self.part.take() else {
-            return Ok(());
+            return Ok(0);
         };
         let window = self.policy.sniff_bytes;
         let result = loop {
@@ -336,7 +355,7 @@ impl Inspector {
             }
         };
         self.part = Some(Part::File(f));
-        result
+        result.map(|()| total - data.len())
     }
 
     fn decide(&mut self, f: &mut FilePart, window: &[u8], last: bool) -> Result<(), Rejection> {
@@ -362,13 +381,16 @@ impl Inspector {
         if detected.is_markup() && !self.policy.allows_active_content() {
             f.scanner = Some(ActiveScanner::after(seen));
         }
+        if let Some(rules) = &self.policy.structure {
+            f.structure = crate::structure::Check::start(rules, &detected.mime, seen)?;
+        }
         f.detected = Some(detected);
         f.sniff = Vec::new();
         self.hold_from = None;
         check_size(f)
     }
 
-    fn end_file(&mut self, f: FilePart) -> Result<(), Rejection> {
+    fn end_file(&mut self, f: FilePart, dimensions: Option<(u32, u32)>) -> Result<(), Rejection> {
         check_size(&f)?;
         let detected = f.detected.map(|d| d.mime).unwrap_or_default();
         let sha256 = match f.hasher.finish_inline() {
@@ -384,6 +406,7 @@ impl Inspector {
             content_type: detected,
             size: f.size,
             sha256,
+            dimensions,
         });
         Ok(())
     }

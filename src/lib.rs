@@ -27,4 +27,5 @@ pub mod request_id;
 pub mod server;
 pub mod sniff;
 pub mod ssrf;
+pub mod structure;
 pub mod trace;

@@ -302,6 +302,7 @@ mod tests {
             content_type: "image/png".into(),
             size: 10,
             sha256: String::new(),
+            dimensions: None,
         }];
         record(&Outcome {
             route: "metrics-test",

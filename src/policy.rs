@@ -7,7 +7,9 @@ use crate::config::file::{UnknownFieldsFile, UploadFile};
 use crate::media::{self, Category};
 use crate::rejection::Rejection;
 use crate::sniff::{Detected, FIRST_LOOK};
+use crate::structure::StructureRules;
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 /// Largest sniff window pingora can replay (its fixed retry-buffer size).
 pub const MAX_SNIFF_BYTES: usize = 64 * 1024;
@@ -34,6 +36,8 @@ pub struct UploadPolicy {
     denied: Vec<String>,
     /// Declared type (canonical) → detected types it also accepts.
     equivalents: BTreeMap<String, Vec<String>>,
+    /// Structure checks of file parts (src/structure.rs), when the route has any.
+    pub structure: Option<Arc<StructureRules>>,
 }
 
 /// What happens to a text field the route does not name.
@@ -138,10 +142,21 @@ impl UploadPolicy {
                 ));
             }
         }
+        let structure = match &f.structure {
+            Some(s) => match StructureRules::from_config(s, &format!("{at}.structure")) {
+                Ok(r) => Some(Arc::new(r)),
+                Err(e) => {
+                    errors.extend(e);
+                    None
+                }
+            },
+            None => None,
+        };
         if !errors.is_empty() {
             return Err(errors);
         }
         Ok(Self {
+            structure,
             denied: f.denied_types.iter().map(|t| media::canonical(t)).collect(),
             require_part_content_type: f.require_part_content_type,
             equivalents,

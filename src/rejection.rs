@@ -30,6 +30,9 @@ pub enum Rejection {
     },
     /// 404 `not_found`: no route matches the method and path.
     NotFound,
+    /// 422 `invalid_file`: the file's structure is broken: truncated, data after its end
+    /// marker, malformed (routes with structure checks).
+    InvalidFile(String),
     /// 409 `idempotency_conflict`: a request with the same idempotency key is in flight.
     IdempotencyConflict,
     /// 422 `idempotency_mismatch`: the idempotency key was used with another payload.
@@ -73,7 +76,7 @@ pub enum Rejection {
 
 impl Rejection {
     /// Every code [`Rejection::code`] can answer (error profiles map them).
-    pub const CODES: [&'static str; 17] = [
+    pub const CODES: [&'static str; 18] = [
         "bad_request",
         "invalid_multipart",
         "unauthorized",
@@ -83,6 +86,7 @@ impl Rejection {
         "unsupported_media_type",
         "content_mismatch",
         "validation_error",
+        "invalid_file",
         "idempotency_conflict",
         "idempotency_mismatch",
         "rate_limited",
@@ -114,7 +118,7 @@ impl Rejection {
             Self::NotFound => 404,
             Self::ClientTimeout => 408,
             Self::IdempotencyConflict => 409,
-            Self::IdempotencyMismatch => 422,
+            Self::IdempotencyMismatch | Self::InvalidFile(_) => 422,
             Self::TooLarge(_) => 413,
             Self::UnsupportedMediaType(_) | Self::ContentMismatch { .. } => 415,
             Self::Validation { .. } => 422,
@@ -138,6 +142,7 @@ impl Rejection {
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::ContentMismatch { .. } => "content_mismatch",
             Self::Validation { .. } => "validation_error",
+            Self::InvalidFile(_) => "invalid_file",
             Self::IdempotencyConflict => "idempotency_conflict",
             Self::IdempotencyMismatch => "idempotency_mismatch",
             Self::RateLimited { .. } => "rate_limited",
@@ -156,6 +161,7 @@ impl Rejection {
             | Self::InvalidMultipart(m)
             | Self::Unauthorized(m)
             | Self::TooLarge(m)
+            | Self::InvalidFile(m)
             | Self::UnsupportedMediaType(m)
             | Self::Validation { message: m, .. }
             | Self::StorageError(m)

@@ -258,6 +258,8 @@ pub struct UploadFile {
     /// for a family (`"application/msword" = ["application/vnd.openxmlformats-officedocument.wordprocessingml.document"]`).
     #[serde(default)]
     pub equivalent_types: BTreeMap<String, Vec<String>>,
+    /// Structure checks beyond magic bytes (`[routes.upload.structure]`).
+    pub structure: Option<crate::structure::StructureFile>,
 }
 
 #[derive(Debug, Deserialize)]

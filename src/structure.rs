@@ -1,0 +1,277 @@
+//! Structure checks beyond magic bytes, per route (`[routes.upload.structure]`, every switch
+//! off by default), streamed over a file part's bytes with bounded state: image dimensions
+//! (`max_width`, `max_height`, `max_pixels`: pixel bombs), an intact end (`end_marker`: no
+//! data after JPEG EOI / PNG IEND / GIF trailer, not truncated, well-formed), script markers in
+//! image metadata and comments (`metadata_scripts`; never in pixel data), and PDF active
+//! content (`pdf_scripts`). See docs/ARCHITECTURE.md, "Structure checks".
+
+mod gif;
+mod jpeg;
+mod markers;
+mod pdf;
+mod png;
+
+pub use markers::MarkerScanner;
+
+use crate::config::ConfigError;
+use crate::rejection::Rejection;
+use serde::Deserialize;
+use std::sync::Arc;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StructureFile {
+    pub max_width: Option<u32>,
+    pub max_height: Option<u32>,
+    pub max_pixels: Option<u64>,
+    /// Refuse data after the end marker, truncated and malformed JPEG/PNG/GIF files.
+    #[serde(default)]
+    pub end_marker: bool,
+    /// Refuse `<?php`, `<?=`, `<%`, `<script` in image metadata and comment segments.
+    #[serde(default)]
+    pub metadata_scripts: bool,
+    /// Refuse PDFs with `/JS`, `/JavaScript`, `/Launch`, `/EmbeddedFile(s)`.
+    #[serde(default)]
+    pub pdf_scripts: bool,
+}
+
+/// A route's validated structure rules.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StructureRules {
+    pub max_width: Option<u32>,
+    pub max_height: Option<u32>,
+    pub max_pixels: Option<u64>,
+    pub end_marker: bool,
+    pub metadata_scripts: bool,
+    pub pdf_scripts: bool,
+}
+
+impl StructureRules {
+    pub fn from_config(f: &StructureFile, at: &str) -> Result<Self, Vec<ConfigError>> {
+        let zero = [
+            ("max_width", f.max_width.map(u64::from)),
+            ("max_height", f.max_height.map(u64::from)),
+            ("max_pixels", f.max_pixels),
+        ];
+        let errors: Vec<ConfigError> = zero
+            .iter()
+            .filter(|(_, v)| *v == Some(0))
+            .map(|(k, _)| ConfigError::new(format!("{at}.{k}"), "must be > 0"))
+            .collect();
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Self {
+            max_width: f.max_width,
+            max_height: f.max_height,
+            max_pixels: f.max_pixels,
+            end_marker: f.end_marker,
+            metadata_scripts: f.metadata_scripts,
+            pdf_scripts: f.pdf_scripts,
+        })
+    }
+
+    fn limits_dimensions(&self) -> bool {
+        self.max_width.is_some() || self.max_height.is_some() || self.max_pixels.is_some()
+    }
+
+    fn check(&self, mime: &str, s: &Shape) -> Result<(), Rejection> {
+        let over_w = self.max_width.is_some_and(|m| s.width > m);
+        let over_h = self.max_height.is_some_and(|m| s.height > m);
+        let over_p = self.max_pixels.is_some_and(|m| s.pixels > m);
+        if over_w || over_h || over_p {
+            let (w, h) = (s.width, s.height);
+            return Err(Rejection::TooLarge(format!(
+                "{mime} of {w}×{h} pixels exceeds this route's limits ({})",
+                self.describe()
+            )));
+        }
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(w) = self.max_width {
+            parts.push(format!("width {w}"));
+        }
+        if let Some(h) = self.max_height {
+            parts.push(format!("height {h}"));
+        }
+        if let Some(p) = self.max_pixels {
+            parts.push(format!("{p} pixels"));
+        }
+        parts.join(", ")
+    }
+}
+
+/// Sizes an image declares: the first (the canvas), the largest width and height, and the
+/// largest frame's pixel count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Shape {
+    pub first: Option<(u32, u32)>,
+    pub width: u32,
+    pub height: u32,
+    pub pixels: u64,
+}
+
+impl Shape {
+    pub fn add(&mut self, w: u32, h: u32) {
+        self.first.get_or_insert((w, h));
+        self.width = self.width.max(w);
+        self.height = self.height.max(h);
+        self.pixels = self.pixels.max(u64::from(w) * u64::from(h));
+    }
+}
+
+/// What a format parser found wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    Truncated(&'static str),
+    Trailing(&'static str),
+    Malformed(&'static str),
+    /// A script marker, and where.
+    Script(&'static str, &'static str),
+    /// PDF active content (what kind).
+    Active(&'static str),
+}
+
+enum Parser {
+    Jpeg(jpeg::Jpeg),
+    Png(Box<png::Png>),
+    Gif(gif::Gif),
+    Pdf(Box<pdf::Pdf>),
+    /// Another image format: dimensions from its header in the first bytes (up to 64 KiB
+    /// kept), when there; tried as the bytes double.
+    Header {
+        bytes: Vec<u8>,
+        next_try: usize,
+    },
+}
+
+const HEADER_BYTES: usize = 64 * 1024;
+
+/// One file part's structure check.
+pub struct Check {
+    parser: Parser,
+    rules: Arc<StructureRules>,
+    mime: String,
+    /// The parser met something it cannot parse past and the route does not refuse for it.
+    stopped: bool,
+    shape: Shape,
+}
+
+impl Check {
+    /// The check for a file detected as `mime`, fed `seen` (the part's bytes so far), if the
+    /// rules ask anything of that type.
+    pub fn start(
+        rules: &Arc<StructureRules>,
+        mime: &str,
+        seen: &[u8],
+    ) -> Result<Option<Self>, Rejection> {
+        let image_rules = rules.end_marker || rules.metadata_scripts || rules.limits_dimensions();
+        let parser = match mime {
+            "image/jpeg" if image_rules => Parser::Jpeg(jpeg::Jpeg::default()),
+            "image/png" | "image/apng" if image_rules => Parser::Png(Box::default()),
+            "image/gif" if image_rules => Parser::Gif(gif::Gif::default()),
+            "application/pdf" if rules.pdf_scripts => Parser::Pdf(Box::default()),
+            m if m.starts_with("image/") && rules.limits_dimensions() => Parser::Header {
+                bytes: Vec::new(),
+                next_try: 0,
+            },
+            _ => return Ok(None),
+        };
+        let mut check = Self {
+            parser,
+            rules: rules.clone(),
+            mime: mime.to_string(),
+            stopped: false,
+            shape: Shape::default(),
+        };
+        check.feed(seen)?;
+        Ok(Some(check))
+    }
+
+    pub fn feed(&mut self, data: &[u8]) -> Result<(), Rejection> {
+        if self.stopped {
+            return Ok(());
+        }
+        let (result, shape) = match &mut self.parser {
+            Parser::Jpeg(p) => (p.feed(data), p.shape),
+            Parser::Png(p) => (p.feed(data), p.shape),
+            Parser::Gif(p) => (p.feed(data), p.shape),
+            Parser::Pdf(p) => (p.feed(data), Shape::default()),
+            Parser::Header { bytes, next_try } => {
+                let take = (HEADER_BYTES - bytes.len()).min(data.len());
+                bytes.extend_from_slice(&data[..take]);
+                let mut shape = Shape::default();
+                if bytes.len() >= *next_try || bytes.len() == HEADER_BYTES {
+                    *next_try = (bytes.len() * 2).max(64);
+                    if let Ok(size) = imagesize::blob_size(bytes) {
+                        shape.add(size.width as u32, size.height as u32);
+                    }
+                }
+                if shape.first.is_some() || bytes.len() == HEADER_BYTES {
+                    self.stopped = true;
+                }
+                (Ok(()), shape)
+            }
+        };
+        if shape != self.shape {
+            self.shape = shape;
+            self.rules.check(&self.mime, &shape)?;
+        }
+        result.or_else(|p| self.problem(p))
+    }
+
+    /// The part ended: its size (width × height), when known.
+    pub fn finish(&mut self) -> Result<Option<(u32, u32)>, Rejection> {
+        if !self.stopped {
+            let result = match &self.parser {
+                Parser::Jpeg(p) => p.finish(),
+                Parser::Png(p) => p.finish(),
+                Parser::Gif(p) => p.finish(),
+                Parser::Pdf(p) => p.finish(),
+                Parser::Header { bytes, .. } => {
+                    if let Ok(size) = imagesize::blob_size(bytes) {
+                        let mut shape = Shape::default();
+                        shape.add(size.width as u32, size.height as u32);
+                        self.shape = shape;
+                        self.rules.check(&self.mime, &shape)?;
+                    }
+                    Ok(())
+                }
+            };
+            result.or_else(|p| self.problem(p))?;
+        }
+        Ok(self.shape.first)
+    }
+
+    fn problem(&mut self, p: Problem) -> Result<(), Rejection> {
+        let pdf = matches!(self.parser, Parser::Pdf(_));
+        let refuse = match &p {
+            Problem::Truncated(_) | Problem::Trailing(_) => self.rules.end_marker,
+            Problem::Malformed(_) => self.rules.end_marker || pdf,
+            Problem::Script(..) => self.rules.metadata_scripts,
+            Problem::Active(_) => self.rules.pdf_scripts,
+        };
+        self.stopped = true;
+        if !refuse {
+            return Ok(());
+        }
+        Err(match p {
+            Problem::Truncated(m) | Problem::Trailing(m) | Problem::Malformed(m) => {
+                Rejection::InvalidFile(m.to_string())
+            }
+            Problem::Script(marker, place) => Rejection::UnsupportedMediaType(format!(
+                "{} with script ({marker}) in {place} is not allowed on this route",
+                self.mime
+            )),
+            Problem::Active(what) => Rejection::UnsupportedMediaType(format!(
+                "PDF with {what} is not allowed on this route"
+            )),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

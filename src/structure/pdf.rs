@@ -1,0 +1,234 @@
+//! PDF, streamed: every name token (`/JavaScript`, also spelled with `#xx` escapes) outside
+//! stream data is compared with the active-content names; stream data is skipped up to
+//! `endstream` (binary data would match by chance) except object streams (`/Type /ObjStm`),
+//! which hold objects and are inflated — with a bound — and tokenized the same way.
+
+use super::Problem;
+use flate2::{Decompress, FlushDecompress, Status};
+
+/// Names that make a PDF run code or carry files.
+const ACTIVE: [&[u8]; 5] = [
+    b"JS",
+    b"JavaScript",
+    b"Launch",
+    b"EmbeddedFile",
+    b"EmbeddedFiles",
+];
+/// Inflated object-stream bytes tokenized per file; beyond, the file is refused.
+const MAX_INFLATED: u64 = 64 * 1024 * 1024;
+const NAME_MAX: usize = 127;
+
+fn is_delimiter(b: u8) -> bool {
+    b"()<>[]{}/%".contains(&b)
+}
+
+fn is_space(b: u8) -> bool {
+    b"\0\t\n\x0c\r ".contains(&b)
+}
+
+/// Names and keywords of PDF syntax.
+#[derive(Debug, Default, Clone)]
+struct Tokens {
+    name: Option<Vec<u8>>,
+    /// A `#` escape in a name: the hex digits seen so far.
+    escape: Option<Vec<u8>>,
+    word: Vec<u8>,
+    comment: bool,
+    /// Nesting depth of a literal string; `escaped`: the last byte was a backslash.
+    string: u32,
+    escaped: bool,
+    objstm: bool,
+}
+
+/// What a token told the caller.
+enum Event {
+    None,
+    /// The `stream` keyword: its data follows.
+    Stream {
+        objstm: bool,
+    },
+}
+
+impl Tokens {
+    fn byte(&mut self, b: u8) -> Result<Event, Problem> {
+        if let Some(name) = &mut self.name {
+            if let Some(esc) = &mut self.escape {
+                esc.push(b);
+                if esc.len() == 2 {
+                    let v = std::str::from_utf8(esc)
+                        .ok()
+                        .and_then(|h| u8::from_str_radix(h, 16).ok());
+                    let Some(v) = v else {
+                        return Err(Problem::Malformed("PDF name with a bad # escape"));
+                    };
+                    if name.len() < NAME_MAX {
+                        name.push(v);
+                    }
+                    self.escape = None;
+                }
+                return Ok(Event::None);
+            }
+            if b == b'#' {
+                self.escape = Some(Vec::new());
+                return Ok(Event::None);
+            }
+            if !is_space(b) && !is_delimiter(b) {
+                if name.len() < NAME_MAX {
+                    name.push(b);
+                }
+                return Ok(Event::None);
+            }
+            let name = self.name.take().expect("in a name");
+            if ACTIVE.contains(&name.as_slice()) {
+                return Err(Problem::Active(match name.as_slice() {
+                    b"JS" | b"JavaScript" => "JavaScript",
+                    b"Launch" => "a launch action",
+                    _ => "an embedded file",
+                }));
+            }
+            if name == b"ObjStm" {
+                self.objstm = true;
+            }
+        }
+        if self.comment {
+            self.comment = !matches!(b, b'\r' | b'\n');
+        } else if self.string > 0 {
+            match (self.escaped, b) {
+                (true, _) => self.escaped = false,
+                (false, b'\\') => self.escaped = true,
+                (false, b'(') => self.string += 1,
+                (false, b')') => self.string -= 1,
+                _ => {}
+            }
+            // Names inside strings are not names, but refusing them errs on the safe side.
+            if b == b'/' {
+                self.name = Some(Vec::new());
+            }
+            return Ok(Event::None);
+        }
+        if !is_space(b) && !is_delimiter(b) {
+            if self.word.len() < 16 {
+                self.word.push(b);
+            }
+            return Ok(Event::None);
+        }
+        let word = std::mem::take(&mut self.word);
+        let mut event = Event::None;
+        match word.as_slice() {
+            b"stream" => {
+                event = Event::Stream {
+                    objstm: std::mem::take(&mut self.objstm),
+                }
+            }
+            b"obj" | b"endobj" => self.objstm = false,
+            _ => {}
+        }
+        match b {
+            b'/' => self.name = Some(Vec::new()),
+            b'%' => self.comment = true,
+            b'(' => self.string = 1,
+            _ => {}
+        }
+        Ok(event)
+    }
+}
+
+/// An object stream being inflated, and the tokens of its content.
+type ObjectStream = (Decompress, Tokens);
+
+#[derive(Default)]
+pub struct Pdf {
+    tokens: Tokens,
+    /// In stream data: the bytes of a possible `endstream` carried over; and the inflater of an
+    /// object stream.
+    stream: Option<(Vec<u8>, Option<ObjectStream>)>,
+    inflated: u64,
+}
+
+impl std::fmt::Debug for Pdf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pdf")
+            .field("in_stream", &self.stream.is_some())
+            .finish()
+    }
+}
+
+const END: &[u8] = b"endstream";
+
+impl Pdf {
+    pub fn feed(&mut self, mut data: &[u8]) -> Result<(), Problem> {
+        while !data.is_empty() {
+            let Some((carry, inflate)) = &mut self.stream else {
+                let mut used = 0;
+                for &b in data {
+                    used += 1;
+                    if let Event::Stream { objstm } = self.tokens.byte(b)? {
+                        let inflate = objstm.then(|| (Decompress::new(true), Tokens::default()));
+                        self.stream = Some((Vec::new(), inflate));
+                        break;
+                    }
+                }
+                data = &data[used..];
+                continue;
+            };
+            // Where `endstream` is, counting the carried bytes before `data`.
+            let mut joined = std::mem::take(carry);
+            let head = data.len().min(END.len());
+            joined.extend_from_slice(&data[..head]);
+            let at = memchr::memmem::find(&joined, END)
+                .map(|i| i as isize - (joined.len() - head) as isize)
+                .or_else(|| memchr::memmem::find(data, END).map(|i| i as isize));
+            let stream_end = at.map_or(data.len(), |i| i.max(0) as usize);
+            if let Some((z, tokens)) = inflate {
+                self.inflated += inflate_into(z, tokens, &data[..stream_end])?;
+                if self.inflated > MAX_INFLATED {
+                    return Err(Problem::Malformed(
+                        "PDF object streams inflating beyond 64 MiB",
+                    ));
+                }
+            }
+            match at {
+                Some(i) => {
+                    self.stream = None;
+                    data = &data[(i + END.len() as isize).max(0) as usize..];
+                }
+                None => {
+                    *carry = joined[joined.len().saturating_sub(END.len() - 1)..].to_vec();
+                    if data.len() >= END.len() - 1 {
+                        *carry = data[data.len() - (END.len() - 1)..].to_vec();
+                    }
+                    data = &[];
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn finish(&self) -> Result<(), Problem> {
+        Ok(())
+    }
+}
+
+/// Inflates object-stream bytes and tokenizes the result; returns the bytes made. A stream
+/// that does not inflate is not an object stream we can read: it stops being inflated.
+fn inflate_into(z: &mut Decompress, tokens: &mut Tokens, mut input: &[u8]) -> Result<u64, Problem> {
+    let mut out = [0u8; 8192];
+    let start = z.total_out();
+    loop {
+        let (before_in, before_out) = (z.total_in(), z.total_out());
+        let Ok(status) = z.decompress(input, &mut out, FlushDecompress::None) else {
+            return Err(Problem::Malformed(
+                "PDF object stream that does not inflate",
+            ));
+        };
+        let made = (z.total_out() - before_out) as usize;
+        for &b in &out[..made] {
+            tokens.byte(b)?;
+        }
+        input = &input[(z.total_in() - before_in) as usize..];
+        let drained = input.is_empty() && made < out.len();
+        if status == Status::StreamEnd || drained || made == 0 && z.total_in() == before_in {
+            return Ok(z.total_out() - start);
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! PNG, streamed: chunks by their lengths; the size from IHDR (which must come first); text
+//! chunks (tEXt, iTXt, zTXt) through the script-marker scanner — compressed text inflated with
+//! a bound; pixel data (IDAT) never scanned; nothing after IEND.
+
+use super::{MarkerScanner, Problem, Shape};
+use flate2::{Decompress, FlushDecompress, Status};
+
+const SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+/// Inflated text scanned per compressed chunk; a chunk inflating to more is refused (a text
+/// chunk has no business being larger; it would be a decompression bomb for the backend).
+const MAX_INFLATED: u64 = 8 * 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Signature(usize),
+    Header,
+    Data { left: usize },
+    Crc(usize),
+    End,
+}
+
+/// Where a text chunk's bytes are: its header fields (`nuls` NUL-terminated fields still to
+/// pass, then `fixed` bytes, the first of which is iTXt's compression flag), then its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TextLayout {
+    nuls_before: u8,
+    fixed: u8,
+    nuls_after: u8,
+    compressed: bool,
+}
+
+pub struct Png {
+    state: State,
+    header: Vec<u8>,
+    kind: [u8; 4],
+    chunks: u64,
+    ihdr: Vec<u8>,
+    text: Option<TextLayout>,
+    markers: MarkerScanner,
+    inflate: Option<(Decompress, MarkerScanner)>,
+    pub shape: Shape,
+}
+
+impl Default for Png {
+    fn default() -> Self {
+        Self {
+            state: State::Signature(0),
+            header: Vec::new(),
+            kind: [0; 4],
+            chunks: 0,
+            ihdr: Vec::new(),
+            text: None,
+            markers: MarkerScanner::default(),
+            inflate: None,
+            shape: Shape::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Png {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Png").field("state", &self.state).finish()
+    }
+}
+
+impl Png {
+    pub fn feed(&mut self, mut data: &[u8]) -> Result<(), Problem> {
+        while !data.is_empty() {
+            let used = self.step(data)?;
+            data = &data[used..];
+        }
+        Ok(())
+    }
+
+    pub fn finish(&self) -> Result<(), Problem> {
+        match self.state {
+            State::End => Ok(()),
+            _ => Err(Problem::Truncated("PNG ends before its IEND chunk")),
+        }
+    }
+
+    fn step(&mut self, data: &[u8]) -> Result<usize, Problem> {
+        match self.state {
+            State::Signature(n) => {
+                let take = (8 - n).min(data.len());
+                if data[..take] != SIGNATURE[n..n + take] {
+                    return Err(Problem::Malformed("PNG without its signature"));
+                }
+                self.state = if n + take == 8 {
+                    State::Header
+                } else {
+                    State::Signature(n + take)
+                };
+                Ok(take)
+            }
+            State::Header => {
+                let take = (8 - self.header.len()).min(data.len());
+                self.header.extend_from_slice(&data[..take]);
+                if self.header.len() == 8 {
+                    self.start_chunk()?;
+                }
+                Ok(take)
+            }
+            State::Data { left } => {
+                let n = left.min(data.len());
+                self.chunk_data(&data[..n])?;
+                self.state = if left == n {
+                    self.end_chunk()?;
+                    State::Crc(4)
+                } else {
+                    State::Data { left: left - n }
+                };
+                Ok(n)
+            }
+            State::Crc(left) => {
+                let n = left.min(data.len());
+                self.state = match left - n {
+                    0 if &self.kind == b"IEND" => State::End,
+                    0 => State::Header,
+                    more => State::Crc(more),
+                };
+                Ok(n)
+            }
+            State::End => Err(Problem::Trailing("PNG has data after its IEND chunk")),
+        }
+    }
+
+    fn start_chunk(&mut self) -> Result<(), Problem> {
+        let len = u32::from_be_bytes(self.header[..4].try_into().expect("4 bytes"));
+        self.kind.copy_from_slice(&self.header[4..8]);
+        self.header.clear();
+        if len > 0x7FFF_FFFF || !self.kind.iter().all(u8::is_ascii_alphabetic) {
+            return Err(Problem::Malformed("PNG with an invalid chunk header"));
+        }
+        if (self.chunks == 0) != (&self.kind == b"IHDR") {
+            return Err(Problem::Malformed("PNG whose first chunk is not IHDR"));
+        }
+        self.chunks += 1;
+        self.markers.reset();
+        self.text = match &self.kind {
+            b"tEXt" => Some((0, 0, 0)),
+            b"zTXt" => Some((1, 1, 0)),
+            b"iTXt" => Some((1, 2, 2)),
+            _ => None,
+        }
+        .map(|(nuls_before, fixed, nuls_after)| TextLayout {
+            nuls_before,
+            fixed,
+            nuls_after,
+            compressed: &self.kind == b"zTXt",
+        });
+        self.state = State::Data { left: len as usize };
+        if len == 0 {
+            self.end_chunk()?;
+            self.state = State::Crc(4);
+        }
+        Ok(())
+    }
+
+    fn chunk_data(&mut self, data: &[u8]) -> Result<(), Problem> {
+        if &self.kind == b"IHDR" && self.ihdr.len() < 8 {
+            let take = (8 - self.ihdr.len()).min(data.len());
+            self.ihdr.extend_from_slice(&data[..take]);
+            if self.ihdr.len() == 8 {
+                let w = u32::from_be_bytes(self.ihdr[..4].try_into().expect("4 bytes"));
+                let h = u32::from_be_bytes(self.ihdr[4..].try_into().expect("4 bytes"));
+                self.shape.add(w, h);
+            }
+        }
+        if self.text.is_none() {
+            return Ok(());
+        }
+        // Every byte of a text chunk is scanned raw (keyword and text); compressed text is
+        // also scanned inflated.
+        if let Some(m) = self.markers.scan(data) {
+            return Err(Problem::Script(m, "a PNG text chunk"));
+        }
+        let mut rest = data;
+        while !rest.is_empty() {
+            let Some(t) = self.text.as_mut() else { break };
+            if t.nuls_before > 0 {
+                match memchr::memchr(0, rest) {
+                    Some(i) => {
+                        t.nuls_before -= 1;
+                        rest = &rest[i + 1..];
+                    }
+                    None => return Ok(()),
+                }
+            } else if t.fixed > 0 {
+                if &self.kind == b"iTXt" && t.fixed == 2 {
+                    t.compressed = rest[0] == 1;
+                }
+                t.fixed -= 1;
+                rest = &rest[1..];
+            } else if t.nuls_after > 0 {
+                match memchr::memchr(0, rest) {
+                    Some(i) => {
+                        t.nuls_after -= 1;
+                        rest = &rest[i + 1..];
+                    }
+                    None => return Ok(()),
+                }
+            } else {
+                if t.compressed {
+                    self.inflate_text(rest)?;
+                }
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    fn inflate_text(&mut self, mut input: &[u8]) -> Result<(), Problem> {
+        let (z, markers) = self
+            .inflate
+            .get_or_insert_with(|| (Decompress::new(true), MarkerScanner::default()));
+        let mut out = [0u8; 8192];
+        loop {
+            let (before_in, before_out) = (z.total_in(), z.total_out());
+            let status = z
+                .decompress(input, &mut out, FlushDecompress::None)
+                .map_err(|_| Problem::Malformed("PNG compressed text that does not inflate"))?;
+            let used = (z.total_in() - before_in) as usize;
+            let made = (z.total_out() - before_out) as usize;
+            if let Some(m) = markers.scan(&out[..made]) {
+                return Err(Problem::Script(m, "a PNG compressed text chunk"));
+            }
+            if z.total_out() > MAX_INFLATED {
+                return Err(Problem::Malformed("PNG text chunk inflating beyond 8 MiB"));
+            }
+            input = &input[used..];
+            let drained = input.is_empty() && made < out.len();
+            if status == Status::StreamEnd || drained || (used == 0 && made == 0) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn end_chunk(&mut self) -> Result<(), Problem> {
+        if &self.kind == b"IHDR" && self.ihdr.len() < 8 {
+            return Err(Problem::Malformed("PNG IHDR chunk too short"));
+        }
+        self.text = None;
+        self.inflate = None;
+        Ok(())
+    }
+}
