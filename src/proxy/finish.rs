@@ -52,7 +52,8 @@ pub fn outcome(ctx: &RequestCtx, e: Option<&Error>, status: u16) -> &'static str
     }
 }
 
-/// Each file as `field:filename:detected type:size:sha256`, comma-separated (`-` when none).
+/// Each file as `field:filename:detected type:size:sha256`, and `:WxH` for an image whose
+/// dimensions a structure check read; comma-separated (`-` when none).
 fn describe(files: &[crate::inspect::FileReport]) -> String {
     if files.is_empty() {
         return "-".into();
@@ -60,8 +61,9 @@ fn describe(files: &[crate::inspect::FileReport]) -> String {
     files
         .iter()
         .map(|f| {
+            let dims = f.dimensions.map_or(String::new(), |(w, h)| format!(":{w}x{h}"));
             format!(
-                "{}:{}:{}:{}:{}",
+                "{}:{}:{}:{}:{}{dims}",
                 f.field,
                 f.filename.as_deref().unwrap_or(""),
                 f.content_type,
