@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing upload-gateway needs on a fresh Debian machine, when missing:
 # cmake (pingora's zlib-ng build), redis-server (the quota tests start their own), curl (the
-# HTTP/2-over-TLS test drives curl --http2), chromium (the browser CORS test runs it headless), and promtool
+# HTTP/2-over-TLS test drives curl --http2), chromium (the browser CORS test runs it headless), clamav-daemon (the scan test starts a
+# clamd on its own signature database; no virus database is downloaded), and promtool
 # (the metrics test and CI check a real scrape and conf/monitoring/ with it). Debian ships
 # promtool only inside the `prometheus` package, which starts a daemon when installed: the
 # package is downloaded and just the promtool binary extracted to target/tools/.
@@ -19,6 +20,7 @@ if ! $build_only; then
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  [ -x /usr/sbin/clamd ] || command -v clamd >/dev/null 2>&1 || missing+=(clamav-daemon)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then

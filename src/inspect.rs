@@ -5,6 +5,7 @@
 
 mod hash;
 mod holdback;
+mod scans;
 mod stream;
 
 pub use holdback::Holdback;
@@ -32,6 +33,8 @@ pub struct FileReport {
     pub sha256: String,
     /// Width × height of an image, when a structure check read them.
     pub dimensions: Option<(u32, u32)>,
+    /// The malware scan's verdict, on routes that scan.
+    pub scan: Option<crate::scan::Verdict>,
 }
 
 struct FilePart {
@@ -73,6 +76,7 @@ pub struct Inspector {
     pending: Vec<(usize, hash::PartHasher)>,
     first_type: Option<String>,
     complete: bool,
+    scans: scans::Scans,
     /// The form fields' names and values, in order (the payload's fingerprint).
     form: Fingerprint,
 }
@@ -85,6 +89,7 @@ impl Inspector {
     pub fn new(policy: Arc<UploadPolicy>, boundary: &str) -> Self {
         let parser = Parser::new(boundary, policy.max_part_header_bytes);
         Self {
+            scans: scans::Scans::new(policy.scan.clone()),
             policy,
             parser,
             part: None,
@@ -135,6 +140,7 @@ impl Inspector {
     pub fn needs_settle(&self) -> bool {
         !self.pending.is_empty()
             || matches!(&self.part, Some(Part::File(f)) if f.hasher.has_backlog())
+            || self.scans.needs_settle()
     }
 
     /// Hands queued chunks to offloaded hashers and collects finished parts' digests, waiting
@@ -149,7 +155,7 @@ impl Inspector {
             })?;
             self.files[index].sha256 = sha256;
         }
-        Ok(())
+        self.scans.settle(&mut self.files).await
     }
 
     /// The payload's fingerprint on top of `base` (src/idempotency.rs), once the body is
@@ -174,7 +180,8 @@ impl Inspector {
             return self.total;
         }
         let parsed = self.parser.position();
-        self.hold_from.map_or(parsed, |h| h.min(parsed))
+        let held = self.hold_from.map_or(parsed, |h| h.min(parsed));
+        self.scans.hold(parsed).map_or(held, |h| h.min(held))
     }
 
     /// Feeds the next body bytes (shared, not copied, where the parser can avoid it).
@@ -227,6 +234,7 @@ impl Inspector {
                 Some(Part::File(f)) => {
                     f.size += data.len() as u64;
                     f.hasher.update(data.clone());
+                    self.scans.push(&data);
                     // Bytes the structure check has not been given (it starts with the window).
                     let fresh = if f.detected.is_none() {
                         let used = self.sniff_more(&data)?;
@@ -280,6 +288,8 @@ impl Inspector {
                             Some(check) => check.finish()?,
                             None => None,
                         };
+                        self.scans
+                            .end_part(self.files.len(), self.parser.last_delimiter_at());
                         self.end_file(*f, dimensions)?;
                     }
                     Some(Part::Field { name, value, .. }) => {
@@ -312,6 +322,7 @@ impl Inspector {
         let declared = head.content_type.as_deref().map(media::canonical);
         self.policy.check_declared(declared.as_deref())?;
         self.hold_from = Some(self.parser.position());
+        self.scans.start_part();
         Ok(Part::File(Box::new(FilePart {
             field: head.name,
             filename: head.filename,
@@ -407,6 +418,7 @@ impl Inspector {
             size: f.size,
             sha256,
             dimensions,
+            scan: None,
         });
         Ok(())
     }

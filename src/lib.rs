@@ -24,6 +24,7 @@ pub mod rejection;
 pub mod reload;
 pub mod reply;
 pub mod request_id;
+pub mod scan;
 pub mod server;
 pub mod sniff;
 pub mod ssrf;

@@ -24,6 +24,7 @@ struct Families {
     uploads_in_flight: IntGaugeVec,
     upstream_seconds: HistogramVec,
     upstream_errors: IntCounterVec,
+    scans: IntCounterVec,
 }
 
 /// Powers of 16 from 1 KiB to 16 GiB: file and body sizes.
@@ -144,6 +145,15 @@ static FAMILIES: LazyLock<Option<Families>> = LazyLock::new(|| {
             &["route", "upstream", "kind"]
         )
         .ok()?,
+        scans: register_int_counter_vec!(
+            Opts::new(
+                "upload_gateway_scans_total",
+                "Malware scans of file parts by result (clean, infected, over_limit, error) and, \
+                 for errors, kind (connect, timeout, protocol, limit)"
+            ),
+            &["route", "result", "kind"]
+        )
+        .ok()?,
         quota_store_errors: register_int_counter_vec!(
             Opts::new(
                 "upload_gateway_quota_store_errors_total",
@@ -200,6 +210,15 @@ pub fn record(o: &Outcome<'_>) {
                 .with_label_values(&[o.route, cat])
                 .observe(file.size as f64);
         }
+    }
+    for verdict in o.files.iter().filter_map(|file| file.scan.as_ref()) {
+        let kind = match verdict {
+            crate::scan::Verdict::Failed(kind, _) => kind,
+            _ => "",
+        };
+        f.scans
+            .with_label_values(&[o.route, verdict.as_str(), kind])
+            .inc();
     }
     if let Some((declared, detected)) = o.mismatch {
         let (d, t) = (media::category(declared), media::category(detected));
@@ -303,6 +322,7 @@ mod tests {
             size: 10,
             sha256: String::new(),
             dimensions: None,
+            scan: None,
         }];
         record(&Outcome {
             route: "metrics-test",

@@ -38,6 +38,8 @@ pub struct UploadPolicy {
     equivalents: BTreeMap<String, Vec<String>>,
     /// Structure checks of file parts (src/structure.rs), when the route has any.
     pub structure: Option<Arc<StructureRules>>,
+    /// Malware scanning of file parts (src/scan.rs), when the route has it.
+    pub scan: Option<Arc<crate::scan::ScanSettings>>,
 }
 
 /// What happens to a text field the route does not name.
@@ -152,11 +154,22 @@ impl UploadPolicy {
             },
             None => None,
         };
+        let scan = match &f.scan {
+            Some(s) => match crate::scan::ScanSettings::from_config(s, &format!("{at}.scan")) {
+                Ok(r) => Some(Arc::new(r)),
+                Err(e) => {
+                    errors.extend(e);
+                    None
+                }
+            },
+            None => None,
+        };
         if !errors.is_empty() {
             return Err(errors);
         }
         Ok(Self {
             structure,
+            scan,
             denied: f.denied_types.iter().map(|t| media::canonical(t)).collect(),
             require_part_content_type: f.require_part_content_type,
             equivalents,

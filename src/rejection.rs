@@ -33,6 +33,10 @@ pub enum Rejection {
     /// 422 `invalid_file`: the file's structure is broken: truncated, data after its end
     /// marker, malformed (routes with structure checks).
     InvalidFile(String),
+    /// 422 `malware_detected`: the malware scanner found a signature (named in the log only).
+    Malware,
+    /// 503 `scan_unavailable`: the malware scanner gave no verdict and the route fails closed.
+    ScanUnavailable,
     /// 409 `idempotency_conflict`: a request with the same idempotency key is in flight.
     IdempotencyConflict,
     /// 422 `idempotency_mismatch`: the idempotency key was used with another payload.
@@ -76,7 +80,7 @@ pub enum Rejection {
 
 impl Rejection {
     /// Every code [`Rejection::code`] can answer (error profiles map them).
-    pub const CODES: [&'static str; 18] = [
+    pub const CODES: [&'static str; 20] = [
         "bad_request",
         "invalid_multipart",
         "unauthorized",
@@ -87,6 +91,8 @@ impl Rejection {
         "content_mismatch",
         "validation_error",
         "invalid_file",
+        "malware_detected",
+        "scan_unavailable",
         "idempotency_conflict",
         "idempotency_mismatch",
         "rate_limited",
@@ -118,7 +124,8 @@ impl Rejection {
             Self::NotFound => 404,
             Self::ClientTimeout => 408,
             Self::IdempotencyConflict => 409,
-            Self::IdempotencyMismatch | Self::InvalidFile(_) => 422,
+            Self::IdempotencyMismatch | Self::InvalidFile(_) | Self::Malware => 422,
+            Self::ScanUnavailable => 503,
             Self::TooLarge(_) => 413,
             Self::UnsupportedMediaType(_) | Self::ContentMismatch { .. } => 415,
             Self::Validation { .. } => 422,
@@ -143,6 +150,8 @@ impl Rejection {
             Self::ContentMismatch { .. } => "content_mismatch",
             Self::Validation { .. } => "validation_error",
             Self::InvalidFile(_) => "invalid_file",
+            Self::Malware => "malware_detected",
+            Self::ScanUnavailable => "scan_unavailable",
             Self::IdempotencyConflict => "idempotency_conflict",
             Self::IdempotencyMismatch => "idempotency_mismatch",
             Self::RateLimited { .. } => "rate_limited",
@@ -168,6 +177,10 @@ impl Rejection {
             | Self::Internal(m) => m.clone(),
             Self::Forbidden { message, .. } => message.clone(),
             Self::NotFound => "no route matches this method and path".into(),
+            Self::Malware => "the file was refused by the malware scanner".into(),
+            Self::ScanUnavailable => {
+                "the file could not be scanned for malware right now; retry later".into()
+            }
             Self::IdempotencyConflict => {
                 "a request with this idempotency key is still being processed; retry later".into()
             }

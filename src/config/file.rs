@@ -260,6 +260,8 @@ pub struct UploadFile {
     pub equivalent_types: BTreeMap<String, Vec<String>>,
     /// Structure checks beyond magic bytes (`[routes.upload.structure]`).
     pub structure: Option<crate::structure::StructureFile>,
+    /// Malware scanning with clamd (`[routes.upload.scan]`).
+    pub scan: Option<crate::scan::ScanFile>,
 }
 
 #[derive(Debug, Deserialize)]

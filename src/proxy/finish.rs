@@ -53,7 +53,8 @@ pub fn outcome(ctx: &RequestCtx, e: Option<&Error>, status: u16) -> &'static str
 }
 
 /// Each file as `field:filename:detected type:size:sha256`, and `:WxH` for an image whose
-/// dimensions a structure check read; comma-separated (`-` when none).
+/// dimensions a structure check read, and `:scan=VERDICT` on scanning routes (the signature
+/// of an infected file); comma-separated (`-` when none).
 fn describe(files: &[crate::inspect::FileReport]) -> String {
     if files.is_empty() {
         return "-".into();
@@ -61,9 +62,16 @@ fn describe(files: &[crate::inspect::FileReport]) -> String {
     files
         .iter()
         .map(|f| {
-            let dims = f.dimensions.map_or(String::new(), |(w, h)| format!(":{w}x{h}"));
+            let dims = f
+                .dimensions
+                .map_or(String::new(), |(w, h)| format!(":{w}x{h}"));
+            let scan = match &f.scan {
+                Some(crate::scan::Verdict::Infected(sig)) => format!(":scan=infected({sig})"),
+                Some(v) => format!(":scan={}", v.as_str()),
+                None => String::new(),
+            };
             format!(
-                "{}:{}:{}:{}:{}{dims}",
+                "{}:{}:{}:{}:{}{dims}{scan}",
                 f.field,
                 f.filename.as_deref().unwrap_or(""),
                 f.content_type,
