@@ -23,13 +23,22 @@ use tokio::io::AsyncReadExt;
 /// The backend application.
 pub struct Backend {
     store: Store,
+    /// The gateway's verdict key: uploads must carry a valid signed verdict (src/verdict.rs).
+    verdict_key: Option<Vec<u8>>,
 }
 
 impl Backend {
     pub fn open(data_dir: &Path) -> std::io::Result<Self> {
         Ok(Self {
             store: Store::open(data_dir)?,
+            verdict_key: None,
         })
+    }
+
+    /// Verifies the gateway's signed verdict on every upload with `key`.
+    pub fn with_verdict_key(mut self, key: Option<Vec<u8>>) -> Self {
+        self.verdict_key = key;
+        self
     }
 
     /// A pingora service serving the backend on `addr`.
@@ -58,13 +67,15 @@ impl Backend {
         let tenant = tenant.as_deref();
         let segs: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
         match (method.as_str(), segs.as_slice()) {
-            ("POST", ["media"]) => match upload::receive(s, &self.store).await {
-                Ok(r) => send_json(s, 201, &json!(r)).await,
-                Err((status, msg)) => {
-                    s.set_keepalive(None);
-                    send_error(s, status, &msg).await
+            ("POST", ["media"]) => {
+                match upload::receive(s, &self.store, self.verdict_key.as_deref()).await {
+                    Ok(r) => send_json(s, 201, &json!(r)).await,
+                    Err((status, msg)) => {
+                        s.set_keepalive(None);
+                        send_error(s, status, &msg).await
+                    }
                 }
-            },
+            }
             ("GET", ["media"]) => {
                 let q = parse_query(&query);
                 let (data, total) = self.store.list(&q, tenant);

@@ -1,4 +1,4 @@
-//! The command line: `run` (the default), `check`, `demo`, `backend` and `keys new`.
+//! The command line: `run` (the default), `check`, `demo`, `backend`, `keys new` and `verify`.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -48,6 +48,31 @@ pub enum Command {
         data_dir: PathBuf,
         #[arg(long, default_value = "127.0.0.1:9000")]
         listen: String,
+        /// Verify the gateway's signed verdict on uploads with this HMAC key (`[routes.verdict]`)
+        /// and store the dimensions and scan status it gives; refuse uploads without a valid one.
+        #[arg(long)]
+        verdict_key_file: Option<PathBuf>,
+    },
+    /// Check a signed verdict in a multipart body as the backend received it: the signature,
+    /// its age, the request id, and each file's SHA-256 and size. Prints the verdict.
+    Verify {
+        /// The HMAC key file (the route's `[routes.verdict] key_file`).
+        #[arg(long)]
+        key_file: PathBuf,
+        /// The body's Content-Type header (with its boundary).
+        #[arg(long)]
+        content_type: String,
+        /// The X-Request-Id the backend received with the body.
+        #[arg(long)]
+        request_id: Option<String>,
+        /// The oldest verdict accepted, in seconds.
+        #[arg(long, default_value_t = 300)]
+        max_age_seconds: u64,
+        /// The verdict's form field (`[routes.verdict] field`).
+        #[arg(long, default_value = "upload_gateway_verdict")]
+        field: String,
+        /// The body file.
+        body: PathBuf,
     },
     /// API key management.
     Keys {

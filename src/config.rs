@@ -154,6 +154,7 @@ impl Config {
                     &upstreams,
                     &profiles,
                     raw.auth.is_some(),
+                    base,
                     &mut errors,
                 )
             })

@@ -77,6 +77,8 @@ pub struct Inspector {
     first_type: Option<String>,
     complete: bool,
     scans: scans::Scans,
+    /// Field names clients may not send (the gateway's own verdict fields).
+    reserved: Vec<String>,
     /// The form fields' names and values, in order (the payload's fingerprint).
     form: Fingerprint,
 }
@@ -103,7 +105,18 @@ impl Inspector {
             first_type: None,
             complete: false,
             form: Fingerprint::default(),
+            reserved: Vec::new(),
         }
+    }
+
+    /// Refuses parts named `names` (fields the gateway adds itself).
+    pub fn reserve(&mut self, names: Vec<String>) {
+        self.reserved = names;
+    }
+
+    /// Where the closing delimiter (`CRLF--boundary--`) starts, once the body is complete.
+    pub fn closing_delimiter_at(&self) -> Option<u64> {
+        self.complete.then(|| self.parser.last_delimiter_at())
     }
 
     /// Body bytes seen so far.
@@ -205,6 +218,15 @@ impl Inspector {
     fn on_event(&mut self, event: Event) -> Result<(), Rejection> {
         match event {
             Event::PartStart(head) => {
+                if self.reserved.contains(&head.name) {
+                    let name = &head.name;
+                    return Err(Rejection::field(
+                        name,
+                        false,
+                        "invalid",
+                        format!("the form field {name:?} is reserved for the gateway"),
+                    ));
+                }
                 self.parts += 1;
                 if self.parts > self.policy.max_parts {
                     return Err(invalid(format!(

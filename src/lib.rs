@@ -30,3 +30,4 @@ pub mod sniff;
 pub mod ssrf;
 pub mod structure;
 pub mod trace;
+pub mod verdict;

@@ -107,6 +107,18 @@ async fn off_runtime(r: &Arc<Reloader>) -> Result<Vec<&'static str>, String> {
         .map_err(|e| format!("reload failed: {e}"))?
 }
 
+fn open_backend(
+    data_dir: &std::path::Path,
+    key_file: Option<&std::path::Path>,
+) -> Result<Backend, String> {
+    let key = key_file
+        .map(upload_gateway::verdict::read_key)
+        .transpose()?;
+    Backend::open(data_dir)
+        .map(|b| b.with_verdict_key(key))
+        .map_err(|e| format!("cannot open {}: {e}", data_dir.display()))
+}
+
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("{message}");
     ExitCode::FAILURE
@@ -144,13 +156,44 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(format!("demo failed: {e}")),
         },
-        Command::Backend { data_dir, listen } => match Backend::open(&data_dir) {
+        Command::Backend {
+            data_dir,
+            listen,
+            verdict_key_file,
+        } => match open_backend(&data_dir, verdict_key_file.as_deref()) {
             Ok(b) => {
                 tracing::info!(%listen, data_dir = %data_dir.display(), "media backend starting");
                 b.server(&listen).run_forever()
             }
-            Err(e) => fail(format!("cannot open {}: {e}", data_dir.display())),
+            Err(e) => fail(e),
         },
+        Command::Verify {
+            key_file,
+            content_type,
+            request_id,
+            max_age_seconds,
+            field,
+            body,
+        } => {
+            let checked = (|| {
+                let key = upload_gateway::verdict::read_key(&key_file)?;
+                let body = std::fs::read(&body)
+                    .map_err(|e| format!("cannot read {}: {e}", body.display()))?;
+                let expect = upload_gateway::verdict::Expect {
+                    request_id: request_id.as_deref(),
+                    max_age_secs: max_age_seconds,
+                    now: upload_gateway::backend::time::now_unix(),
+                };
+                upload_gateway::verdict::check_body(&key, &field, &content_type, &body, &expect)
+            })();
+            match checked {
+                Ok(v) => {
+                    println!("{v:#}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(format!("verdict refused: {e}")),
+            }
+        }
         Command::Keys {
             command:
                 KeysCommand::New {

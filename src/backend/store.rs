@@ -30,6 +30,13 @@ pub struct Record {
     pub detected_type: Option<String>,
     #[serde(skip)]
     pub created_unix: u64,
+    /// From the gateway's verified verdict (`--verdict-key-file`): image size and scan status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abuse_status: Option<String>,
 }
 
 /// List filters and paging.

@@ -41,17 +41,31 @@ struct FileWrite {
     declared: Option<String>,
 }
 
-/// Receives the upload; on any failure the temporary file is removed.
-pub async fn receive(s: &mut ServerSession, store: &Store) -> Result<Record, Failure> {
+/// The gateway's verdict fields (src/verdict.rs, default field name).
+const VERDICT: &str = "upload_gateway_verdict";
+const SIGNATURE: &str = "upload_gateway_verdict_signature";
+
+/// Receives the upload; on any failure the temporary file is removed. With `verdict_key`, the
+/// gateway's signed verdict must match the stored file.
+pub async fn receive(
+    s: &mut ServerSession,
+    store: &Store,
+    verdict_key: Option<&[u8]>,
+) -> Result<Record, Failure> {
     let id = crate::request_id::generate();
-    let result = receive_into(s, store, &id).await;
+    let result = receive_into(s, store, &id, verdict_key).await;
     if result.is_err() {
         let _ = tokio::fs::remove_file(store.temp_path(&id)).await;
     }
     result
 }
 
-async fn receive_into(s: &mut ServerSession, store: &Store, id: &str) -> Result<Record, Failure> {
+async fn receive_into(
+    s: &mut ServerSession,
+    store: &Store,
+    id: &str,
+    verdict_key: Option<&[u8]>,
+) -> Result<Record, Failure> {
     let ct = header(s, "content-type").ok_or_else(|| bad("multipart/form-data required"))?;
     let boundary = boundary_from_content_type(ct.as_bytes())
         .map_err(bad)?
@@ -60,6 +74,7 @@ async fn receive_into(s: &mut ServerSession, store: &Store, id: &str) -> Result<
     let mut file: Option<FileWrite> = None;
     let mut done_file: Option<FileWrite> = None;
     let (mut field, mut tags, mut folder) = (None::<(String, Vec<u8>)>, Vec::new(), None);
+    let (mut verdict, mut signature) = (None::<Vec<u8>>, None::<String>);
     loop {
         let chunk = s
             .read_request_body()
@@ -93,8 +108,13 @@ async fn receive_into(s: &mut ServerSession, store: &Store, id: &str) -> Result<
                             .write_all(&d)
                             .await
                             .map_err(|e| (500, e.to_string()))?;
-                    } else if let Some((_, v)) = field.as_mut() {
-                        if v.len() + d.len() > MAX_FIELD_BYTES {
+                    } else if let Some((name, v)) = field.as_mut() {
+                        let cap = if name == VERDICT {
+                            64 * 1024
+                        } else {
+                            MAX_FIELD_BYTES
+                        };
+                        if v.len() + d.len() > cap {
                             return Err(bad("form field too long"));
                         }
                         v.extend_from_slice(&d);
@@ -106,6 +126,10 @@ async fn receive_into(s: &mut ServerSession, store: &Store, id: &str) -> Result<
                         done_file = Some(f);
                     }
                     if let Some((name, v)) = field.take() {
+                        if name == VERDICT {
+                            verdict = Some(v);
+                            continue;
+                        }
                         let v = String::from_utf8(v).map_err(|_| bad("form field is not UTF-8"))?;
                         match name.as_str() {
                             "tags" => {
@@ -115,6 +139,7 @@ async fn receive_into(s: &mut ServerSession, store: &Store, id: &str) -> Result<
                                     .filter(|t| !t.is_empty())
                                     .collect()
                             }
+                            SIGNATURE => signature = Some(v),
                             "folder" if valid_folder(&v) => folder = Some(v),
                             "folder" => {
                                 return Err(bad(
@@ -138,6 +163,13 @@ async fn receive_into(s: &mut ServerSession, store: &Store, id: &str) -> Result<
         .or(f.declared.clone())
         .unwrap_or_else(|| crate::media::OCTET_STREAM.to_string());
     let now = time::now_unix();
+    let sha256 = hex::encode(f.hasher.finalize());
+    let checked = match verdict_key {
+        None => None,
+        Some(key) => Some(check_verdict(
+            s, key, verdict, signature, &sha256, f.size, now,
+        )?),
+    };
     let key = match &folder {
         Some(dir) => format!("{dir}/{id}"),
         None => id.to_string(),
@@ -148,7 +180,7 @@ async fn receive_into(s: &mut ServerSession, store: &Store, id: &str) -> Result<
         key,
         size: f.size,
         content_type,
-        sha256: hex::encode(f.hasher.finalize()),
+        sha256,
         original_name: f.name,
         tags,
         folder,
@@ -160,8 +192,38 @@ async fn receive_into(s: &mut ServerSession, store: &Store, id: &str) -> Result<
         key_label: header(s, "x-auth-key-label"),
         detected_type: detected,
         created_unix: now,
+        width: checked.as_ref().and_then(|v| v["width"].as_u64()),
+        height: checked.as_ref().and_then(|v| v["height"].as_u64()),
+        abuse_status: checked.map(|v| v["scan"].as_str().unwrap_or("unscanned").to_string()),
     };
     store
         .commit(record)
         .map_err(|e| (500, format!("could not store the file: {e}")))
+}
+
+/// The gateway's signed verdict for the stored file (its one `file` part): the signature, the
+/// request id the gateway sent, the age, and the file's SHA-256 and size. Returns the file's
+/// entry.
+fn check_verdict(
+    s: &ServerSession,
+    key: &[u8],
+    verdict: Option<Vec<u8>>,
+    signature: Option<String>,
+    sha256: &str,
+    size: u64,
+    now: u64,
+) -> Result<serde_json::Value, Failure> {
+    let unverified = |m: String| (400, format!("unverified upload: {m}"));
+    let verdict = verdict.ok_or_else(|| unverified("no gateway verdict".into()))?;
+    let signature = signature.ok_or_else(|| unverified("no verdict signature".into()))?;
+    let request_id = header(s, crate::request_id::HEADER);
+    let expect = crate::verdict::Expect {
+        request_id: Some(request_id.as_deref().unwrap_or("")),
+        max_age_secs: 300,
+        now,
+    };
+    let received = [("file".to_string(), sha256.to_string(), size)];
+    let v =
+        crate::verdict::check(key, &verdict, &signature, &received, &expect).map_err(unverified)?;
+    Ok(v["files"][0].clone())
 }

@@ -211,6 +211,8 @@ pub struct RouteFile {
     pub query: BTreeMap<String, crate::query::IntRange>,
     /// Idempotency keys (`[routes.idempotency]`): replay the first response to a key.
     pub idempotency: Option<crate::idempotency::IdempotencyFile>,
+    /// A signed verdict appended to uploads for the backend (`[routes.verdict]`).
+    pub verdict: Option<crate::verdict::VerdictFile>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -98,6 +98,8 @@ pub struct Route {
     pub cors: Option<Arc<crate::cors::Cors>>,
     /// Idempotency-key rules, if the route replays first responses.
     pub idempotency: Option<Arc<crate::idempotency::Idempotency>>,
+    /// The signed verdict appended to uploads, if the backend wants one.
+    pub verdict: Option<Arc<crate::verdict::VerdictSettings>>,
 }
 
 impl Route {
@@ -129,6 +131,7 @@ impl Route {
         upstreams: &HashMap<String, Arc<Upstream>>,
         profiles: &HashMap<String, Arc<ErrorProfile>>,
         has_auth: bool,
+        base: &std::path::Path,
         errors: &mut Collector,
     ) -> Option<Self> {
         let profile = match &r.errors {
@@ -189,6 +192,18 @@ impl Route {
                 .take(crate::idempotency::Idempotency::from_config(i, &at))
                 .map(Arc::new)
         });
+        let verdict = r.verdict.as_ref().and_then(|v| {
+            let at = format!("{at}.verdict");
+            if r.upload.is_none() {
+                errors.push(
+                    at.clone(),
+                    "a verdict is signed for uploads: the route needs [upload]",
+                );
+            }
+            errors
+                .take(crate::verdict::VerdictSettings::from_config(v, &at, base))
+                .map(Arc::new)
+        });
         if r.json.is_some() && r.upload.is_some() {
             errors.push(
                 format!("{at}.json"),
@@ -245,6 +260,7 @@ impl Route {
             json,
             cors,
             idempotency,
+            verdict,
         })
     }
 }

@@ -8,6 +8,7 @@
 use super::{Holdback, Inspector};
 use crate::policy::UploadPolicy;
 use crate::rejection::Rejection;
+use crate::verdict::{self, VerdictContext, VerdictSettings};
 use bytes::Bytes;
 use std::sync::Arc;
 
@@ -17,6 +18,9 @@ pub struct UploadStream {
     holdback: Holdback,
     /// Body offset of the next byte handed in during the current upstream attempt.
     pos: u64,
+    boundary: String,
+    /// The signed verdict to insert before the closing delimiter (src/verdict.rs).
+    verdict: Option<(Arc<VerdictSettings>, VerdictContext)>,
 }
 
 impl UploadStream {
@@ -25,7 +29,20 @@ impl UploadStream {
             inspector: Inspector::new(policy, boundary),
             holdback: Holdback::default(),
             pos: 0,
+            boundary: boundary.to_string(),
+            verdict: None,
         }
+    }
+
+    /// Signs a verdict into the body for the backend; the verdict's field names become
+    /// reserved. Set before any byte is inspected.
+    pub fn with_verdict(mut self, settings: Arc<VerdictSettings>, ctx: VerdictContext) -> Self {
+        self.inspector.reserve(vec![
+            settings.field.clone(),
+            settings.signature_field.clone(),
+        ]);
+        self.verdict = Some((settings, ctx));
+        self
     }
 
     /// What the inspection has learned so far (files, bytes seen, the first file's type).
@@ -96,7 +113,26 @@ impl UploadStream {
         if end {
             self.end()?;
         }
-        Ok(self.holdback.release_to(self.inspector.releasable()))
+        let releasable = self.inspector.releasable();
+        let close = self.inspector.closing_delimiter_at();
+        match (&self.verdict, close) {
+            // Once per attempt, when the release crosses the closing delimiter.
+            (Some((settings, ctx)), Some(close))
+                if self.holdback.released() <= close && releasable > close =>
+            {
+                self.inspector.settle().await?;
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let json = verdict::verdict_json(ctx, self.inspector.files(), now);
+                let parts = verdict::parts(settings, &self.boundary, &json);
+                let mut out = bytes::BytesMut::from(&self.holdback.release_to(close)[..]);
+                out.extend_from_slice(&parts);
+                out.extend_from_slice(&self.holdback.release_to(releasable));
+                Ok(out.freeze())
+            }
+            _ => Ok(self.holdback.release_to(releasable)),
+        }
     }
 
     /// Holds `chunk` and inspects the part of it not inspected before.

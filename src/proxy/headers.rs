@@ -109,6 +109,11 @@ pub fn to_upstream(up: &mut RequestHeader, ctx: &RequestCtx) -> pingora::Result<
     }
     up.insert_header(request_id::HEADER, ctx.request_id.as_str())?;
     up.insert_header(crate::trace::HEADER, ctx.trace.header_value())?;
+    if ctx.route.as_ref().is_some_and(|r| r.verdict.is_some()) && ctx.upload.is_some() {
+        // The verdict's parts make the body longer than the client said (src/verdict.rs).
+        up.remove_header("content-length");
+        up.insert_header("transfer-encoding", "chunked")?;
+    }
     if let Some(t) = ctx.upload.as_ref().and_then(|u| u.inspector().first_type()) {
         up.insert_header("x-upload-detected-type", t)
             .map_err(internal)?;

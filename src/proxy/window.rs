@@ -20,7 +20,17 @@ pub async fn read(
     start(session, ctx).await?;
     let declared = declared_length(session);
     let sniff_bytes = policy.sniff_bytes as u64;
-    let stream = ctx.upload.insert(UploadStream::new(policy, boundary));
+    let mut stream = UploadStream::new(policy, boundary);
+    if let Some(settings) = ctx.route.as_ref().and_then(|r| r.verdict.clone()) {
+        let verdict = crate::verdict::VerdictContext {
+            request_id: ctx.request_id.clone(),
+            route: ctx.route.as_ref().map_or(String::new(), |r| r.name.clone()),
+            subject: ctx.identity.as_ref().map(|i| i.subject.clone()),
+            tenant: ctx.tenant.clone(),
+        };
+        stream = stream.with_verdict(settings, verdict);
+    }
+    let stream = ctx.upload.insert(stream);
     while !stream.inspector().first_file_decided()
         && stream.total() < sniff_bytes
         && replayable_after_next_read(stream.total(), declared)

@@ -2,6 +2,7 @@
 //! in-process gateway on reserved ports.
 #![allow(dead_code)]
 
+pub mod clamd;
 pub mod client;
 pub mod examples;
 pub mod upstream;

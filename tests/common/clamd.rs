@@ -1,0 +1,66 @@
+//! A scripted fake clamd speaking the INSTREAM protocol (tests/scan.rs, tests/verdict.rs).
+
+use super::sha256_hex;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The EICAR test string: harmless, and every scanner's test signature.
+pub const EICAR: &[u8] = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+
+#[derive(Clone, Copy)]
+pub enum Mode {
+    Answer,
+    Slow,
+    Garbage,
+}
+
+/// A fake clamd: answers INSTREAM like clamd (`FOUND` when the stream holds the EICAR string)
+/// and records the SHA-256 of every stream it was sent.
+pub fn fake_clamd(mode: Mode) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let streams = Arc::new(Mutex::new(Vec::new()));
+    let seen = streams.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let mut conn = conn;
+                let mut command = [0u8; 10];
+                if conn.read_exact(&mut command).is_err() || &command != b"zINSTREAM\0" {
+                    return;
+                }
+                let mut data = Vec::new();
+                loop {
+                    let mut len = [0u8; 4];
+                    if conn.read_exact(&mut len).is_err() {
+                        return;
+                    }
+                    let len = u32::from_be_bytes(len) as usize;
+                    if len == 0 {
+                        break;
+                    }
+                    let mut chunk = vec![0u8; len];
+                    if conn.read_exact(&mut chunk).is_err() {
+                        return;
+                    }
+                    data.extend_from_slice(&chunk);
+                }
+                seen.lock().unwrap().push(sha256_hex(&data));
+                let infected = data.windows(EICAR.len()).any(|w| w == EICAR);
+                let answer: &[u8] = match mode {
+                    Mode::Garbage => b"hello there\0",
+                    _ if infected => b"stream: Eicar-Test-Signature FOUND\0",
+                    _ => b"stream: OK\0",
+                };
+                if let Mode::Slow = mode {
+                    std::thread::sleep(Duration::from_secs(3));
+                }
+                let _ = conn.write_all(answer);
+            });
+        }
+    });
+    (addr, streams)
+}
