@@ -4,7 +4,11 @@
 #   plain pingora (the gateway on a route without inspection), gateway (full inspection),
 #   gateway + HS256 JWT and gateway + JWT + quotas (memory store), all in front of the same sink
 #   (examples/sink.rs).
-# usage: scripts/bench.sh [small|big|slow|all]   (default all)
+# `checks` measures what structure checks and clamd scanning add: the same gateway without them,
+# with [routes.upload.structure] (all switches), and with structure + [routes.upload.scan] on a
+# real clamd (Debian's clamav-daemon, on a one-signature database) — on the 17 KiB JPEG (wrk)
+# and a JPEG of BENCH_BIG_MIB MiB (its scan data extended), as ratios.
+# usage: scripts/bench.sh [small|big|slow|checks|all]   (default all)
 #   BENCH_SECONDS  wrk duration per system for `small` (default 8)
 #   BENCH_SLOW_N   concurrent slow uploads for `slow` (default 1000)
 #   BENCH_BIG_MIB  size of the `big` upload in MiB (default 1024)
@@ -42,6 +46,16 @@ head = lambda name, fn, ct: ('--%s\r\nContent-Disposition: form-data; name="%s";
 tail = ("\r\n--%s--\r\n" % b).encode()
 jpg = open(os.path.join(media, "photo.jpg"), "rb").read()
 open(os.path.join(d, "small.body"), "wb").write(head("file", "p.jpg", "image/jpeg") + jpg + tail)
+bigjpg = os.path.join(d, "big-jpeg-%d.body" % big_mib)
+if not os.path.exists(bigjpg):
+    # The corpus JPEG with its entropy-coded data extended (FF is always followed by 00).
+    with open(bigjpg, "wb") as f:
+        f.write(head("file", "big.jpg", "image/jpeg") + jpg[:-2])
+        blk = bytes(range(256)) * 4096
+        left = (big_mib << 20) - len(jpg)
+        while left > 0:
+            f.write(blk[:min(left, len(blk))]); left -= len(blk)
+        f.write(b"\xff\xd9" + tail)
 big = os.path.join(d, "big-%d.body" % big_mib)
 if not os.path.exists(big):
     mp4 = open(os.path.join(media, "clip.mp4"), "rb").read()
@@ -62,7 +76,8 @@ PY
 TOKEN=$(cat "$DIR/jwt.token")
 ln -sf "$DIR/big-$BIG_MIB.body" "$DIR/big.body"
 
-# gateway configs: $1 port, $2 inspection (0/1), $3 jwt (0/1), $4 quotas (0/1)
+# gateway configs: $1 port, $2 inspection (0/1), $3 jwt (0/1), $4 quotas (0/1),
+# $5 structure checks (0/1), $6 clamd address (scan when set)
 gwconf() {
   if [ "${4:-0}" = 1 ]; then
     printf '[quotas]\ndefault_tier = "bench"\n[quotas.tiers.bench]\nstorage_bytes = 1000000000000000\n'
@@ -75,13 +90,23 @@ gwconf() {
   [ "$3" = 1 ] && printf 'scopes = ["media:write"]\n'
   if [ "$2" = 1 ]; then
     printf '[routes.upload]\nallowed_types = ["image/*", "video/*"]\nmax_total_bytes = 4400000000\n'
-    printf '[routes.upload.max_bytes]\nvideo = 4294967296\n'
+    printf '[routes.upload.max_bytes]\nvideo = 4294967296\nimage = 4294967296\n'
+  fi
+  if [ "${5:-0}" = 1 ]; then
+    printf '[routes.upload.structure]\nmax_width = 20000\nmax_height = 20000\nmax_pixels = 100000000\n'
+    printf 'end_marker = true\nmetadata_scripts = true\npdf_scripts = true\n'
+  fi
+  if [ -n "${6:-}" ]; then
+    printf '[routes.upload.scan]\nclamd = "%s"\ntimeout_ms = 60000\nmax_bytes = 4294967296\n' "$6"
   fi
 }
 gwconf $PORT_PLAIN 0 0 >"$DIR/plain.toml"
 gwconf $PORT_GW 1 0 >"$DIR/gw.toml"
 gwconf $PORT_JWT 1 1 >"$DIR/gw-jwt.toml"
 gwconf $PORT_QUOTA 1 1 1 >"$DIR/gw-quota.toml"
+PORT_STRUCT=18190 PORT_SCAN=18192 PORT_CLAMD=18194
+gwconf $PORT_STRUCT 1 0 0 1 >"$DIR/gw-structure.toml"
+gwconf $PORT_SCAN 1 0 0 1 "127.0.0.1:$PORT_CLAMD" >"$DIR/gw-scan.toml"
 
 PIDS=()
 cleanup() {
@@ -89,6 +114,24 @@ cleanup() {
   [ -f "$DIR/nginx.pid" ] && kill "$(cat "$DIR/nginx.pid")" 2>/dev/null || true
 }
 trap cleanup EXIT
+CHECKS="gateway:$PORT_GW +structure:$PORT_STRUCT"
+if [ "$WHAT" = checks ] || [ "$WHAT" = all ]; then
+  RUST_LOG=warn "$GW" run -c "$DIR/gw-structure.toml" >"$DIR/gw-structure.log" 2>&1 & PIDS+=($!)
+  CLAMD=$(command -v clamd || echo /usr/sbin/clamd)
+  if [ -x "$CLAMD" ]; then
+    mkdir -p "$DIR/clamd-db"
+    python3 -c "import sys; print('Eicar-Body-Test:0:*:' + sys.argv[1].encode().hex())" \
+      'X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*' >"$DIR/clamd-db/bench.ndb"
+    printf 'Foreground yes\nTCPSocket %s\nTCPAddr 127.0.0.1\nDatabaseDirectory %s\nLogFile %s\nStreamMaxLength 4000M\n' \
+      "$PORT_CLAMD" "$DIR/clamd-db" "$DIR/clamd.log" >"$DIR/clamd.conf"
+    "$CLAMD" --config-file="$DIR/clamd.conf" >/dev/null 2>&1 & PIDS+=($!)
+    for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/$PORT_CLAMD) 2>/dev/null && break; sleep 0.2; done
+    RUST_LOG=warn "$GW" run -c "$DIR/gw-scan.toml" >"$DIR/gw-scan.log" 2>&1 & PIDS+=($!)
+    CHECKS="$CHECKS +scan:$PORT_SCAN"
+  else
+    echo "(clamd not installed: no scan column)"
+  fi
+fi
 "$SINK" $PORT_SINK 1 & PIDS+=($!)
 SYSTEMS="direct:$PORT_SINK"
 if command -v nginx >/dev/null 2>&1; then
@@ -186,5 +229,37 @@ if [ "$WHAT" = slow ] || [ "$WHAT" = all ]; then
     esac
     printf '%-12s ' "$name"; python3 scripts/bench_slow.py "$port" "$SLOW_N" "$pids"
     sleep 3
+  done
+fi
+
+if [ "$WHAT" = checks ] || [ "$WHAT" = all ]; then
+  echo "== structure checks and clamd scanning: the same gateway without them = 1.00"
+  for s in $CHECKS; do
+    port=${s##*:}
+    for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Expect:' \
+      -H "Content-Type: multipart/form-data; boundary=$B" --data-binary @"$DIR/small.body" "http://127.0.0.1:$port/media")
+    [ "$code" = 201 ] || { echo "${s%%:*} answered $code to the sanity upload" >&2; exit 1; }
+  done
+  printf 'wrk.method = "POST"\nlocal f = io.open("%s/small.body", "rb"); wrk.body = f:read("*all"); f:close()\nwrk.headers["Content-Type"] = "multipart/form-data; boundary=%s"\n' "$DIR" "$B" >"$DIR/post.lua"
+  declare -A CRPS CWALL
+  for s in $CHECKS; do
+    name=${s%%:*}; port=${s##*:}
+    out=$(wrk -t1 -c64 -d"${SECS}s" --latency -s "$DIR/post.lua" "http://127.0.0.1:$port/media")
+    CRPS[$name]=$(echo "$out" | awk '/Requests\/sec/{print $2}')
+    bad=$(echo "$out" | awk '/Non-2xx/{print $NF}')
+    printf '17 KiB JPEG  %-11s rps=%-10s non2xx=%-4s x_gateway=%s\n' "$name" "${CRPS[$name]}" "${bad:-0}" "$(ratio "${CRPS[$name]}" "${CRPS[gateway]}")"
+  done
+  for s in $CHECKS; do
+    name=${s%%:*}; port=${s##*:}
+    best=""
+    for _ in 1 2 3; do
+      out=$(curl -sS -o /dev/null -w '%{http_code} %{time_total}' -H 'Expect:' -H "Content-Type: multipart/form-data; boundary=$B" \
+        -X POST -T "$DIR/big-jpeg-$BIG_MIB.body" "http://127.0.0.1:$port/media")
+      [ "${out%% *}" = 201 ] || { echo "$name answered ${out%% *} to the big JPEG" >&2; exit 1; }
+      best=$(python3 -c "import sys; v=[float(x) for x in sys.argv[1:] if x]; print(min(v))" "${out##* }" $best)
+    done
+    CWALL[$name]=$best
+    printf '%s MiB JPEG %-11s wall=%-8ss speed_x_gateway=%s\n' "$BIG_MIB" "$name" "$best" "$(ratio "${CWALL[gateway]}" "$best")"
   done
 fi

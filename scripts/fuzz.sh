@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-60}
 shift || true
-TARGETS=${*:-multipart differential params sniff credential config traceparent query json}
+TARGETS=${*:-multipart differential params sniff credential config traceparent query json structure verdict}
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
 scripts/prereqs.sh
@@ -75,6 +75,12 @@ for k, v in {"url": b'{"url":"https://192.0.2.1/a.mp4"}', "dup": b'{"url":"a","u
              "mapped": b'{"url":"http://[::ffff:7f00:1]/"}', "decimal": b'{"url":"http://2130706433/"}',
              "nested": b'{"url":"http://0x7f.1/","x":{"y":[1,{"z":null}]}}'}.items():
     put("json", k, v)
+for i, f in enumerate(["photo.jpg", "photo.png", "photo.gif", "report.pdf", "photo.webp"]):
+    put("structure", f, bytes([i, 7]) + open(os.path.join(fx, "media", f), "rb").read()[:65536])
+put("structure", "pdf-js", b"\x03\x05%PDF-1.7\n1 0 obj << /S /J#61vaScript /JS (x) >> endobj\n%%EOF\n")
+for k, v in {"body": b'\x00--b\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\nx\r\n--b\r\nContent-Disposition: form-data; name="upload_gateway_verdict"\r\n\r\n{"version":1,"issued_at":0,"files":[]}\r\n--b\r\nContent-Disposition: form-data; name="upload_gateway_verdict_signature"\r\n\r\nsha256=00\r\n--b--\r\n',
+             "clamd": b"\x01stream: Eicar FOUND\x00", "key": b'\x02"abc-123"'}.items():
+    put("verdict", k, v)
 PY
 
 for t in $TARGETS; do

@@ -141,7 +141,7 @@ enum Parser {
     Gif(gif::Gif),
     Pdf(Box<pdf::Pdf>),
     /// Another image format: dimensions from its header in the first bytes (up to 64 KiB
-    /// kept), when there; tried as the bytes double.
+    /// kept), when there; tried on prefixes of 64, 128, … bytes and at the end.
     Header {
         bytes: Vec<u8>,
         next_try: usize,
@@ -176,7 +176,7 @@ impl Check {
             "application/pdf" if rules.pdf_scripts => Parser::Pdf(Box::default()),
             m if m.starts_with("image/") && rules.limits_dimensions() => Parser::Header {
                 bytes: Vec::new(),
-                next_try: 0,
+                next_try: 64,
             },
             _ => return Ok(None),
         };
@@ -201,14 +201,16 @@ impl Check {
             Parser::Gif(p) => (p.feed(data), p.shape),
             Parser::Pdf(p) => (p.feed(data), Shape::default()),
             Parser::Header { bytes, next_try } => {
+                // Tried on fixed prefixes (64, 128, … bytes): the answer cannot depend on
+                // how the file was chunked.
                 let take = (HEADER_BYTES - bytes.len()).min(data.len());
                 bytes.extend_from_slice(&data[..take]);
                 let mut shape = Shape::default();
-                if bytes.len() >= *next_try || bytes.len() == HEADER_BYTES {
-                    *next_try = (bytes.len() * 2).max(64);
-                    if let Ok(size) = imagesize::blob_size(bytes) {
+                while shape.first.is_none() && *next_try <= bytes.len() {
+                    if let Ok(size) = imagesize::blob_size(&bytes[..*next_try]) {
                         shape.add(size.width as u32, size.height as u32);
                     }
+                    *next_try *= 2;
                 }
                 if shape.first.is_some() || bytes.len() == HEADER_BYTES {
                     self.stopped = true;
