@@ -116,7 +116,11 @@ fn media_library_api() {
     // cut off (recorded when the backend's read ends, so waited for).
     let all = up.wait_for(7);
     assert_eq!(all.iter().filter(|r| r.complete).count(), 6);
-    assert_eq!(all.len(), 7, "only the over-size upload reached the backend, cut off");
+    assert_eq!(
+        all.len(),
+        7,
+        "only the over-size upload reached the backend, cut off"
+    );
 
     // No route: the API's 404, not the gateway's own format.
     let nowhere = gw.request().method("GET").path("/nowhere").body(b"");
