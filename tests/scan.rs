@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::clamd::{EICAR, Mode, fake_clamd};
+use common::clamd::{EICAR, Mode, fake_clamd, fake_clamd_unix};
 use common::*;
 use std::time::Duration;
 use upload_gateway::multipart::Form;
@@ -94,6 +94,18 @@ fn verdicts_from_a_scripted_clamd() {
         count("infected") >= 2.0 && count("clean") >= 1.0,
         "scans are counted"
     );
+}
+
+#[test]
+fn clamd_on_a_unix_socket() {
+    let (clamd, streams) = fake_clamd_unix(Mode::Answer);
+    assert!(clamd.starts_with("unix:/"));
+    let up = RecordingUpstream::start();
+    let gw = TestGateway::start_with(&config(&clamd, ""), up.addr);
+    let png = fixture("media/photo.png");
+    assert_eq!(send(&gw, &png).status, 201);
+    send(&gw, &png_with_eicar(0)).assert_error(422, "malware_detected");
+    assert_eq!(streams.lock().unwrap().len(), 2);
 }
 
 #[test]

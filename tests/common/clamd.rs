@@ -16,8 +16,8 @@ pub enum Mode {
     Garbage,
 }
 
-/// A fake clamd: answers INSTREAM like clamd (`FOUND` when the stream holds the EICAR string)
-/// and records the SHA-256 of every stream it was sent.
+/// A fake clamd on TCP: answers INSTREAM like clamd (`FOUND` when the stream holds the EICAR
+/// string) and records the SHA-256 of every stream it was sent.
 pub fn fake_clamd(mode: Mode) -> (String, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
@@ -26,41 +26,58 @@ pub fn fake_clamd(mode: Mode) -> (String, Arc<Mutex<Vec<String>>>) {
     std::thread::spawn(move || {
         for conn in listener.incoming().flatten() {
             let seen = seen.clone();
-            std::thread::spawn(move || {
-                let mut conn = conn;
-                let mut command = [0u8; 10];
-                if conn.read_exact(&mut command).is_err() || &command != b"zINSTREAM\0" {
-                    return;
-                }
-                let mut data = Vec::new();
-                loop {
-                    let mut len = [0u8; 4];
-                    if conn.read_exact(&mut len).is_err() {
-                        return;
-                    }
-                    let len = u32::from_be_bytes(len) as usize;
-                    if len == 0 {
-                        break;
-                    }
-                    let mut chunk = vec![0u8; len];
-                    if conn.read_exact(&mut chunk).is_err() {
-                        return;
-                    }
-                    data.extend_from_slice(&chunk);
-                }
-                seen.lock().unwrap().push(sha256_hex(&data));
-                let infected = data.windows(EICAR.len()).any(|w| w == EICAR);
-                let answer: &[u8] = match mode {
-                    Mode::Garbage => b"hello there\0",
-                    _ if infected => b"stream: Eicar-Test-Signature FOUND\0",
-                    _ => b"stream: OK\0",
-                };
-                if let Mode::Slow = mode {
-                    std::thread::sleep(Duration::from_secs(3));
-                }
-                let _ = conn.write_all(answer);
-            });
+            std::thread::spawn(move || serve(conn, mode, &seen));
         }
     });
     (addr, streams)
+}
+
+/// The same on a unix socket (`unix:/path`, as `clamd = …` takes it).
+pub fn fake_clamd_unix(mode: Mode) -> (String, Arc<Mutex<Vec<String>>>) {
+    let path = std::env::temp_dir().join(format!("ugw-clamd-{}.sock", super::free_port()));
+    let _ = std::fs::remove_file(&path);
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let streams = Arc::new(Mutex::new(Vec::new()));
+    let seen = streams.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let seen = seen.clone();
+            std::thread::spawn(move || serve(conn, mode, &seen));
+        }
+    });
+    (format!("unix:{}", path.display()), streams)
+}
+
+fn serve(mut conn: impl Read + Write, mode: Mode, seen: &Mutex<Vec<String>>) {
+    let mut command = [0u8; 10];
+    if conn.read_exact(&mut command).is_err() || &command != b"zINSTREAM\0" {
+        return;
+    }
+    let mut data = Vec::new();
+    loop {
+        let mut len = [0u8; 4];
+        if conn.read_exact(&mut len).is_err() {
+            return;
+        }
+        let len = u32::from_be_bytes(len) as usize;
+        if len == 0 {
+            break;
+        }
+        let mut chunk = vec![0u8; len];
+        if conn.read_exact(&mut chunk).is_err() {
+            return;
+        }
+        data.extend_from_slice(&chunk);
+    }
+    seen.lock().unwrap().push(sha256_hex(&data));
+    let infected = data.windows(EICAR.len()).any(|w| w == EICAR);
+    let answer: &[u8] = match mode {
+        Mode::Garbage => b"hello there\0",
+        _ if infected => b"stream: Eicar-Test-Signature FOUND\0",
+        _ => b"stream: OK\0",
+    };
+    if let Mode::Slow = mode {
+        std::thread::sleep(Duration::from_secs(3));
+    }
+    let _ = conn.write_all(answer);
 }
