@@ -123,6 +123,18 @@ impl Shape {
     }
 }
 
+/// Runs a byte-driven parser over `data`: each step consumes a prefix (at least one byte).
+fn drive(
+    mut data: &[u8],
+    mut step: impl FnMut(&[u8]) -> Result<usize, Problem>,
+) -> Result<(), Problem> {
+    while !data.is_empty() {
+        let used = step(data)?;
+        data = &data[used..];
+    }
+    Ok(())
+}
+
 /// What a format parser found wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {

@@ -72,12 +72,8 @@ fn table_len(packed: u8) -> usize {
 }
 
 impl Gif {
-    pub fn feed(&mut self, mut data: &[u8]) -> Result<(), Problem> {
-        while !data.is_empty() {
-            let used = self.step(data)?;
-            data = &data[used..];
-        }
-        Ok(())
+    pub fn feed(&mut self, data: &[u8]) -> Result<(), Problem> {
+        super::drive(data, |rest| self.step(rest))
     }
 
     pub fn finish(&self) -> Result<(), Problem> {

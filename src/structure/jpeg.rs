@@ -60,12 +60,8 @@ fn is_metadata(code: u8) -> bool {
 }
 
 impl Jpeg {
-    pub fn feed(&mut self, mut data: &[u8]) -> Result<(), Problem> {
-        while !data.is_empty() {
-            let used = self.step(data)?;
-            data = &data[used..];
-        }
-        Ok(())
+    pub fn feed(&mut self, data: &[u8]) -> Result<(), Problem> {
+        super::drive(data, |rest| self.step(rest))
     }
 
     pub fn finish(&self) -> Result<(), Problem> {
@@ -77,7 +73,7 @@ impl Jpeg {
         }
     }
 
-    /// Consumes a prefix of `data` (at least one byte).
+    /// Consumes a prefix of `data` (at least one byte; see `super::drive`).
     fn step(&mut self, data: &[u8]) -> Result<usize, Problem> {
         let b = data[0];
         match self.state {

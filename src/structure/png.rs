@@ -64,12 +64,8 @@ impl std::fmt::Debug for Png {
 }
 
 impl Png {
-    pub fn feed(&mut self, mut data: &[u8]) -> Result<(), Problem> {
-        while !data.is_empty() {
-            let used = self.step(data)?;
-            data = &data[used..];
-        }
-        Ok(())
+    pub fn feed(&mut self, data: &[u8]) -> Result<(), Problem> {
+        super::drive(data, |rest| self.step(rest))
     }
 
     pub fn finish(&self) -> Result<(), Problem> {
