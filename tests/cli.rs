@@ -96,3 +96,33 @@ fn keys_new_prints_a_key_and_its_hash_entry() {
     assert!(entry.contains(&hex::encode(sha2::Sha256::digest(key.as_bytes()))));
     assert!(!entry.contains(key), "the keys file never holds the key");
 }
+
+#[test]
+fn help_lists_every_command_the_readme_names() {
+    let out = bin().arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section =
+        &readme[readme.find("## Commands").unwrap()..readme.find("## Operations").unwrap()];
+    for command in ["run", "check", "demo", "backend", "keys", "verify"] {
+        assert!(section.contains(&format!("upload-gateway {command}")) || command == "run");
+        assert!(
+            help.contains(&format!("  {command}")),
+            "--help lacks {command}:\n{help}"
+        );
+    }
+    let backend = bin().args(["backend", "--help"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&backend.stdout).contains("--verdict-key-file"));
+    let verify = bin().args(["verify", "--help"]).output().unwrap();
+    let verify = String::from_utf8_lossy(&verify.stdout);
+    for flag in [
+        "--key-file",
+        "--content-type",
+        "--request-id",
+        "--max-age-seconds",
+        "--field",
+    ] {
+        assert!(verify.contains(flag), "verify --help lacks {flag}");
+    }
+}
