@@ -23,12 +23,7 @@ pub fn fake_clamd(mode: Mode) -> (String, Arc<Mutex<Vec<String>>>) {
     let addr = listener.local_addr().unwrap().to_string();
     let streams = Arc::new(Mutex::new(Vec::new()));
     let seen = streams.clone();
-    std::thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            let seen = seen.clone();
-            std::thread::spawn(move || serve(conn, mode, &seen));
-        }
-    });
+    std::thread::spawn(move || serve_all(listener.incoming(), mode, &seen));
     (addr, streams)
 }
 
@@ -39,13 +34,20 @@ pub fn fake_clamd_unix(mode: Mode) -> (String, Arc<Mutex<Vec<String>>>) {
     let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
     let streams = Arc::new(Mutex::new(Vec::new()));
     let seen = streams.clone();
-    std::thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            let seen = seen.clone();
-            std::thread::spawn(move || serve(conn, mode, &seen));
-        }
-    });
+    std::thread::spawn(move || serve_all(listener.incoming(), mode, &seen));
     (format!("unix:{}", path.display()), streams)
+}
+
+/// Each connection on its own thread.
+fn serve_all<S: Read + Write + Send + 'static>(
+    conns: impl Iterator<Item = std::io::Result<S>>,
+    mode: Mode,
+    seen: &Arc<Mutex<Vec<String>>>,
+) {
+    for conn in conns.flatten() {
+        let seen = seen.clone();
+        std::thread::spawn(move || serve(conn, mode, &seen));
+    }
 }
 
 fn serve(mut conn: impl Read + Write, mode: Mode, seen: &Mutex<Vec<String>>) {
