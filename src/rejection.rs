@@ -66,7 +66,8 @@ pub enum Rejection {
         metric: &'static str,
         retry_after_secs: u64,
     },
-    /// 503 `quota_unavailable`: the quota store cannot be reached and the metric fails closed.
+    /// 503 `quota_unavailable`: the quota store cannot be reached and the metric fails closed,
+    /// or an idempotency key cannot be checked.
     QuotaUnavailable,
     /// 502 `storage_error`: the upstream is unreachable or failed.
     StorageError(String),
@@ -202,7 +203,9 @@ impl Rejection {
             Self::QuotaExceeded { metric, .. } => {
                 format!("tier quota exceeded for {}", metric)
             }
-            Self::QuotaUnavailable => "quotas cannot be checked right now; retry later".into(),
+            Self::QuotaUnavailable => {
+                "the quota store (quotas, idempotency keys) cannot be reached; retry later".into()
+            }
             Self::UpstreamTimeout => "the storage backend did not answer in time".into(),
             Self::ClientTimeout => "the client was too slow sending the request".into(),
         }

@@ -51,6 +51,16 @@ max_bytes = 4096
 required = true
 
 [[routes]]
+name = "capped"
+path = "/v1/capped"
+methods = ["POST"]
+upstream = "media"
+[routes.json]
+max_bytes = 4096
+[routes.idempotency]
+max_response_bytes = 16
+
+[[routes]]
 name = "upload"
 path = "/media"
 methods = ["POST"]
@@ -94,8 +104,17 @@ fn entries(s: &Setup) -> String {
 }
 
 fn post(gw: &TestGateway, path: &str, cred: &str, key: Option<&str>, body: &str) -> Response {
-    let mut r = gw
-        .request()
+    post_to(gw.addr, path, cred, key, body)
+}
+
+fn post_to(
+    gw: std::net::SocketAddr,
+    path: &str,
+    cred: &str,
+    key: Option<&str>,
+    body: &str,
+) -> Response {
+    let mut r = Request::new(gw)
         .path(path)
         .header("Authorization", &format!("Bearer {cred}"))
         .header("Content-Type", "application/json");
@@ -103,6 +122,18 @@ fn post(gw: &TestGateway, path: &str, cred: &str, key: Option<&str>, body: &str)
         r = r.header("Idempotency-Key", k);
     }
     r.body(body.as_bytes())
+}
+
+/// [`post`] from another thread (a request still in flight while the test sends a repeat).
+fn post_in_background(
+    gw: &TestGateway,
+    path: &'static str,
+    cred: &str,
+    key: &'static str,
+    body: &'static str,
+) -> std::thread::JoinHandle<Response> {
+    let (addr, cred) = (gw.addr, cred.to_string());
+    std::thread::spawn(move || post_to(addr, path, &cred, Some(key), body))
 }
 
 fn upload(gw: &TestGateway, cred: &str, key: &str, form: Form) -> Response {
@@ -169,16 +200,7 @@ fn json_keys_replay_conflict_and_mismatch() {
 
     // In flight: the upstream takes 1.5 s to answer the first.
     let slow = "/v1/media?delay_ms=1500";
-    let gw_addr = s.gw.addr;
-    let a2 = a.clone();
-    let t = std::thread::spawn(move || {
-        common::Request::new(gw_addr)
-            .path(slow)
-            .header("Authorization", &format!("Bearer {a2}"))
-            .header("Content-Type", "application/json")
-            .header("Idempotency-Key", "k-slow")
-            .body(br#"{"url":"http://192.0.2.7/a.mp4"}"#)
-    });
+    let t = post_in_background(&s.gw, slow, a, "k-slow", body);
     up.wait_for(5);
     post(&s.gw, slow, a, Some("k-slow"), body).assert_error(409, "idempotency_conflict");
     let first = t.join().unwrap();
@@ -211,6 +233,13 @@ fn json_keys_replay_conflict_and_mismatch() {
         8,
         "no refused request reached the upstream"
     );
+
+    // An answer over max_response_bytes is not kept: the repeat reaches the upstream again.
+    for _ in 0..2 {
+        let r = post(&s.gw, "/v1/capped", a, Some("k-big"), body);
+        assert_eq!((r.status, r.header("idempotent-replayed")), (201, None));
+    }
+    assert_eq!(up.received().len(), 10);
 }
 
 #[test]
@@ -256,10 +285,12 @@ fn uploads_are_fingerprinted_by_content() {
 
 #[test]
 fn two_instances_on_one_redis_agree() {
-    let redis = Redis::start();
+    let mut redis = Redis::start();
     let quotas = format!(
         "[quotas]\nstore = \"redis\"\nredis_url = \"{}\"\nkey_prefix = \"idem-test\"\n\
-         default_tier = \"free\"\n[quotas.tiers.free]\n",
+         default_tier = \"free\"\n\
+         fail_open = [\"storage_bytes\", \"file_count\", \"upload_bytes\", \"requests\"]\n\
+         [quotas.tiers.free]\n",
         redis.url()
     );
     let up = RecordingUpstream::start();
@@ -282,16 +313,7 @@ fn two_instances_on_one_redis_agree() {
     .assert_error(422, "idempotency_mismatch");
     assert_eq!(up.received().len(), 1);
 
-    let gw_addr = one.gw.addr;
-    let a2 = a.clone();
-    let t = std::thread::spawn(move || {
-        common::Request::new(gw_addr)
-            .path("/v1/media?delay_ms=1500")
-            .header("Authorization", &format!("Bearer {a2}"))
-            .header("Content-Type", "application/json")
-            .header("Idempotency-Key", "r-slow")
-            .body(br#"{"url":"http://192.0.2.7/a.mp4"}"#)
-    });
+    let t = post_in_background(&one.gw, "/v1/media?delay_ms=1500", a, "r-slow", body);
     up.wait_for(2);
     post(&two.gw, "/v1/media?delay_ms=1500", a, Some("r-slow"), body)
         .assert_error(409, "idempotency_conflict");
@@ -315,4 +337,28 @@ fn two_instances_on_one_redis_agree() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 2);
+
+    // Redis gone: quotas fail open here, so an upload without a key passes; a keyed one cannot
+    // be checked for repeats and is refused (503) before the backend is contacted.
+    redis.kill();
+    let png = fixture("media/photo.png");
+    let form = || Form::new("d").file("file", "photo.png", "image/png", &png);
+    let unkeyed = one
+        .gw
+        .request()
+        .path("/media")
+        .header("Authorization", &format!("Bearer {a}"))
+        .form(form());
+    assert_eq!(
+        unkeyed.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&unkeyed.body)
+    );
+    upload(&one.gw, a, "r-down", form()).assert_error(503, "quota_unavailable");
+    assert_eq!(
+        up.received().len(),
+        3,
+        "only the unkeyed upload reached the backend"
+    );
 }
