@@ -233,6 +233,10 @@ impl ProxyHttp for Gateway {
         ctx.upstream_status = Some(ctx.status);
         finish::upstream_answered(ctx);
         idempotency::on_response(resp, ctx);
+        if ctx.status >= 500 {
+            // Not kept: released before the client can repeat the request.
+            idempotency::finish(ctx).await;
+        }
         if let Some(route) = ctx.route.clone() {
             let path = session.req_header().uri.path();
             quota::on_response(&route, path, resp, ctx).await?;
@@ -260,6 +264,8 @@ impl ProxyHttp for Gateway {
         e: &Error,
         ctx: &mut RequestCtx,
     ) -> FailToProxy {
+        // Released before the refusal is written: the client may retry at once.
+        idempotency::finish(ctx).await;
         if ctx.rejection.is_none() {
             let stalled = self.client_stalled(session, ctx);
             if !stalled {

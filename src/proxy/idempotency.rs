@@ -16,6 +16,10 @@ use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 use std::sync::Arc;
 
+/// How often, and how long apart, a pending key is looked at again before a 409.
+const GRACE_TRIES: u32 = 10;
+const GRACE_STEP: std::time::Duration = std::time::Duration::from_millis(25);
+
 /// The header on replayed responses.
 pub const REPLAYED: &str = "Idempotent-Replayed";
 
@@ -96,10 +100,23 @@ pub async fn begin(
         tracing::error!("{e} (idempotency)");
         Rejection::QuotaUnavailable
     };
-    let held = store
-        .claim(&store_key, &owner, rules.lock_ms)
-        .await
-        .map_err(unavailable)?;
+    // A first request's answer reaches its client just before its record is written (pingora's
+    // body hook cannot await the store): a pending key is looked at again for a short grace
+    // before it counts as in flight.
+    let mut tries = 0;
+    let held = loop {
+        let held = store
+            .claim(&store_key, &owner, rules.lock_ms)
+            .await
+            .map_err(unavailable)?;
+        match held.as_deref().map(Record::decode) {
+            Some(Ok(Record::Pending { .. })) if tries < GRACE_TRIES => {
+                tries += 1;
+                tokio::time::sleep(GRACE_STEP).await;
+            }
+            _ => break held,
+        }
+    };
     let Some(held) = held else {
         ctx.idempotency = Some(KeyClaim {
             rules,
@@ -201,7 +218,9 @@ pub fn on_response(resp: &ResponseHeader, ctx: &mut RequestCtx) {
     });
 }
 
-/// A response body chunk: kept up to the route's cap.
+/// A response body chunk: kept up to the route's cap. At the body's end the outcome is
+/// written at once (before pingora sends the last bytes), so a client repeating the request
+/// right after the answer finds it stored or released, not still pending.
 pub fn on_response_body(body: Option<&Bytes>, end: bool, ctx: &mut RequestCtx) {
     let Some(c) = ctx.idempotency.as_mut() else {
         return;
@@ -215,21 +234,56 @@ pub fn on_response_body(body: Option<&Bytes>, end: bool, ctx: &mut RequestCtx) {
         }
     }
     c.body_complete |= end;
+    if end && let Some(outcome) = outcome(ctx) {
+        tokio::spawn(outcome.write());
+    }
 }
 
-/// The end of the request: a complete upstream answer below 500 to a complete payload is
-/// stored for the TTL; anything else (refusals, upstream failures, 5xx, client aborts, bodies
-/// over the cap) releases the key so the client may retry.
+/// Settles the claim now (refusals, upstream failures, a 5xx head, the end of the request):
+/// stored or released, see [`outcome`].
 pub async fn finish(ctx: &mut RequestCtx) {
-    let Some(c) = ctx.idempotency.take() else {
-        return;
-    };
-    let fingerprint = match (&c.fingerprint, &mut ctx.upload) {
+    if let Some(outcome) = outcome(ctx) {
+        outcome.write().await;
+    }
+}
+
+/// A claim's outcome, to write to the store.
+struct Outcome {
+    store: Arc<dyn IdempotencyStore>,
+    key: String,
+    owner: String,
+    /// The record to store and its TTL; `None`: release the key.
+    record: Option<(String, u64)>,
+}
+
+impl Outcome {
+    async fn write(self) {
+        let written = match &self.record {
+            Some((record, ttl)) => {
+                self.store
+                    .replace(&self.key, &self.owner, record, *ttl)
+                    .await
+            }
+            None => self.store.release(&self.key, &self.owner).await,
+        };
+        if let Err(e) = written {
+            tracing::error!("{e} (idempotency)");
+        }
+    }
+}
+
+/// Takes the claim: a complete upstream answer below 500 to a complete payload is stored for
+/// the TTL; anything else (refusals, upstream failures, 5xx, client aborts, bodies over the
+/// cap) releases the key so the client may retry.
+fn outcome(ctx: &mut RequestCtx) -> Option<Outcome> {
+    let c = ctx.idempotency.take()?;
+    let fingerprint = match (&c.fingerprint, &ctx.upload) {
         (Some(fp), _) => Some(fp.clone()),
-        (None, Some(upload)) => upload.fingerprint(c.base.clone()).await.ok(),
+        // Complete uploads have settled their digests before their last bytes were released.
+        (None, Some(upload)) => upload.inspector().fingerprint(c.base.clone()),
         (None, None) => None,
     };
-    let stored = match (c.response, fingerprint) {
+    let record = match (c.response, fingerprint) {
         (Some(mut response), Some(fingerprint))
             if ctx.rejection.is_none()
                 && response.status < 500
@@ -241,9 +295,7 @@ pub async fn finish(ctx: &mut RequestCtx) {
                 fingerprint,
                 response,
             };
-            c.store
-                .replace(&c.key, &c.owner, &record.encode(), c.rules.ttl_ms)
-                .await
+            Some((record.encode(), c.rules.ttl_ms))
         }
         (response, _) => {
             if response.is_some_and(|r| r.status < 500) && c.too_big {
@@ -252,10 +304,13 @@ pub async fn finish(ctx: &mut RequestCtx) {
                     c.rules.max_response_bytes
                 );
             }
-            c.store.release(&c.key, &c.owner).await
+            None
         }
     };
-    if let Err(e) = stored {
-        tracing::error!("{e} (idempotency)");
-    }
+    Some(Outcome {
+        store: c.store,
+        key: c.key,
+        owner: c.owner,
+        record,
+    })
 }
