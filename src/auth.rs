@@ -51,7 +51,11 @@ pub struct IdentityHeaders {
 /// Who is calling, as verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
+    /// Who the credential names: the JWT's `sub`, `key:<label>` for an API key (labels may repeat).
     pub subject: String,
+    /// The credential's unique identity, the key of everything it owns in the stores: the API
+    /// key's own hash (`key:<sha256>`), the JWT's issuer and subject (`jwt:"iss":"sub"`).
+    pub principal: String,
     /// The subject's own tenant.
     pub tenant: Option<String>,
     /// Organisations the subject may act for.
@@ -62,6 +66,26 @@ pub struct Identity {
     /// API keys by prefix; JWTs are live.
     pub mode: Mode,
     pub key_label: Option<String>,
+}
+
+/// Whether `name` may name a subject, tenant or organisation: not empty, no control character,
+/// and not starting with [`PRINCIPAL_BUCKET`] (that namespace holds callers without a tenant).
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty() && !name.starts_with(PRINCIPAL_BUCKET) && !name.chars().any(char::is_control)
+}
+
+/// The first character of a quota bucket that belongs to a credential without a tenant, so
+/// no tenant's bucket can be named like it.
+pub const PRINCIPAL_BUCKET: char = '~';
+
+impl Identity {
+    /// The quota bucket a request spends from: its tenant's, else the credential's own.
+    pub fn bucket(&self, tenant: Option<&str>) -> String {
+        match tenant {
+            Some(t) => t.to_string(),
+            None => format!("{PRINCIPAL_BUCKET}{}", self.principal),
+        }
+    }
 }
 
 /// A route's scope requirement.

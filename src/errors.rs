@@ -230,14 +230,14 @@ impl ErrorProfile {
                 metric,
                 used,
                 limit,
-            } => {
+            } if facts.details => {
                 error.insert("metric".into(), json!(metric));
                 error.insert(
                     "quotas".into(),
                     json!([{"metric": metric, "used": used, "limit": limit, "cumulative": true}]),
                 );
             }
-            Rejection::RateLimited { metric, .. } => {
+            Rejection::RateLimited { metric, .. } if facts.details => {
                 error.insert("metric".into(), json!(metric));
             }
             _ => {}
@@ -292,7 +292,8 @@ struct Facts<'a> {
     message: String,
     request_id: String,
     rejection: &'a Rejection,
-    /// Whether the gateway's own detail fields (`missing_scopes`, `declared`, `detected`) belong
+    /// Whether the gateway's own detail fields (`missing_scopes`, `declared`, `detected`,
+    /// `metric`, `quotas`) belong
     /// in the body: not when the profile maps the code to the backend's own answer.
     details: bool,
 }

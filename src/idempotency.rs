@@ -1,6 +1,6 @@
 //! Idempotency keys (IETF httpapi `Idempotency-Key` draft) per route: the first response to a
 //! key is stored for a TTL and replayed to repeats without reaching the upstream. A key is
-//! scoped to the route and the caller (its subject); its record lives in the quota store
+//! scoped to the route, the tenant and the credential (never a label or a bare subject); its record lives in the quota store
 //! (memory, or Redis so every instance agrees). See docs/ARCHITECTURE.md, "Idempotency".
 //!
 //! The lifecycle of a key: *claimed* (a pending marker with a lock TTL, atomically, only when
@@ -138,10 +138,12 @@ impl Idempotency {
     }
 }
 
-/// The store key of `key` sent by `subject` on `route` (hashed: any bytes, fixed length).
-pub fn store_key(route: &str, subject: &str, key: &str) -> String {
+/// The store key of `key` sent on `route` by the credential `principal` acting for `bucket`
+/// (its tenant, or its own bucket without one; see `Identity::bucket`). Hashed: any bytes,
+/// fixed length. Two tenants, or two credentials of one tenant, never share a record.
+pub fn store_key(route: &str, bucket: &str, principal: &str, key: &str) -> String {
     let mut h = Sha256::new();
-    for part in [route, subject, key] {
+    for part in [route, bucket, principal, key] {
         h.update((part.len() as u64).to_be_bytes());
         h.update(part.as_bytes());
     }

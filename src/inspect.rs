@@ -257,7 +257,8 @@ impl Inspector {
                     f.size += data.len() as u64;
                     f.hasher.update(data.clone());
                     self.scans.push(&data);
-                    // Bytes the structure check has not been given (it starts with the window).
+                    // Bytes the structure check and the active-content scanner have not been
+                    // given (both start with the window): each byte once, whatever the chunking.
                     let fresh = if f.detected.is_none() {
                         let used = self.sniff_more(&data)?;
                         &data[used..]
@@ -272,7 +273,7 @@ impl Inspector {
                     }
                     if let Some(Part::File(f)) = &mut self.part
                         && let Some(scanner) = &mut f.scanner
-                        && scanner.scan(&data)
+                        && scanner.scan(fresh)
                     {
                         return Err(Rejection::UnsupportedMediaType(format!(
                             "{} with active content (script) is not allowed on this route",

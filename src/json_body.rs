@@ -189,13 +189,27 @@ impl<'de> Visitor<'de> for NoDuplicatesVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NoDuplicates, A::Error> {
         let mut keys = HashSet::new();
         while let Some(k) = map.next_key::<String>()? {
-            if !keys.insert(k.clone()) {
-                return Err(de::Error::custom(format!("duplicate key {k:?}")));
+            // Go's encoding/json and ASP.NET Core match keys without case (the last wins), so
+            // `url` and `URL` are one field to them: keys are compared case-folded (full
+            // Unicode folding covers Go's folds of 'ſ' and the Kelvin sign too).
+            if !keys.insert(fold(&k)) {
+                return Err(de::Error::custom(format!(
+                    "duplicate key {k:?} (keys are compared without case)"
+                )));
             }
             map.next_value::<NoDuplicates>()?;
         }
         Ok(NoDuplicates)
     }
+}
+
+/// `k` case-folded: upper then lower case, so every spelling a case-insensitive parser
+/// takes for one name folds to one string.
+fn fold(k: &str) -> String {
+    k.chars()
+        .flat_map(char::to_uppercase)
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 #[cfg(test)]
@@ -215,6 +229,19 @@ mod tests {
         for (body, code) in [
             (&br#"{"url":"a","url":"b"}"#[..], "bad_request"),
             (br#"{"url":"a","x":{"k":1,"k":2}}"#, "bad_request"),
+            (
+                br#"{"url":"https://192.0.2.10/a.png","URL":"http://169.254.169.254/"}"#,
+                "bad_request",
+            ),
+            (br#"{"url":"a","x":{"Key":1,"kEY":2}}"#, "bad_request"),
+            (
+                "{\"url\":\"a\",\"k\":1,\"\u{212a}\":2}".as_bytes(),
+                "bad_request",
+            ),
+            (
+                "{\"url\":\"a\",\"s\":1,\"\u{17f}\":2}".as_bytes(),
+                "bad_request",
+            ),
             (br#"{"url":"a"} {}"#, "bad_request"),
             (br#"["url"]"#, "bad_request"),
             (br#"{"url":1}"#, "validation_error"),

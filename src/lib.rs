@@ -13,6 +13,7 @@ pub mod errors;
 pub mod idempotency;
 pub mod inspect;
 pub mod json_body;
+pub mod logs;
 pub mod media;
 pub mod metrics;
 pub mod multipart;

@@ -25,7 +25,7 @@ fn load(path: Option<&PathBuf>) -> Result<Config, String> {
 fn start(path: Option<PathBuf>, upgrade: bool) -> ExitCode {
     match load(path.as_ref()) {
         Ok(c) => {
-            init_logs(c.log_json);
+            upload_gateway::logs::init(c.log_json);
             run(Arc::new(c), path, upgrade)
         }
         Err(e) => fail(e),
@@ -124,23 +124,6 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// Logs to stdout, human-readable (colour only on a terminal: no escape codes in files) or one
-/// JSON object per line. pingora's own `log` lines come through the same subscriber.
-fn init_logs(json: bool) {
-    use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,pingora_core=warn,pingora_proxy=warn".into());
-    let logs = tracing_subscriber::fmt().with_env_filter(filter);
-    if json {
-        logs.json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .init();
-    } else {
-        logs.with_ansi(std::io::stdout().is_terminal()).init();
-    }
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let command = match cli.command {
@@ -150,7 +133,7 @@ fn main() -> ExitCode {
         }
         Some(other) => other,
     };
-    init_logs(false);
+    upload_gateway::logs::init(false);
     match command {
         Command::Demo { data_dir } => match upload_gateway::demo::run(&data_dir) {
             Ok(()) => ExitCode::SUCCESS,

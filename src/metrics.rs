@@ -10,6 +10,9 @@ use prometheus::{
 };
 use std::sync::LazyLock;
 
+mod prime;
+pub use prime::{RouteLabels, prime};
+
 struct Families {
     requests: IntCounterVec,
     body_bytes: IntCounterVec,

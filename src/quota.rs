@@ -198,8 +198,8 @@ pub trait QuotaStore: Send + Sync {
     async fn release(&self, tenant: &str, hold: &str) -> Result<(), StoreError>;
     /// Remembers the committed size of an uploaded object (the ledger).
     async fn record_object(&self, tenant: &str, id: &str, size: u64) -> Result<(), StoreError>;
-    /// Gives back a deleted object's size (`reported`, else the ledger's) and one file;
-    /// returns the bytes freed.
+    /// Gives back a deleted object's size (`reported`, else the ledger's) and one file, if the
+    /// tenant's ledger holds the object (nothing otherwise); returns the bytes freed.
     async fn free_object(
         &self,
         tenant: &str,

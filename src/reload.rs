@@ -28,6 +28,7 @@ impl Live {
     /// The first configuration: starts the quota store.
     pub fn start(config: Arc<Config>) -> Result<Shared, String> {
         let quotas = start_quotas(&config, None)?;
+        prime_metrics(&config);
         let idempotency = idempotency_store(quotas.as_ref(), None);
         Ok(Arc::new(ArcSwap::from_pointee(Self {
             config,
@@ -35,6 +36,22 @@ impl Live {
             idempotency,
         })))
     }
+}
+
+/// The routes' and the quota store's metric series, at zero (src/metrics/prime.rs).
+fn prime_metrics(config: &Config) {
+    let routes: Vec<crate::metrics::RouteLabels<'_>> = config
+        .routes
+        .iter()
+        .map(|r| crate::metrics::RouteLabels {
+            route: &r.name,
+            methods: r.methods.iter().map(|m| m.as_str()).collect(),
+            upstream: &r.upstream.name,
+            upload: r.upload.is_some(),
+            scan: r.upload.as_ref().is_some_and(|u| u.scan.is_some()),
+        })
+        .collect();
+    crate::metrics::prime(&routes, config.quotas.is_some());
 }
 
 fn idempotency_store(
@@ -100,6 +117,7 @@ impl Reloader {
         }
         let quotas = start_quotas(&config, old.quotas.as_ref())?;
         let idempotency = idempotency_store(quotas.as_ref(), Some(&old));
+        prime_metrics(&config);
         self.live.store(Arc::new(Live {
             config: Arc::new(config),
             quotas,

@@ -102,16 +102,20 @@ pub fn blocked(ip: IpAddr) -> Option<&'static str> {
     }
 }
 
+/// The IANA IPv4 Special-Purpose Address Registry's ranges that are not globally reachable,
+/// with multicast, reserved and broadcast. Documentation ranges (192.0.2.0/24,
+/// 198.51.100.0/24, 203.0.113.0/24) route nowhere and are what examples use: they pass.
 fn blocked_v4(ip: Ipv4Addr) -> Option<&'static str> {
     let [a, b, c, _] = ip.octets();
     Some(match (a, b, c) {
         (127, _, _) => "loopback",
-        (0, _, _) => "unspecified",
+        (0, _, _) => "unspecified (this network)",
         (10, _, _) | (192, 168, _) => "private",
         (172, 16..=31, _) => "private",
         (169, 254, _) => "link-local or cloud metadata",
         (100, 64..=127, _) => "carrier-grade NAT",
         (192, 0, 0) => "IETF protocol assignment",
+        (192, 88, 99) => "6to4 relay anycast",
         (198, 18..=19, _) => "benchmarking",
         (224..=239, _, _) => "multicast",
         (240..=255, _, _) => "reserved or broadcast",
@@ -119,26 +123,40 @@ fn blocked_v4(ip: Ipv4Addr) -> Option<&'static str> {
     })
 }
 
+/// IPv6: only global unicast (2000::/3) less the registry's special-purpose blocks passes;
+/// every translation prefix is judged by the IPv4 address inside it (IPv4-mapped,
+/// 64:ff9b::/96 NAT64, 2002::/16 6to4) or refused whole where the embedding is not fixed
+/// (local-use NAT64 64:ff9b:1::/48, SIIT ::ffff:0:0:0/96, Teredo within 2001::/23).
+/// Documentation prefixes (2001:db8::/32, 3fff::/20) pass, as their IPv4 twins do.
 fn blocked_v6(ip: Ipv6Addr) -> Option<&'static str> {
     if let Some(v4) = ip.to_ipv4_mapped() {
         return blocked_v4(v4);
     }
     let s = ip.segments();
-    // NAT64 (64:ff9b::/96) reaches the IPv4 address in its last 32 bits.
+    let v4_at = |i: usize| {
+        let [a, b] = s[i].to_be_bytes();
+        let [c, d] = s[i + 1].to_be_bytes();
+        Ipv4Addr::new(a, b, c, d)
+    };
     if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-        let [a, b] = s[6].to_be_bytes();
-        let [c, d] = s[7].to_be_bytes();
-        return blocked_v4(Ipv4Addr::new(a, b, c, d));
+        return blocked_v4(v4_at(6));
+    }
+    if s[0] == 0x2002 {
+        return blocked_v4(v4_at(1)).map(|_| "6to4 address of a blocked IPv4");
     }
     Some(match s[0] {
         _ if ip.is_loopback() => "loopback",
         _ if ip.is_unspecified() => "unspecified",
-        // IPv4-compatible (deprecated) ::a.b.c.d.
+        0 if s[1..4] == [0; 3] && s[4] == 0xffff && s[5] == 0 => "IPv4-translated (SIIT)",
         0 if s[1..6] == [0; 5] => "IPv4-compatible",
+        0x64 if s[1] == 0xff9b && s[2] == 1 => "local-use NAT64",
         0xfe80..=0xfebf => "link-local",
+        0xfec0..=0xfeff => "site-local",
         0xfc00..=0xfdff => "unique local (private)",
         0xff00..=0xffff => "multicast",
-        _ => return None,
+        0x2001 if s[1] < 0x0200 => "IETF special-purpose (2001::/23, Teredo included)",
+        0x2000..=0x3fff => return None,
+        _ => "not global unicast",
     })
 }
 

@@ -429,3 +429,43 @@ fn organisation_header_and_spoofed_identity() {
         "spoofed identity never reaches the upstream"
     );
 }
+
+/// A WSGI, CGI, Rack or PHP backend reads `X_Auth_Tenant` as `HTTP_X_AUTH_TENANT`: every
+/// spelling of a header the gateway vouches for is removed, on authenticated and public routes.
+#[test]
+fn identity_headers_in_every_spelling_never_reach_the_backend() {
+    let e = env();
+    let t = sign(Algorithm::HS256, None, &claims(json!("media:write")));
+    let spoofs = [
+        ("X_Auth_Tenant", "victimOrg"),
+        ("x_auth_subject", "admin"),
+        ("X-AUTH_SCOPES", "everything"),
+        ("x_auth_mode", "live"),
+        ("X_Auth_Key_Label", "root"),
+        ("x_request_id", "forged"),
+        ("X_Upload_Detected_Type", "image/png"),
+        ("Soku_Api_Key", "so_live_forged"),
+    ];
+    let with_spoofs = |mut r: Request| {
+        for (k, v) in spoofs {
+            r = r.header(k, v);
+        }
+        r
+    };
+    let resp = with_spoofs(e.gw.request().header("Authorization", &bearer(&t))).form(png_form());
+    assert_eq!(resp.status, 201);
+    let resp = with_spoofs(e.gw.request().method("GET").path("/healthz")).body(b"");
+    assert_eq!(resp.status, 201);
+    for got in e.media.wait_for(2) {
+        let leaked: Vec<_> = got
+            .headers
+            .iter()
+            .filter(|(k, _)| k.contains('_'))
+            .collect();
+        assert!(leaked.is_empty(), "{} forwarded {leaked:?}", got.path);
+        assert_ne!(got.header("x-request-id"), Some("forged"));
+    }
+    let got = e.media.received();
+    assert_eq!(got[0].header("x-auth-tenant"), Some("org_a"));
+    assert_eq!(got[1].header("x-auth-tenant"), None);
+}

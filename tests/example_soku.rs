@@ -94,6 +94,8 @@ fn soku_remote_media() {
         r#"{}"#,
         r#"{"url": 5}"#,
         r#"{"url":"http://192.0.2.1/","url":"http://127.0.0.1/"}"#,
+        // Go's encoding/json and ASP.NET Core read `URL` as `url` (the last wins).
+        r#"{"url":"https://192.0.2.10/a.png","URL":"http://169.254.169.254/latest/meta-data/"}"#,
         "not json",
     ] {
         error(

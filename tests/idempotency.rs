@@ -362,3 +362,70 @@ fn two_instances_on_one_redis_agree() {
         "only the unkeyed upload reached the backend"
     );
 }
+
+/// Two keys with one label in two tenants, and one key acting for its two organisations: the
+/// same `Idempotency-Key` and payload is a record of each tenant and credential, never a replay
+/// of another's answer (sent and derived keys; memory and Redis stores).
+fn tenants_never_share_records(quotas: &str) {
+    let make = upload_gateway::auth::keys::generate;
+    let (a, ea) = make("so_live_", "shared", Some("orgA"), &[]);
+    let (b, eb) = make("so_live_", "shared", Some("orgB"), &[]);
+    let (c, ec) = make("so_live_", "multi", Some("orgC"), &[]);
+    let entries = format!("{ea}\n{eb}\n{ec}orgs = [\"orgA\", \"orgB\"]\n");
+    let up = RecordingUpstream::start();
+    let s = start(&up, quotas, Some((&[a.clone(), b.clone()], &entries)));
+    let body = r#"{"url":"http://192.0.2.7/a.mp4"}"#;
+    let as_org = |cred: &str, org: Option<&str>, key: Option<&str>| {
+        let mut r = Request::new(s.gw.addr)
+            .path("/v1/media")
+            .header("Authorization", &format!("Bearer {cred}"))
+            .header("Content-Type", "application/json");
+        if let Some(o) = org {
+            r = r.header("X-Organization-Id", o);
+        }
+        if let Some(k) = key {
+            r = r.header("Idempotency-Key", k);
+        }
+        r.body(body.as_bytes())
+    };
+    let mut seen = 0;
+    for key in [Some("order-1001"), None] {
+        let first = as_org(&a, None, key);
+        assert_eq!(first.status, 201);
+        let other_tenant = as_org(&b, None, key);
+        assert_eq!(other_tenant.status, 201, "{key:?}");
+        assert_eq!(other_tenant.header("idempotent-replayed"), None, "{key:?}");
+        assert_ne!(other_tenant.body, first.body);
+        // One key switching organisations, and the same organisation through another key.
+        let c_for_a = as_org(&c, Some("orgA"), key);
+        assert_eq!(c_for_a.header("idempotent-replayed"), None, "{key:?}");
+        let c_for_b = as_org(&c, Some("orgB"), key);
+        assert_eq!(c_for_b.header("idempotent-replayed"), None, "{key:?}");
+        seen += 4;
+        let got = up.wait_for(seen);
+        let tenants: Vec<_> = got[seen - 4..]
+            .iter()
+            .map(|r| r.header("x-auth-tenant").unwrap_or("-").to_string())
+            .collect();
+        assert_eq!(tenants, ["orgA", "orgB", "orgA", "orgB"], "{key:?}");
+        // Each still replays its own answer.
+        replayed(&c_for_b, &as_org(&c, Some("orgB"), key));
+        replayed(&first, &as_org(&a, None, key));
+    }
+    assert_eq!(up.received().len(), seen);
+}
+
+#[test]
+fn tenants_never_share_records_in_memory() {
+    tenants_never_share_records("");
+}
+
+#[test]
+fn tenants_never_share_records_in_redis() {
+    let redis = Redis::start();
+    tenants_never_share_records(&format!(
+        "[quotas]\nstore = \"redis\"\nredis_url = \"{}\"\nkey_prefix = \"idem-iso\"\n\
+         default_tier = \"free\"\n[quotas.tiers.free]\n",
+        redis.url()
+    ));
+}

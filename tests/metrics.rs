@@ -82,6 +82,17 @@ fn metrics_count_a_scripted_mix_exactly_and_pass_promtool() {
     );
     post(form).assert_error(415, "content_mismatch");
 
+    // A request is counted as it finishes, just after its answer: wait for all seven.
+    let counted = |m: &str| -> f64 {
+        m.lines()
+            .filter(|l| l.starts_with("upload_gateway_requests_total{"))
+            .map(|l| l.rsplit_once(' ').unwrap().1.parse::<f64>().unwrap())
+            .sum()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while counted(&scrape(admin)) < 7.0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let m = scrape(admin);
     let series = |s: &str| value(&m, s);
     let req = |code: &str, method: &str, route: &str, status: u16| {

@@ -88,6 +88,19 @@ fn upload_then_delete_gives_storage_and_the_file_back() {
         .body(b"");
     assert_eq!(d.status, 201);
     assert_eq!(gw.used("deleter", "storage_bytes"), (PNG_LEN, 0));
+    // Ids the ledger never recorded give nothing back (backends answer 2xx to those too).
+    for _ in 0..3 {
+        let d = gw
+            .gw
+            .request()
+            .method("DELETE")
+            .path("/media/does-not-exist")
+            .header("Authorization", &format!("Bearer {w}"))
+            .body(b"");
+        assert_eq!(d.status, 201);
+    }
+    assert_eq!(gw.used("deleter", "file_count"), (1, 0));
+    assert_eq!(gw.used("deleter", "storage_bytes"), (PNG_LEN, 0));
     let d = gw
         .gw
         .request()
@@ -279,4 +292,58 @@ fn operators_read_set_and_list_usage_with_the_admin_token() {
         .map(|t| t["tenant"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["acme"]);
+}
+
+/// Tenant names with spaces, non-ASCII letters or `/` are read and reconciled through the
+/// percent-encoded path, and the figure is the one the tenant's own uploads spend.
+#[test]
+fn the_admin_usage_path_is_percent_decoded() {
+    let upstream = RecordingUpstream::start();
+    let gw = memory(&upstream, 100_000);
+    let tenant = "Café Noir/Paris";
+    assert_eq!(
+        gw.upload(&token(tenant, "media:write", None), "").status,
+        201
+    );
+    let path = "/usage/Caf%C3%A9%20Noir%2FParis";
+    let r = Request::new(gw.admin)
+        .method("PUT")
+        .path(path)
+        .header("Authorization", &format!("Bearer {ADMIN_TOKEN}"))
+        .body(br#"{"file_count":5}"#);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let u = gw.usage("Caf%C3%A9%20Noir%2FParis");
+    assert_eq!(u["tenant"], tenant);
+    let files = u["quotas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["metric"] == "file_count");
+    assert_eq!(files.unwrap()["used"], 5);
+    let storage = u["quotas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["metric"] == "storage_bytes");
+    assert_eq!(storage.unwrap()["used"], PNG_LEN);
+}
+
+/// Every answer of a limited route carries the RateLimit headers: a `quota_exceeded` refusal
+/// (which counts no window) too.
+#[test]
+fn quota_refusals_carry_the_rate_limit_headers() {
+    let upstream = RecordingUpstream::start();
+    let gw = memory(&upstream, 1_000_000);
+    let t = token("metered-org", "media:write", Some("metered"));
+    let r = gw.upload(&t, "");
+    r.assert_error(429, "quota_exceeded");
+    assert_eq!(
+        r.header("ratelimit-policy"),
+        Some("\"requests\";q=50;w=60"),
+        "{:?}",
+        r.headers
+    );
+    let state = r.header("ratelimit").unwrap();
+    assert!(state.starts_with("\"requests\";r="), "{state}");
+    upstream.assert_untouched();
 }

@@ -128,7 +128,14 @@ async fn follows_the_rules(store: &dyn QuotaStore, tenant: &str) {
     // The ledger, deletes and reconciliation.
     store.record_object(tenant, "obj-1", 650).await.unwrap();
     assert_eq!(store.free_object(tenant, "obj-1", None).await.unwrap(), 650);
+    let files = store.usage(tenant, &[], t0).await.unwrap().file_count;
     assert_eq!(store.free_object(tenant, "obj-1", None).await.unwrap(), 0);
+    assert_eq!(
+        store.free_object(tenant, "never", Some(9)).await.unwrap(),
+        0
+    );
+    let u = store.usage(tenant, &[], t0).await.unwrap();
+    assert_eq!(u.file_count, files, "only ledger entries are freed");
     store
         .set_usage(tenant, Some(12_345_678_901_234), Some(3))
         .await

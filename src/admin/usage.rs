@@ -57,7 +57,16 @@ fn error(code: &str, message: impl Into<String>) -> Value {
 async fn answer(s: &mut ServerSession, q: &Quotas) -> (u16, Value) {
     let path = s.req_header().uri.path().to_string();
     let method = s.req_header().method.clone();
-    let result = match (path.strip_prefix("/usage/"), method) {
+    // Tenant names hold any printable character: the path segment is percent-decoded, and
+    // one that does not decode to UTF-8 names no tenant.
+    let tenant = match path.strip_prefix("/usage/") {
+        Some(raw) => match percent_encoding::percent_decode_str(raw).decode_utf8() {
+            Ok(t) => Some(t.into_owned()),
+            Err(_) => return (400, error("bad_request", "the tenant is not UTF-8")),
+        },
+        None => None,
+    };
+    let result = match (tenant.as_deref(), method) {
         (None, Method::GET) => {
             let over = s
                 .req_header()
@@ -70,12 +79,11 @@ async fn answer(s: &mut ServerSession, q: &Quotas) -> (u16, Value) {
         }
         (Some(tenant), Method::GET) if !tenant.is_empty() => read(q, tenant).await,
         (Some(tenant), Method::PUT) if !tenant.is_empty() => {
-            let tenant = tenant.to_string();
             match read_body(s)
                 .await
                 .and_then(|b| serde_json::from_slice(&b).ok())
             {
-                Some(v) => set(q, &tenant, &v).await,
+                Some(v) => set(q, tenant, &v).await,
                 None => return (400, error("bad_request", "expected a small JSON object")),
             }
         }

@@ -114,32 +114,56 @@ impl JwtVerifier {
         let mut last = unauthorized("bad signature");
         for key in usable {
             match jsonwebtoken::decode::<Value>(token, &key.key, &validation) {
-                Ok(data) => return Ok(self.identity(&data.claims)),
+                Ok(data) => return self.identity(&data.claims),
                 Err(e) => last = unauthorized(describe(e.kind())),
             }
         }
         Err(last)
     }
 
-    fn identity(&self, claims: &Value) -> Identity {
+    /// The identity the claims name. A token without a usable subject, or with an empty or
+    /// control-character subject, tenant or organisation, is refused: such callers would share
+    /// one record in every store.
+    fn identity(&self, claims: &Value) -> Result<Identity, Rejection> {
         let scopes = match &self.scope_claim {
             Some(c) => strings(&claims[c.as_str()]),
             None if claims.get("scope").is_some() => strings(&claims["scope"]),
             None => strings(&claims["scp"]),
         };
-        Identity {
-            subject: claims["sub"].as_str().unwrap_or_default().to_string(),
-            tenant: claims[self.tenant_claim.as_str()]
-                .as_str()
-                .map(str::to_string),
-            orgs: strings(&claims[self.orgs_claim.as_str()]),
+        let subject = match claims.get("sub") {
+            Some(Value::String(s)) if super::valid_name(s) => s.clone(),
+            _ => return Err(unauthorized("the token has no usable subject (sub)")),
+        };
+        let tenant = match claims.get(self.tenant_claim.as_str()) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(t)) if super::valid_name(t) => Some(t.clone()),
+            Some(_) => {
+                return Err(unauthorized(&format!(
+                    "the token's {} claim is not a usable organisation name",
+                    self.tenant_claim
+                )));
+            }
+        };
+        let orgs = strings(&claims[self.orgs_claim.as_str()]);
+        if orgs.iter().any(|o| !super::valid_name(o)) {
+            return Err(unauthorized(&format!(
+                "the token's {} claim holds an unusable organisation name",
+                self.orgs_claim
+            )));
+        }
+        let issuer = claims["iss"].as_str().unwrap_or_default();
+        Ok(Identity {
+            principal: format!("jwt:{issuer:?}:{subject:?}"),
+            subject,
+            tenant,
+            orgs,
             tier: claims[self.tier_claim.as_str()]
                 .as_str()
                 .map(str::to_string),
             scopes,
             mode: Mode::Live,
             key_label: None,
-        }
+        })
     }
 }
 

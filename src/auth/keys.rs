@@ -57,6 +57,21 @@ impl ApiKeys {
             let Some(hash) = raw else {
                 return Err(format!("keys[{i}].sha256 must be 64 hex characters"));
             };
+            for (what, name) in k
+                .tenant
+                .iter()
+                .map(|t| ("tenant", t))
+                .chain(k.orgs.iter().map(|o| ("orgs", o)))
+                .chain([("label", &k.label)])
+            {
+                if !super::valid_name(name) {
+                    return Err(format!(
+                        "keys[{i}].{what}: {name:?} must be non-empty, without control \
+                         characters, and not start with '{}'",
+                        super::PRINCIPAL_BUCKET
+                    ));
+                }
+            }
             if let Some(st) = &k.status
                 && st != "active"
                 && st != "disabled"
@@ -105,6 +120,7 @@ impl ApiKeys {
         }
         Ok(Identity {
             subject: format!("key:{}", entry.label),
+            principal: format!("key:{}", hex::encode(hash)),
             tenant: entry.tenant.clone(),
             orgs: entry.orgs.clone(),
             tier: entry.tier.clone(),
@@ -172,6 +188,29 @@ mod tests {
         assert_eq!(keys.verify(&key, 0).unwrap().tier.as_deref(), Some("pro"));
         let plain = ApiKeys::parse(&entry, prefixes()).unwrap();
         assert_eq!(plain.verify(&key, 0).unwrap().tier, None);
+    }
+
+    #[test]
+    fn a_key_is_its_own_principal_whatever_its_label() {
+        let (a, ea) = generate("so_live_", "shared", Some("orgA"), &[]);
+        let (b, eb) = generate("so_live_", "shared", Some("orgB"), &[]);
+        let keys = ApiKeys::parse(&format!("{ea}{eb}"), prefixes()).unwrap();
+        let (ia, ib) = (keys.verify(&a, 0).unwrap(), keys.verify(&b, 0).unwrap());
+        assert_eq!(ia.subject, ib.subject);
+        assert_ne!(ia.principal, ib.principal);
+        assert!(ia.principal.starts_with("key:") && ia.principal.len() == 4 + 64);
+    }
+
+    #[test]
+    fn empty_control_or_reserved_names_are_refused_in_the_keys_file() {
+        for bad in ["\"\"", "\"org\\n1\"", "\"~org\""] {
+            let (_, entry) = generate("so_live_", "k", None, &[]);
+            let text = format!("{entry}tenant = {bad}\n");
+            let err = ApiKeys::parse(&text, prefixes()).err().unwrap();
+            assert!(err.contains("keys[0].tenant"), "{err}");
+        }
+        let (_, entry) = generate("so_live_", "", None, &[]);
+        assert!(ApiKeys::parse(&entry, prefixes()).is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@ use super::*;
 fn id(scopes: &[&str], tenant: Option<&str>, orgs: &[&str]) -> Identity {
     Identity {
         subject: "u1".into(),
+        principal: "jwt:\"\":\"u1\"".into(),
         tenant: tenant.map(str::to_string),
         orgs: orgs.iter().map(|s| s.to_string()).collect(),
         tier: None,
@@ -116,8 +117,10 @@ fn config_errors_name_the_key() {
 /// An authenticator with HS256 JWTs and unprefixed API keys (`api_key_prefixes = { "" =
 /// "live" }`), as media-library-style APIs issue them; returns it and a valid key.
 fn unprefixed_keys_and_jwts(status: &str) -> (Authenticator, String) {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!(
-        "ugw-auth-unprefixed-{status}-{}",
+        "ugw-auth-unprefixed-{status}-{}-{n}",
         std::process::id()
     ));
     std::fs::create_dir_all(&dir).unwrap();
@@ -183,4 +186,49 @@ fn a_disabled_key_is_forbidden_not_unknown() {
         a.authenticate(&key, 0),
         Err(Rejection::Forbidden { message, .. }) if message == "this API key is disabled"
     ));
+}
+
+fn hs256(claims: &serde_json::Value) -> String {
+    let secret = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/keys/hs256.secret"
+    ))
+    .unwrap();
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.trim_ascii()),
+    )
+    .unwrap()
+}
+
+#[test]
+fn tokens_without_a_usable_identity_are_refused() {
+    let (a, _) = unprefixed_keys_and_jwts("active");
+    let exp = 4_000_000_000u64;
+    for bad in [
+        serde_json::json!({"exp": exp, "org_id": "orgA"}),
+        serde_json::json!({"sub": 7, "exp": exp}),
+        serde_json::json!({"sub": "", "exp": exp}),
+        serde_json::json!({"sub": "a\u{7}b", "exp": exp}),
+        serde_json::json!({"sub": "u1", "org_id": "", "exp": exp}),
+        serde_json::json!({"sub": "u1", "org_id": "org\nA", "exp": exp}),
+        serde_json::json!({"sub": "u1", "org_id": "~jwt:x", "exp": exp}),
+        serde_json::json!({"sub": "u1", "org_id": 5, "exp": exp}),
+        serde_json::json!({"sub": "u1", "orgs": ["ok", ""], "exp": exp}),
+    ] {
+        assert!(
+            matches!(
+                a.authenticate(&hs256(&bad), 0),
+                Err(Rejection::Unauthorized(_))
+            ),
+            "{bad}"
+        );
+    }
+    let ok = a
+        .authenticate(&hs256(&serde_json::json!({"sub": "u1", "exp": exp})), 0)
+        .unwrap();
+    assert_eq!(ok.principal, r#"jwt:"":"u1""#);
+    assert_eq!(ok.bucket(None), r#"~jwt:"":"u1""#);
+    assert_eq!(ok.bucket(Some("u1")), "u1");
 }

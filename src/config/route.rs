@@ -181,6 +181,13 @@ impl Route {
         });
         let idempotency = r.idempotency.as_ref().and_then(|i| {
             let at = format!("{at}.idempotency");
+            if r.public || !has_auth {
+                errors.push(
+                    at.clone(),
+                    "a key is kept per tenant and credential: idempotency needs [auth] and a \
+                     non-public route",
+                );
+            }
             if i.derive && r.upload.is_some() {
                 errors.push(
                     format!("{at}.derive"),

@@ -59,6 +59,43 @@ message = "file content does not match its declared type"
 }
 
 #[test]
+fn every_mapped_code_carries_only_the_profiles_fields() {
+    let p = profile(
+        r#"
+request_id_field = ""
+[codes.rate_limited]
+code = "rate_limit_exceeded"
+message = "Too many requests."
+[codes.quota_exceeded]
+code = "quota_exceeded"
+message = "Quota exceeded."
+[codes.forbidden]
+code = "forbidden"
+message = "No."
+"#,
+    );
+    for r in [
+        Rejection::RateLimited {
+            metric: "requests",
+            retry_after_secs: 3,
+        },
+        Rejection::QuotaExceeded {
+            metric: "storage_bytes",
+            used: 1,
+            limit: 2,
+        },
+        Rejection::Forbidden {
+            message: "missing".into(),
+            missing_scopes: vec!["media:write".into()],
+        },
+    ] {
+        let v = body(&p.render(&r, ID));
+        let keys: Vec<&String> = v["error"].as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["code", "message"], "{}", r.code());
+    }
+}
+
+#[test]
 fn flat_is_a_string() {
     let p =
         profile("format = \"flat\"\n[codes.too_large]\nstatus = 400\nmessage = \"File too large\"");

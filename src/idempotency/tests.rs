@@ -48,7 +48,19 @@ fn config_defaults_and_errors() {
 
 #[test]
 fn store_keys_and_fingerprints_do_not_collide_across_parts() {
-    assert_ne!(store_key("r", "ab", "c"), store_key("r", "a", "bc"));
+    assert_ne!(
+        store_key("r", "t", "ab", "c"),
+        store_key("r", "t", "a", "bc")
+    );
+    // The same key from two tenants, or from two credentials of one tenant, is two records.
+    assert_ne!(
+        store_key("r", "orgA", "key:1", "k"),
+        store_key("r", "orgB", "key:1", "k")
+    );
+    assert_ne!(
+        store_key("r", "orgA", "key:1", "k"),
+        store_key("r", "orgA", "key:2", "k")
+    );
     let fp = |parts: &[&[u8]]| {
         let mut f = Fingerprint::of_request("POST", "/m");
         parts.iter().for_each(|p| f.add(p));

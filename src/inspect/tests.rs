@@ -150,6 +150,68 @@ proptest! {
     }
 }
 
+/// An SVG whose bytes around the end of the sniff window (64 KiB, the default) would
+/// read as an `on…=` handler if the window's tail were scanned twice: `a= b on` + `c`, where
+/// `a= b on` + `a= b on` + `c` holds ` ona=`.
+fn svg_with_a_seam_at_the_window() -> Vec<u8> {
+    let mut svg = b"<svg xmlns=\"http://www.w3.org/2000/svg\"><text>".to_vec();
+    let marker = b"a= b on";
+    while svg.len() < 64 * 1024 - marker.len() {
+        svg.push(b'x');
+    }
+    svg.extend_from_slice(marker);
+    svg.extend_from_slice(b"c</text></svg>");
+    svg
+}
+
+proptest! {
+    /// Every split of a markup body gives the same verdict: a harmless SVG is accepted, one with
+    /// a script refused, however it is chunked.
+    #[test]
+    fn any_chunking_gives_the_same_markup_verdict(cuts in proptest::collection::vec(0usize..70_000, 0..12)) {
+        let clean = svg_with_a_seam_at_the_window();
+        let body = Form::new("b0undary").file("file", "a.svg", "image/svg+xml", &clean).finish();
+        let files = run(policy(""), &body, &cuts).unwrap();
+        prop_assert_eq!(files[0].content_type.as_str(), "image/svg+xml");
+        let mut scripted = clean.clone();
+        scripted.splice(clean.len() - 6.., b"<script>x()</script></svg>".iter().copied());
+        let body = Form::new("b0undary").file("file", "a.svg", "image/svg+xml", &scripted).finish();
+        prop_assert!(matches!(run(policy(""), &body, &cuts), Err(Rejection::UnsupportedMediaType(_))));
+        let html = b"<!doctype html><html><body>".iter().chain(&clean[..]).copied().collect::<Vec<u8>>();
+        let body = Form::new("b0undary").file("file", "a.svg", "image/svg+xml", &html).finish();
+        let whole = run(policy(""), &body, &[]).map_err(|e| e.code());
+        prop_assert_eq!(run(policy(""), &body, &cuts).map_err(|e| e.code()), whole);
+    }
+}
+
+#[test]
+fn a_harmless_svg_is_accepted_wherever_it_is_cut() {
+    let body = Form::new("b0undary")
+        .file(
+            "file",
+            "a.svg",
+            "image/svg+xml",
+            &svg_with_a_seam_at_the_window(),
+        )
+        .finish();
+    let at = memchr::memmem::find(&body, b"a= b on").unwrap();
+    // A chunk starting at the marker, after the window's tail that ends with it.
+    for cuts in [
+        vec![],
+        vec![at],
+        vec![at - 1],
+        vec![100, at],
+        vec![at, at + 7],
+    ] {
+        let files = run(policy(""), &body, &cuts);
+        assert_eq!(
+            files.map(|f| f[0].content_type.clone()),
+            Ok("image/svg+xml".to_string()),
+            "{cuts:?}"
+        );
+    }
+}
+
 #[test]
 fn script_after_the_sniff_window_is_still_found() {
     let p = policy("");

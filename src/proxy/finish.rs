@@ -52,37 +52,6 @@ pub fn outcome(ctx: &RequestCtx, e: Option<&Error>, status: u16) -> &'static str
     }
 }
 
-/// Each file as `field:filename:detected type:size:sha256`, and `:WxH` for an image whose
-/// dimensions a structure check read, and `:scan=VERDICT` on scanning routes (the signature
-/// of an infected file); comma-separated (`-` when none).
-fn describe(files: &[crate::inspect::FileReport]) -> String {
-    if files.is_empty() {
-        return "-".into();
-    }
-    files
-        .iter()
-        .map(|f| {
-            let dims = f
-                .dimensions
-                .map_or(String::new(), |(w, h)| format!(":{w}x{h}"));
-            let scan = match &f.scan {
-                Some(crate::scan::Verdict::Infected(sig)) => format!(":scan=infected({sig})"),
-                Some(v) => format!(":scan={}", v.as_str()),
-                None => String::new(),
-            };
-            format!(
-                "{}:{}:{}:{}:{}{dims}{scan}",
-                f.field,
-                f.filename.as_deref().unwrap_or(""),
-                f.content_type,
-                f.size,
-                f.sha256
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
 /// Records the finished request's outcome.
 pub fn record(session: &Session, e: Option<&Error>, ctx: &RequestCtx) {
     let status = session
@@ -131,7 +100,7 @@ pub fn record(session: &Session, e: Option<&Error>, ctx: &RequestCtx) {
         phase = refused_in.unwrap_or("-"),
         body_bytes,
         upstream_status = ctx.upstream_status.unwrap_or(0),
-        files = %describe(files),
+        files = %crate::logs::describe_files(files),
         error = e.map(|e| e.to_string()).unwrap_or_default(),
         elapsed_ms = (seconds * 1000.0) as u64,
         "request finished"

@@ -101,12 +101,34 @@ fn internal(e: impl std::fmt::Display) -> Box<pingora::Error> {
     pingora::Error::explain(pingora::ErrorType::InternalError, e.to_string())
 }
 
+/// A header name as a backend may read it: CGI, WSGI, Rack and PHP turn `-` into `_` and
+/// fold case, so `X_Auth_Tenant` and `x-auth-tenant` are one name to them.
+fn spelled_as(name: &str) -> String {
+    name.to_ascii_lowercase().replace('_', "-")
+}
+
+/// Removes every header whose name is one of `owned` in any spelling a backend might read
+/// (case, `_` for `-`), except the exact name `keep`. The gateway vouches for these headers.
+pub fn remove_every_spelling(up: &mut RequestHeader, owned: &[&str], keep: Option<&str>) {
+    let owned: Vec<String> = owned.iter().map(|n| spelled_as(n)).collect();
+    let doomed: Vec<String> = up
+        .headers
+        .keys()
+        .map(|n| n.as_str())
+        .filter(|n| Some(*n) != keep && owned.contains(&spelled_as(n)))
+        .map(str::to_string)
+        .collect();
+    for name in doomed {
+        up.remove_header(name.as_str());
+    }
+}
+
 /// Rewrites the request sent upstream.
 pub fn to_upstream(up: &mut RequestHeader, ctx: &RequestCtx) -> pingora::Result<()> {
     up.remove_header("expect");
-    for h in GATEWAY_UPSTREAM_HEADERS {
-        up.remove_header(*h);
-    }
+    let mut owned = GATEWAY_UPSTREAM_HEADERS.to_vec();
+    owned.extend([request_id::HEADER, crate::trace::HEADER]);
+    remove_every_spelling(up, &owned, None);
     up.insert_header(request_id::HEADER, ctx.request_id.as_str())?;
     up.insert_header(crate::trace::HEADER, ctx.trace.header_value())?;
     if ctx.route.as_ref().is_some_and(|r| r.verdict.is_some()) && ctx.upload.is_some() {

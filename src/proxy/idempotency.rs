@@ -60,6 +60,13 @@ pub async fn begin(
     let Some(rules) = route.idempotency.clone() else {
         return Ok(false);
     };
+    // Without a verified credential there is nobody to scope a record to: nothing is stored
+    // (config refuses idempotency on routes without auth).
+    let Some(identity) = ctx.identity.as_ref() else {
+        return Ok(false);
+    };
+    let bucket = identity.bucket(ctx.tenant.as_deref());
+    let principal = identity.principal.clone();
     let req = session.req_header();
     let sent: Vec<&[u8]> = req
         .headers
@@ -90,8 +97,7 @@ pub async fn begin(
         (None, Some(fp)) if rules.derive => idempotency::derived_key(fp),
         (None, _) => return Ok(false),
     };
-    let subject = ctx.identity.as_ref().map_or("-", |i| i.subject.as_str());
-    let store_key = idempotency::store_key(&route.name, subject, &key);
+    let store_key = idempotency::store_key(&route.name, &bucket, &principal, &key);
     let owner = Record::Pending {
         owner: hex::encode(rand::random::<[u8; 16]>()),
     }

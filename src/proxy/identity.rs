@@ -86,18 +86,19 @@ pub fn to_upstream(
     auth: &Authenticator,
     ctx: &RequestCtx,
 ) -> pingora::Result<()> {
-    for name in auth.identity_header_names() {
-        up.remove_header(name);
-    }
     let verified = match (&ctx.route, &ctx.identity) {
         (Some(route), Some(_)) if !auth.strip_credential => Some(credential_header(auth, route)),
         _ => None,
     };
-    for name in &auth.credential_headers {
-        if Some(name) != verified {
-            up.remove_header(name);
-        }
-    }
+    // Every spelling of an identity or credential header goes (`X_Auth_Tenant` reaches a WSGI
+    // backend as HTTP_X_AUTH_TENANT), but the exact credential header the route verified.
+    let owned: Vec<&str> = auth
+        .identity_header_names()
+        .into_iter()
+        .chain(&auth.credential_headers)
+        .map(HeaderName::as_str)
+        .collect();
+    super::headers::remove_every_spelling(up, &owned, verified.map(HeaderName::as_str));
     let Some(id) = &ctx.identity else {
         return Ok(());
     };

@@ -57,10 +57,7 @@ pub async fn reserve(
     let Some(identity) = ctx.identity.as_ref().filter(|_| route.quota.enabled) else {
         return Ok(());
     };
-    let tenant = ctx
-        .tenant
-        .clone()
-        .unwrap_or_else(|| identity.subject.clone());
+    let tenant = identity.bucket(ctx.tenant.as_deref());
     let tier = quotas
         .settings
         .tier_of(&tenant, identity.tier.as_deref())
@@ -94,7 +91,11 @@ pub async fn reserve(
         body: Vec::new(),
     };
     let result = call(&hold, &ask).await;
+    let exceeded = matches!(result, Ok(Verdict::Exceeded { .. }));
     let granted = decide(&mut hold, result);
+    if exceeded {
+        current_windows(&mut hold).await;
+    }
     // A refused first reservation holds nothing; neither does one that only counted a request.
     hold.settled = granted.is_err() || !upload;
     ctx.quota = Some(hold);
@@ -107,6 +108,34 @@ async fn call(h: &QuotaHold, ask: &Ask) -> Result<Verdict, quota::StoreError> {
         .store
         .reserve(&h.tenant, &h.limits, ask, quota::now_ms(), ttl)
         .await
+}
+
+/// A cumulative quota refusal counts no window, so the store's answer names none: the windows'
+/// current state is read for the `RateLimit` headers every answer of a limited route carries.
+async fn current_windows(h: &mut QuotaHold) {
+    if h.limits.windows.is_empty() {
+        return;
+    }
+    let now = quota::now_ms();
+    let Ok(usage) = h
+        .quotas
+        .store
+        .usage(&h.tenant, &h.limits.windows, now)
+        .await
+    else {
+        return;
+    };
+    h.windows = h
+        .limits
+        .windows
+        .iter()
+        .zip(usage.windows)
+        .map(|(w, count)| WindowState {
+            window: w.clone(),
+            remaining: w.limit.saturating_sub(count),
+            reset_secs: w.remaining_ms(now).div_ceil(1000),
+        })
+        .collect();
 }
 
 /// Applies a store answer to the hold: granted (windows kept for the headers), refused, or the
@@ -177,6 +206,9 @@ pub async fn grow(ctx: &mut RequestCtx) -> Result<(), Rejection> {
         result = call(h, &ask).await;
     }
     let granted = matches!(result, Ok(Verdict::Granted(_)));
+    if matches!(result, Ok(Verdict::Exceeded { .. })) {
+        current_windows(h).await;
+    }
     decide(h, result)?;
     if granted {
         h.held_storage += ask.storage;

@@ -27,7 +27,7 @@ pub async fn serve(
     };
     let (id, tenant) =
         identity::authorize_with(auth, &auth.credential_header, &scopes, session.req_header())?;
-    let tenant = tenant.unwrap_or_else(|| id.subject.clone());
+    let tenant = id.bucket(tenant.as_deref());
     ctx.span.record("tenant", tenant.as_str());
     let tier = q.settings.tier_of(&tenant, id.tier.as_deref());
     let usage = q

@@ -178,8 +178,12 @@ impl TenantState {
     }
 
     pub fn free_object(&mut self, id: &str, reported: Option<u64>) -> u64 {
-        let known = self.objects.remove(id);
-        let size = reported.or(known).unwrap_or(0);
+        // Only an object this tenant's ledger recorded is freed: many backends answer 2xx to
+        // deleting an id that does not exist, and that must not give a file back.
+        let Some(known) = self.objects.remove(id) else {
+            return 0;
+        };
+        let size = reported.unwrap_or(known);
         self.storage = self.storage.saturating_sub(size);
         self.files = self.files.saturating_sub(1);
         size

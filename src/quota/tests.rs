@@ -121,11 +121,16 @@ fn deleting_gives_back_the_ledger_size_or_the_reported_one() {
     s.commit("h", 300, 1, "free");
     s.commit("h2", 200, 1, "free");
     s.record_object("o1", 300);
+    s.record_object("o2", 200);
     assert_eq!(s.free_object("o1", None), 300);
     assert_eq!(s.free_object("o2", Some(50)), 50);
     let u = s.usage(&[], T0);
     assert_eq!((u.storage_bytes, u.file_count), (150, 0));
-    assert_eq!(s.free_object("unknown", None), 0, "never below zero");
+    s.commit("h3", 10, 1, "free");
+    assert_eq!(s.free_object("unknown", Some(10)), 0, "not in the ledger");
+    assert_eq!(s.free_object("o1", None), 0, "freed once");
+    let u = s.usage(&[], T0);
+    assert_eq!((u.storage_bytes, u.file_count), (160, 1));
 }
 
 #[test]
