@@ -241,6 +241,33 @@ fn h2c_prior_knowledge_gets_the_same_enforcement() {
     assert_eq!(gw.request().path("/media").form(form).status, 201);
 }
 
+/// A refusal decided while the body streams (the image limit crossed past the sniff window)
+/// reaches curl over TLS and HTTP/2 whole: status, code and request id (tests/h2_refusals.rs
+/// covers h2c and the h2 crate).
+#[test]
+fn a_stream_phase_refusal_reaches_curl_over_tls_h2() {
+    let (cert, key) = certificate("h2-stream");
+    let upstream = RecordingUpstream::start();
+    let config = tls_config(&cert, &key).replace("image = 52428800", "image = 4000000");
+    let gw = TestGateway::start_with(&config, upstream.addr);
+    let mut png = fixture("media/photo.png");
+    png.resize(5_000_000, 0);
+    let big = Form::new("tlsboundary").file("file", "big.png", "image/png", &png);
+    let ct = big.content_type();
+    let (status, version, text) = curl_post("--http2", gw.addr.port(), &ct, &big.finish(), &cert);
+    assert_eq!((status, version.as_str()), (413, "2"), "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["error"]["code"], "too_large");
+    assert_eq!(v["error"]["request_id"].as_str().map(str::len), Some(32));
+    let got = upstream.wait_for(1);
+    assert!(!got[0].complete, "the upstream got it whole");
+    // The listener serves the next upload.
+    let (form, _) = png_form();
+    let ct = form.content_type();
+    let (status, _, text) = curl_post("--http2", gw.addr.port(), &ct, &form.finish(), &cert);
+    assert_eq!(status, 201, "{text}");
+}
+
 #[test]
 fn upstream_tls_verifies_the_backend_certificate() {
     // Backend side: a gateway terminating TLS in front of the recording upstream.

@@ -71,8 +71,34 @@ pub async fn rejection(session: &mut Session, ctx: &mut RequestCtx) -> u16 {
     }
     if let Err(e) = session.write_response_body(Some(body.into()), true).await {
         tracing::debug!(request_id = %ctx.request_id, "could not write error body: {e}");
+        return status;
+    }
+    if session.req_header().version == pingora::http::Version::HTTP_2 {
+        linger(session).await;
     }
     status
+}
+
+/// How long, and how many body bytes, an HTTP/2 refusal keeps reading what the client is still
+/// sending (each byte dropped, none forwarded).
+const H2_LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+const H2_LINGER_BYTES: usize = 8 << 20;
+
+/// HTTP/2: the refusal is complete (HEADERS, DATA with END_STREAM), and h2 resets the stream with
+/// `NO_ERROR` when the session ends (RFC 9113 §8.1), which leaves the connection usable. Some
+/// clients still uploading take that reset as a failure and drop the answer (curl before 8.x:
+/// "Stream error in the HTTP/2 framing layer"), so for a moment, as nginx's lingering close does
+/// for HTTP/1.1, the rest of the body is read and dropped: a client that finishes in time ends
+/// the stream itself and reads the refusal. Bounded in time and bytes; never forwarded.
+async fn linger(session: &mut Session) {
+    let deadline = tokio::time::Instant::now() + H2_LINGER;
+    let mut left = H2_LINGER_BYTES;
+    while !session.is_body_done() {
+        match tokio::time::timeout_at(deadline, session.read_request_body()).await {
+            Ok(Ok(Some(chunk))) if chunk.len() <= left => left -= chunk.len(),
+            _ => break,
+        }
+    }
 }
 
 fn build(

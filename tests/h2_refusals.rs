@@ -1,0 +1,181 @@
+//! Refusals decided while the body streams, over HTTP/2 (h2c by prior knowledge and TLS with
+//! ALPN h2): the client gets the whole refusal — status, JSON code and request id — as a
+//! complete response, the upstream never gets a complete body, and the connection serves the
+//! next stream. Driven by the h2 crate and by curl.
+
+mod common;
+
+use bytes::Bytes;
+use common::{RecordingUpstream, TEST_CONFIG, TestGateway, fixture, sha256_hex};
+use std::process::Command;
+use upload_gateway::multipart::Form;
+
+/// TEST_CONFIG with h2c and a 4 MB image limit, so a larger PNG is refused mid-stream.
+fn config() -> String {
+    let text = TEST_CONFIG
+        .replace("[server]\n", "[server]\nh2c = true\n")
+        .replace("image = 52428800", "image = 4000000");
+    assert!(text.contains("image = 4000000"), "the template changed");
+    text
+}
+
+/// A PNG padded past the 4 MB limit (the sniff window passes it; the count refuses it).
+fn big_png() -> Vec<u8> {
+    let mut png = fixture("media/photo.png");
+    png.resize(5_000_000, 0);
+    png
+}
+
+/// Bodies refused in the stream phase: (name, form, expected status, expected code).
+fn refusals() -> Vec<(&'static str, Form, u16, &'static str)> {
+    let png = fixture("media/photo.png");
+    let mut long = png.clone();
+    long.resize(200_000, 0);
+    vec![
+        (
+            "over the size limit",
+            Form::new("h2b").file("file", "big.png", "image/png", &big_png()),
+            413,
+            "too_large",
+        ),
+        (
+            "a spoof in a later file part",
+            Form::new("h2b")
+                .file("file", "a.png", "image/png", &long)
+                .file("file2", "b.png", "image/png", &fixture("media/report.pdf")),
+            415,
+            "content_mismatch",
+        ),
+    ]
+}
+
+struct Answer {
+    status: u16,
+    request_id: Option<String>,
+    body: String,
+}
+
+/// Sends `form` on an open h2 connection and reads the whole answer.
+async fn send(client: &mut h2::client::SendRequest<Bytes>, form: Form) -> Answer {
+    let content_type = form.content_type();
+    let body = form.finish();
+    let req = http::Request::post("http://localhost/media")
+        .header("content-type", content_type)
+        .header("content-length", body.len())
+        .body(())
+        .unwrap();
+    let mut ready = client.clone().ready().await.unwrap();
+    let (resp, mut stream) = ready.send_request(req, false).unwrap();
+    tokio::spawn(async move {
+        for chunk in body.chunks(16 * 1024) {
+            stream.reserve_capacity(chunk.len());
+            // A refused stream stops taking data: the client stops sending.
+            if stream
+                .send_data(Bytes::copy_from_slice(chunk), false)
+                .is_err()
+            {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+        let _ = stream.send_data(Bytes::new(), true);
+    });
+    let resp = resp.await.expect("a response, not a stream reset");
+    let status = resp.status().as_u16();
+    let request_id = resp
+        .headers()
+        .get("x-request-id")
+        .map(|v| v.to_str().unwrap().to_string());
+    let mut body = resp.into_body();
+    let mut out = Vec::new();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.expect("the whole body, not a stream reset");
+        let _ = body.flow_control().release_capacity(chunk.len());
+        out.extend_from_slice(&chunk);
+    }
+    Answer {
+        status,
+        request_id,
+        body: String::from_utf8_lossy(&out).into(),
+    }
+}
+
+#[test]
+fn stream_phase_refusals_reach_h2_clients_whole_and_the_connection_lives_on() {
+    let upstream = RecordingUpstream::start();
+    let gw = TestGateway::start_with(&config(), upstream.addr);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+        let (mut client, conn) = h2::client::handshake(tcp).await.unwrap();
+        let conn = tokio::spawn(conn);
+        let mut seen = 0;
+        for (name, form, status, code) in refusals() {
+            let a = send(&mut client, form).await;
+            assert_eq!(a.status, status, "{name}: {}", a.body);
+            let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+            assert_eq!(v["error"]["code"], code, "{name}");
+            let id = a.request_id.expect("a request id");
+            assert_eq!(v["error"]["request_id"], id.as_str(), "{name}");
+            // The stream phase: the upstream was contacted and got a cut-off body.
+            seen += 1;
+            let got = upstream.wait_for(seen);
+            assert!(!got[seen - 1].complete, "{name}: the upstream got it whole");
+            // The same connection serves the next stream.
+            let (form, png) = (
+                Form::new("h2ok").file("file", "p.png", "image/png", &fixture("media/photo.png")),
+                fixture("media/photo.png"),
+            );
+            let sent = form.clone().finish();
+            let ok = send(&mut client, form).await;
+            assert_eq!(ok.status, 201, "after {name}: {}", ok.body);
+            seen += 1;
+            let got = upstream.wait_for(seen);
+            let last = got.last().unwrap();
+            assert!(last.complete);
+            assert_eq!(last.sha256, sha256_hex(&sent));
+            assert!(last.body.windows(png.len()).any(|w| w == png));
+        }
+        drop(client);
+        let _ = conn.await;
+    });
+}
+
+#[test]
+fn curl_over_h2c_reads_every_stream_phase_refusal() {
+    let upstream = RecordingUpstream::start();
+    let gw = TestGateway::start_with(&config(), upstream.addr);
+    for (i, (name, form, status, code)) in refusals().into_iter().enumerate() {
+        let ct = form.content_type();
+        let path = std::env::temp_dir().join(format!("ug-h2-{i}-{}", std::process::id()));
+        std::fs::write(&path, form.finish()).unwrap();
+        let out = Command::new("curl")
+            .args(["-sS", "--http2-prior-knowledge", "-H"])
+            .arg(format!("Content-Type: {ct}"))
+            .arg("--data-binary")
+            .arg(format!("@{}", path.display()))
+            .args(["-D", "-", "-w", "\n%{http_code} %{http_version}"])
+            .arg(format!("http://{}/media", gw.addr))
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_file(&path);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "{name}: curl failed: {}{text}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (rest, tail) = text.rsplit_once('\n').unwrap();
+        assert_eq!(tail, format!("{status} 2"), "{name}: {rest}");
+        let (head, body) = rest.split_once("\r\n\r\n").unwrap();
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["error"]["code"], code, "{name}");
+        let id = v["error"]["request_id"].as_str().unwrap();
+        assert!(
+            head.contains(&format!("x-request-id: {id}")),
+            "{name}: {head}"
+        );
+        let got = upstream.wait_for(i + 1);
+        assert!(!got[i].complete, "{name}: the upstream got it whole");
+    }
+}
