@@ -89,8 +89,15 @@ impl Gateway {
         }
         let store = &live.idempotency;
         if let Some(policy) = &route.json {
+            if idempotency::begin(session, ctx, &route, store, Payload::Json(policy)).await? {
+                return Ok(());
+            }
             let body = json::read(session, ctx, policy).await?;
-            idempotency::begin(session, ctx, &route, store, Payload::Read(&body)).await?;
+            if ctx.idempotency.is_some() {
+                idempotency::read_json(ctx, &body);
+            } else {
+                idempotency::begin(session, ctx, &route, store, Payload::Read(&body)).await?;
+            }
             return Ok(());
         }
         match upload {

@@ -429,3 +429,54 @@ fn tenants_never_share_records_in_redis() {
         redis.url()
     ));
 }
+
+/// A key the client sent is claimed once the headers are in: a repeat sent while the first
+/// request's JSON body is still arriving is 409 (draft-ietf-httpapi-idempotency-key-header
+/// §2.7), and the first then completes normally and is replayed.
+#[test]
+fn a_repeat_while_the_first_body_still_arrives_is_a_conflict() {
+    let up = RecordingUpstream::start();
+    let s = start(&up, "", None);
+    let a = s.keys[0].clone();
+    let body = r#"{"url":"http://192.0.2.7/slow.mp4"}"#;
+    let addr = s.gw.addr;
+    let cred = a.clone();
+    let slow = std::thread::spawn(move || {
+        Request::new(addr)
+            .path("/v1/media")
+            .header("Authorization", &format!("Bearer {cred}"))
+            .header("Content-Type", "application/json")
+            .header("Idempotency-Key", "slow-body")
+            .header("Transfer-Encoding", "chunked")
+            .stream(chunked(2, move |i| {
+                if i == 1 {
+                    std::thread::sleep(Duration::from_millis(1500));
+                }
+                let (head, tail) = body.split_at(10);
+                [head, tail][i].as_bytes().to_vec()
+            }))
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    post(&s.gw, "/v1/media", &a, Some("slow-body"), body).assert_error(409, "idempotency_conflict");
+    let first = slow.join().unwrap();
+    assert_eq!(
+        first.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&first.body)
+    );
+    replayed(
+        &first,
+        &post(&s.gw, "/v1/media", &a, Some("slow-body"), body),
+    );
+    // Another payload under the key, once stored: 422, read whole before the answer.
+    post(
+        &s.gw,
+        "/v1/media",
+        &a,
+        Some("slow-body"),
+        r#"{"url":"http://192.0.2.8/"}"#,
+    )
+    .assert_error(422, "idempotency_mismatch");
+    assert_eq!(up.received().len(), 1);
+}

@@ -45,6 +45,9 @@ pub enum Payload<'a> {
     Read(&'a [u8]),
     /// An upload under `policy`, not read yet.
     Upload(&'a Arc<UploadPolicy>, &'a str),
+    /// A JSON body under `policy`, not read yet: a key the client sent is claimed before the
+    /// body arrives (a repeat meanwhile is 409); derived keys wait for the body ([`Self::Read`]).
+    Json(&'a crate::json_body::JsonPolicy),
     /// No body is inspected on this route: method, path and query are the payload.
     Uninspected,
 }
@@ -83,7 +86,7 @@ pub async fn begin(
             f.add(body);
             Some(f.hex())
         }
-        Payload::Upload(..) => None,
+        Payload::Upload(..) | Payload::Json(_) => None,
         Payload::Uninspected => Some(base.clone().hex()),
     };
     let key = match (sent, &fingerprint) {
@@ -150,7 +153,12 @@ pub async fn begin(
         (None, Payload::Upload(policy, boundary)) => {
             read_upload(session, ctx, policy.clone(), boundary, base).await?
         }
-        (None, _) => unreachable!("only uploads have no fingerprint up front"),
+        (None, Payload::Json(policy)) => {
+            let mut f = base;
+            f.add(&super::json::read(session, ctx, policy).await?);
+            f.hex()
+        }
+        (None, _) => return Err(Rejection::Internal("no payload fingerprint".into())),
     };
     if this != first {
         return Err(Rejection::IdempotencyMismatch);
@@ -158,6 +166,15 @@ pub async fn begin(
     tracing::debug!(key = %key, "idempotent replay");
     replay(session, ctx, &response).await;
     Ok(true)
+}
+
+/// A JSON body read after its key was claimed: the claim's payload fingerprint.
+pub fn read_json(ctx: &mut RequestCtx, body: &[u8]) {
+    if let Some(c) = ctx.idempotency.as_mut() {
+        let mut f = c.base.clone();
+        f.add(body);
+        c.fingerprint = Some(f.hex());
+    }
 }
 
 /// Reads (and inspects, under the route's policy) a repeated upload to fingerprint it; its
