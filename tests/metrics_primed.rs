@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{RecordingUpstream, Request, TEST_CONFIG, TestGateway, free_port};
+use common::{RecordingUpstream, Request, TestGateway, free_port};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -17,17 +17,7 @@ fn every_monitored_family_is_scraped_before_the_first_request() {
     let upstream = RecordingUpstream::start();
     let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let clamd = format!("127.0.0.1:{}", free_port());
-    let scan = TEST_CONFIG.replace(
-        "[routes.upload.fields.notes]\nmax_bytes = 200000\n",
-        &format!(
-            "[routes.upload.fields.notes]\nmax_bytes = 200000\n\
-             [routes.upload.scan]\nclamd = \"{clamd}\"\n"
-        ),
-    );
-    assert!(
-        scan.contains("[routes.upload.scan]"),
-        "the template changed"
-    );
+    let scan = common::with_scan(&clamd, 1000, "");
     let config = format!(
         "{scan}
 [[routes]]

@@ -16,18 +16,7 @@ fn config(clamd: &str, extra: &str) -> String {
 }
 
 fn config_with(clamd: &str, timeout_ms: u64, extra: &str) -> String {
-    let text = TEST_CONFIG.replace(
-        "[routes.upload.fields.notes]\nmax_bytes = 200000\n",
-        &format!(
-            "[routes.upload.fields.notes]\nmax_bytes = 200000\n\
-             [routes.upload.scan]\nclamd = \"{clamd}\"\ntimeout_ms = {timeout_ms}\n{extra}"
-        ),
-    );
-    assert!(
-        text.contains("[routes.upload.scan]"),
-        "the template changed"
-    );
-    text
+    common::with_scan(clamd, timeout_ms, extra)
 }
 
 fn png_with_eicar(pad: usize) -> Vec<u8> {

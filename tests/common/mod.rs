@@ -102,6 +102,22 @@ methods = ["GET", "HEAD", "DELETE"]
 upstream = "media"
 "#;
 
+/// [`TEST_CONFIG`] with `[routes.upload.scan]` on its upload route (`extra`: more scan keys).
+pub fn with_scan(clamd: &str, timeout_ms: u64, extra: &str) -> String {
+    let text = TEST_CONFIG.replace(
+        "[routes.upload.fields.notes]\nmax_bytes = 200000\n",
+        &format!(
+            "[routes.upload.fields.notes]\nmax_bytes = 200000\n\
+             [routes.upload.scan]\nclamd = \"{clamd}\"\ntimeout_ms = {timeout_ms}\n{extra}"
+        ),
+    );
+    assert!(
+        text.contains("[routes.upload.scan]"),
+        "the template changed"
+    );
+    text
+}
+
 /// A gateway running in this process, stopped when dropped.
 pub struct TestGateway {
     pub addr: SocketAddr,
