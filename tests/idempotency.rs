@@ -365,18 +365,24 @@ fn two_instances_on_one_redis_agree() {
 
 /// Two keys with one label in two tenants, and one key acting for its two organisations: the
 /// same `Idempotency-Key` and payload is a record of each tenant and credential, never a replay
-/// of another's answer (sent and derived keys; memory and Redis stores).
-fn tenants_never_share_records(quotas: &str) {
+/// of another's answer (sent and derived keys; memory and Redis stores). With `instances` > 1
+/// the gateways share the store and the requests go round them.
+fn tenants_never_share_records(quotas: &str, instances: usize) {
     let make = upload_gateway::auth::keys::generate;
     let (a, ea) = make("so_live_", "shared", Some("orgA"), &[]);
     let (b, eb) = make("so_live_", "shared", Some("orgB"), &[]);
     let (c, ec) = make("so_live_", "multi", Some("orgC"), &[]);
     let entries = format!("{ea}\n{eb}\n{ec}orgs = [\"orgA\", \"orgB\"]\n");
     let up = RecordingUpstream::start();
-    let s = start(&up, quotas, Some((&[a.clone(), b.clone()], &entries)));
+    let keys = [a.clone(), b.clone()];
+    let gws: Vec<Setup> = (0..instances)
+        .map(|_| start(&up, quotas, Some((&keys, &entries))))
+        .collect();
+    let next = std::cell::Cell::new(0);
     let body = r#"{"url":"http://192.0.2.7/a.mp4"}"#;
     let as_org = |cred: &str, org: Option<&str>, key: Option<&str>| {
-        let mut r = Request::new(s.gw.addr)
+        next.set(next.get() + 1);
+        let mut r = Request::new(gws[next.get() % gws.len()].gw.addr)
             .path("/v1/media")
             .header("Authorization", &format!("Bearer {cred}"))
             .header("Content-Type", "application/json");
@@ -417,17 +423,19 @@ fn tenants_never_share_records(quotas: &str) {
 
 #[test]
 fn tenants_never_share_records_in_memory() {
-    tenants_never_share_records("");
+    tenants_never_share_records("", 1);
 }
 
 #[test]
-fn tenants_never_share_records_in_redis() {
+fn tenants_never_share_records_in_redis_across_two_instances() {
     let redis = Redis::start();
-    tenants_never_share_records(&format!(
+    let quotas = format!(
         "[quotas]\nstore = \"redis\"\nredis_url = \"{}\"\nkey_prefix = \"idem-iso\"\n\
          default_tier = \"free\"\n[quotas.tiers.free]\n",
         redis.url()
-    ));
+    );
+    tenants_never_share_records(&quotas, 1);
+    tenants_never_share_records(&quotas.replace("idem-iso", "idem-iso2"), 2);
 }
 
 /// A key the client sent is claimed once the headers are in: a repeat sent while the first

@@ -347,3 +347,57 @@ fn quota_refusals_carry_the_rate_limit_headers() {
     assert!(state.starts_with("\"requests\";r="), "{state}");
     upstream.assert_untouched();
 }
+
+/// Identities no store may key: a token without a usable subject, or with an empty or
+/// control-character organisation, is 401 before anything is counted; a subject named like an
+/// organisation spends from its own bucket, never that organisation's.
+#[test]
+fn unusable_identities_are_refused_and_subjects_never_spend_a_tenants_quota() {
+    let upstream = RecordingUpstream::start();
+    let gw = memory(&upstream, 1_000_000);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let base = serde_json::json!({
+        "iss": "https://issuer.test", "aud": "media-api", "exp": now + 600,
+        "scope": "media:write",
+    });
+    let with = |extra: serde_json::Value| {
+        let mut c = base.clone();
+        for (k, v) in extra.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        sign(&c)
+    };
+    for bad in [
+        serde_json::json!({"org_id": "acme"}),
+        serde_json::json!({"sub": "", "org_id": "acme"}),
+        serde_json::json!({"sub": "u", "org_id": ""}),
+        serde_json::json!({"sub": "u", "org_id": "acme\nx"}),
+        serde_json::json!({"sub": "u", "org_id": "~jwt:x"}),
+    ] {
+        gw.upload(&with(bad.clone()), "")
+            .assert_error(401, "unauthorized");
+    }
+    upstream.assert_untouched();
+    // A subject called like a tenant, without a tenant of its own.
+    assert_eq!(
+        gw.upload(&with(serde_json::json!({"sub": "acme"})), "")
+            .status,
+        201
+    );
+    assert_eq!(
+        gw.used("acme", "file_count"),
+        (0, 0),
+        "acme's bucket untouched"
+    );
+    let own = "~jwt:%22https:%2F%2Fissuer.test%22:%22acme%22";
+    let u = gw.usage(own);
+    let files = u["quotas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["metric"] == "file_count");
+    assert_eq!(files.unwrap()["used"], 1, "{u}");
+}

@@ -206,9 +206,14 @@ pub fn token(tenant: &str, scope: &str, tier: Option<&str>) -> String {
     if let Some(t) = tier {
         claims["tier"] = json!(t);
     }
+    sign(&claims)
+}
+
+/// A token with exactly `claims` (HS256, the test secret).
+pub fn sign(claims: &Value) -> String {
     let secret = std::fs::read(format!("{FIX}/hs256.secret")).unwrap();
     let key = EncodingKey::from_secret(secret.trim_ascii());
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).unwrap()
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &key).unwrap()
 }
 
 /// A real redis-server on a free port, killed when dropped.
