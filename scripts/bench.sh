@@ -33,9 +33,13 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null ||
     { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null; }
 fi
-cargo build --release --locked -q --bin upload-gateway --example sink
-GW=$PWD/target/release/upload-gateway
-SINK=$PWD/target/release/examples/sink
+# BUILD_PROFILE=dev (CI's smoke) reuses the test build's dependencies instead of a release build.
+PROFILE=${BUILD_PROFILE:-release}
+cargo build --profile "$PROFILE" --locked -q --bin upload-gateway --example sink
+OUT=$PROFILE
+[ "$PROFILE" = dev ] && OUT=debug
+GW=$PWD/target/$OUT/upload-gateway
+SINK=$PWD/target/$OUT/examples/sink
 PORT_SINK=18181 PORT_NGINX=18180 PORT_PLAIN=18186 PORT_GW=18182 PORT_JWT=18184 PORT_QUOTA=18188
 B="----bench7MA4YWxkTrZu0gW"
 

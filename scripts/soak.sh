@@ -11,7 +11,11 @@ DIR=${SOAK_DIR:-/tmp/ugw-soak}
 PORT_SINK=18281 PORT_GW=18282
 mkdir -p "$DIR"
 scripts/prereqs.sh
-cargo build --release --locked -q --bin upload-gateway --example sink
+# BUILD_PROFILE=dev (CI's smoke) reuses the test build's dependencies instead of a release build.
+PROFILE=${BUILD_PROFILE:-release}
+cargo build --profile "$PROFILE" --locked -q --bin upload-gateway --example sink
+OUT=$PROFILE
+[ "$PROFILE" = dev ] && OUT=debug
 cat >"$DIR/gw.toml" <<TOML
 [[listeners]]
 address = "127.0.0.1:$PORT_GW"
@@ -27,8 +31,8 @@ allowed_types = ["image/*", "video/*"]
 TOML
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
-target/release/examples/sink $PORT_SINK 1 & PIDS+=($!)
-RUST_LOG=warn target/release/upload-gateway run -c "$DIR/gw.toml" >"$DIR/gw.log" 2>&1 & GW=$!
+target/$OUT/examples/sink $PORT_SINK 1 & PIDS+=($!)
+RUST_LOG=warn target/$OUT/upload-gateway run -c "$DIR/gw.toml" >"$DIR/gw.log" 2>&1 & GW=$!
 PIDS+=($GW)
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT_GW) 2>/dev/null && break; sleep 0.1; done
 python3 scripts/soak.py $PORT_GW $GW "$SECS" "$RATE"

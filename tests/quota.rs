@@ -401,3 +401,41 @@ fn unusable_identities_are_refused_and_subjects_never_spend_a_tenants_quota() {
         .find(|q| q["metric"] == "file_count");
     assert_eq!(files.unwrap()["used"], 1, "{u}");
 }
+
+/// A hold cannot expire under a live upload: with a 1 s reservation TTL, an upload that stalls
+/// 3 s before its last bytes still holds its size, so another upload that would pass the limit
+/// with it is refused, and usage never exceeds the limit.
+#[test]
+fn a_stalled_upload_keeps_its_hold_past_the_reservation_ttl() {
+    let upstream = RecordingUpstream::start();
+    let limit = PNG_LEN * 3 / 2;
+    let gw = QuotaGateway::start_edited(upstream.addr, "reservation_ttl_seconds = 1", limit, |t| {
+        t.replace("read_timeout_ms = 1000", "read_timeout_ms = 10000")
+    });
+    let t = token("staller", "media:write", None);
+    let png = fixture("media/photo.png");
+    let form = Form::new("st").file("file", "p.png", "image/png", &png);
+    let ct = form.content_type();
+    let body = form.finish();
+    let len = body.len();
+    let (addr, auth) = (gw.gw.addr, format!("Bearer {t}"));
+    let a = std::thread::spawn(move || {
+        Request::new(addr)
+            .header("Authorization", &auth)
+            .header("Content-Type", &ct)
+            .header("Content-Length", &len.to_string())
+            .stream(Box::new(move |s| {
+                s.write_all(&body[..len - 10])?;
+                s.flush()?;
+                std::thread::sleep(std::time::Duration::from_secs(3));
+                s.write_all(&body[len - 10..])
+            }))
+    });
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    gw.upload(&t, "").assert_error(429, "quota_exceeded");
+    let a = a.join().unwrap();
+    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    let (used, _) = gw.wait_released("staller");
+    assert!(used <= limit, "used {used} of {limit}");
+    assert_eq!(used, PNG_LEN);
+}

@@ -9,7 +9,6 @@ use crate::quota::{self, Ask, Limits, Metric, Quotas, Tier, Verdict, WindowState
 use crate::rejection::Rejection;
 use pingora::http::{RequestHeader, ResponseHeader};
 use std::sync::Arc;
-use std::time::Instant;
 
 /// Grow a chunked body's hold by at least this much at a time.
 const GROW_STEP: u64 = 1 << 20;
@@ -28,7 +27,10 @@ pub struct QuotaHold {
     pub held_storage: u64,
     pub held_files: u64,
     pub windows: Vec<WindowState>,
-    renewed: Instant,
+    /// Renews the hold every third of its TTL while the request lives, however long the
+    /// client or the upstream stalls: a hold cannot expire under a live upload and let the
+    /// tenant pass its limit. Aborted when settled or dropped.
+    keepalive: Option<KeepAlive>,
     /// Committed or released: nothing left to give back.
     pub settled: bool,
     /// The store failed and the request went on (fail-open): no more calls while it streams.
@@ -84,7 +86,7 @@ pub async fn reserve(
         held_storage: ask.storage,
         held_files: ask.files,
         windows: Vec::new(),
-        renewed: Instant::now(),
+        keepalive: None,
         settled: false,
         degraded: false,
         committed: None,
@@ -98,6 +100,9 @@ pub async fn reserve(
     }
     // A refused first reservation holds nothing; neither does one that only counted a request.
     hold.settled = granted.is_err() || !upload;
+    if !hold.settled && !hold.degraded {
+        hold.keepalive = Some(KeepAlive::start(&hold));
+    }
     ctx.quota = Some(hold);
     granted
 }
@@ -177,8 +182,8 @@ fn decide(h: &mut QuotaHold, r: Result<Verdict, quota::StoreError>) -> Result<()
     }
 }
 
-/// Grows the hold to cover the body bytes and file parts seen so far (chunked bodies), and
-/// renews it on long uploads; refuses the moment a quota would be crossed.
+/// Grows the hold to cover the body bytes and file parts seen so far (chunked bodies); refuses
+/// the moment a quota would be crossed. (The hold is renewed by its [`KeepAlive`].)
 pub async fn grow(ctx: &mut RequestCtx) -> Result<(), Rejection> {
     let (Some(h), Some(up)) = (ctx.quota.as_mut(), ctx.upload.as_ref()) else {
         return Ok(());
@@ -188,8 +193,7 @@ pub async fn grow(ctx: &mut RequestCtx) -> Result<(), Rejection> {
     }
     let seen = up.total();
     let files = up.inspector().file_parts() as u64;
-    let renew = h.renewed.elapsed() > h.quotas.settings.reservation_ttl / 3;
-    if seen <= h.held_storage && files <= h.held_files && !renew {
+    if seen <= h.held_storage && files <= h.held_files {
         return Ok(());
     }
     let needed = seen.saturating_sub(h.held_storage);
@@ -213,7 +217,6 @@ pub async fn grow(ctx: &mut RequestCtx) -> Result<(), Rejection> {
     if granted {
         h.held_storage += ask.storage;
         h.held_files += ask.files;
-        h.renewed = Instant::now();
     }
     Ok(())
 }
@@ -242,7 +245,7 @@ pub async fn on_response(
                 .as_ref()
                 .map_or(&[][..], |u| u.inspector().files());
             let size: u64 = files.iter().map(|f| f.size).sum();
-            h.settled = true;
+            h.settle();
             let store = &h.quotas.store;
             let r = store
                 .commit(&h.tenant, &h.hold, size, files.len() as u64, &h.tier.name)
@@ -324,7 +327,7 @@ pub async fn finish(ctx: &mut RequestCtx) {
 }
 
 async fn release(h: &mut QuotaHold) {
-    h.settled = true;
+    h.settle();
     if let Err(e) = h.quotas.store.release(&h.tenant, &h.hold).await {
         store_failed("release", &h.tenant, &e);
     }
@@ -333,6 +336,49 @@ async fn release(h: &mut QuotaHold) {
 fn store_failed(op: &'static str, tenant: &str, e: &quota::StoreError) {
     metrics::quota_store_error(op);
     tracing::error!(tenant, "{e} ({op}); a hold left behind expires by itself");
+}
+
+impl QuotaHold {
+    fn settle(&mut self) {
+        self.settled = true;
+        self.keepalive = None;
+    }
+}
+
+/// The task renewing a live hold; aborted when dropped.
+struct KeepAlive(tokio::task::JoinHandle<()>);
+
+impl KeepAlive {
+    fn start(h: &QuotaHold) -> Self {
+        let (quotas, tenant, limits) = (h.quotas.clone(), h.tenant.clone(), h.limits.clone());
+        let ask = Ask {
+            hold: h.hold.clone(),
+            storage: 0,
+            files: 0,
+            request: false,
+        };
+        let ttl = quotas.settings.reservation_ttl;
+        Self(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(ttl / 3).await;
+                let now = quota::now_ms();
+                let ttl_ms = ttl.as_millis() as u64;
+                if let Err(e) = quotas
+                    .store
+                    .reserve(&tenant, &limits, &ask, now, ttl_ms)
+                    .await
+                {
+                    store_failed("reserve", &tenant, &e);
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for KeepAlive {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Adds `RateLimit-Policy` and `RateLimit` to a response.

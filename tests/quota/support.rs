@@ -119,6 +119,16 @@ impl Drop for TempDir {
 impl QuotaGateway {
     /// A gateway whose `free` tier stores `storage` bytes, with `store` lines in `[quotas]`.
     pub fn start(upstream: SocketAddr, store: &str, storage: u64) -> Self {
+        Self::start_edited(upstream, store, storage, |t| t)
+    }
+
+    /// [`Self::start`] with the config text passed through `edit` first.
+    pub fn start_edited(
+        upstream: SocketAddr,
+        store: &str,
+        storage: u64,
+        edit: impl Fn(String) -> String,
+    ) -> Self {
         let dir = TempDir::new("quota");
         let token_file = dir.0.join("admin.token");
         std::fs::write(&token_file, ADMIN_TOKEN).unwrap();
@@ -130,7 +140,7 @@ impl QuotaGateway {
             .replace("{TOKEN_FILE}", token_file.to_str().unwrap())
             .replace("{DEAD}", &free_port().to_string())
             .replace("{FIX}", FIX);
-        let gw = TestGateway::start_with(&text, upstream);
+        let gw = TestGateway::start_with(&edit(text), upstream);
         wait_until_listening(admin);
         Self {
             gw,
