@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-60}
 shift || true
-TARGETS=${*:-multipart differential params sniff credential config traceparent query json structure verdict}
+TARGETS=${*:-multipart differential params sniff credential config traceparent query json structure verdict svg}
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
 scripts/prereqs.sh
@@ -81,6 +81,11 @@ put("structure", "pdf-js", b"\x03\x05%PDF-1.7\n1 0 obj << /S /J#61vaScript /JS (
 for k, v in {"body": b'\x00--b\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\nx\r\n--b\r\nContent-Disposition: form-data; name="upload_gateway_verdict"\r\n\r\n{"version":1,"issued_at":0,"files":[]}\r\n--b\r\nContent-Disposition: form-data; name="upload_gateway_verdict_signature"\r\n\r\nsha256=00\r\n--b--\r\n',
              "clamd": b"\x01stream: Eicar FOUND\x00", "key": b'\x02"abc-123"'}.items():
     put("verdict", k, v)
+for k, v in {"clean": b'\x07<?xml version="1.0"?><!DOCTYPE svg><svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"><!-- c --><style><![CDATA[.a{fill:url(#g)}]]></style><use xlink:href="#p"/><text>a &amp; b &#x41;</text></svg>',
+             "script": b'\x03<svg xmlns="http://www.w3.org/2000/svg"><x:script xmlns:x="http://www.w3.org/2000/svg">x</x:script></svg>',
+             "entity": b'\x05<!DOCTYPE svg [<!ENTITY x "y">]><svg>&x;</svg>',
+             "hostile": b'\x01' + open(os.path.join(fx, "hostile/scripted.svg"), "rb").read()}.items():
+    put("svg", k, v)
 PY
 
 for t in $TARGETS; do

@@ -16,6 +16,7 @@ use crate::media;
 use crate::multipart::{Event, Parser};
 use crate::policy::{PartKind, UploadPolicy};
 use crate::rejection::Rejection;
+use crate::sniff::svg::SvgCheck;
 use crate::sniff::{self, ActiveScanner, Detected, FIRST_LOOK, Sniff};
 use bytes::Bytes;
 use std::collections::HashSet;
@@ -46,8 +47,10 @@ struct FilePart {
     limit: u64,
     size: u64,
     hasher: hash::PartHasher,
-    /// Keeps scanning SVG/HTML for script after the type was decided.
+    /// Keeps scanning HTML for script after the type was decided.
     scanner: Option<ActiveScanner>,
+    /// Parses a whole SVG against the allowlist (src/sniff/svg.rs), from its first byte.
+    svg: Option<SvgCheck>,
     /// The route's structure check for the detected type (src/structure.rs).
     structure: Option<crate::structure::Check>,
 }
@@ -81,6 +84,12 @@ pub struct Inspector {
     reserved: Vec<String>,
     /// The form fields' names and values, in order (the payload's fingerprint).
     form: Fingerprint,
+}
+
+fn svg_refused(why: String) -> Rejection {
+    Rejection::UnsupportedMediaType(format!(
+        "image/svg+xml with active or unknown content ({why}) is not allowed on this route"
+    ))
 }
 
 fn invalid(e: String) -> Rejection {
@@ -280,6 +289,11 @@ impl Inspector {
                             f.detected.as_ref().map_or("", |d| d.mime.as_str())
                         )));
                     }
+                    if let Some(Part::File(f)) = &mut self.part
+                        && let Some(svg) = &mut f.svg
+                    {
+                        svg.feed(fresh).map_err(svg_refused)?;
+                    }
                 }
                 Some(Part::Field {
                     name,
@@ -306,6 +320,9 @@ impl Inspector {
                         if f.detected.is_none() {
                             let window = std::mem::take(&mut f.sniff);
                             self.decide(&mut f, &window, true)?;
+                        }
+                        if let Some(svg) = &mut f.svg {
+                            svg.finish().map_err(svg_refused)?;
                         }
                         let dimensions = match &mut f.structure {
                             Some(check) => check.finish()?,
@@ -356,6 +373,7 @@ impl Inspector {
             size: 0,
             hasher: hash::PartHasher::default(),
             scanner: None,
+            svg: None,
             structure: None,
         })))
     }
@@ -413,7 +431,13 @@ impl Inspector {
             self.first_type = Some(detected.mime.clone());
         }
         if detected.is_markup() && !self.policy.allows_active_content() {
-            f.scanner = Some(ActiveScanner::after(seen));
+            if detected.mime == "image/svg+xml" {
+                let mut svg = SvgCheck::new();
+                svg.feed(seen).map_err(svg_refused)?;
+                f.svg = Some(svg);
+            } else {
+                f.scanner = Some(ActiveScanner::after(seen));
+            }
         }
         if let Some(rules) = &self.policy.structure {
             f.structure = crate::structure::Check::start(rules, &detected.mime, seen)?;

@@ -3,6 +3,7 @@
 //! producer wrote them in; text-like types (SVG, HTML, plain text) are decided by content
 //! rules, and script inside them is reported as active content.
 
+pub mod svg;
 mod text;
 mod zip;
 

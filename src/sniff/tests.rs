@@ -43,7 +43,8 @@ fn hostile_files_are_what_they_are() {
             false,
         ),
         ("page.html", "text/html", true),
-        ("scripted.svg", "image/svg+xml", true),
+        // Its script is refused by parsing the whole file (src/sniff/svg.rs).
+        ("scripted.svg", "image/svg+xml", false),
         ("script.sh", "text/x-shellscript", true),
         ("archive.zip", "application/zip", false),
     ];
@@ -51,6 +52,8 @@ fn hostile_files_are_what_they_are() {
         let d = sniff_file(&fixture(&format!("hostile/{file}")));
         assert_eq!((d.mime.as_str(), d.active), (mime, active), "{file}");
     }
+    let mut svg = crate::sniff::svg::SvgCheck::new();
+    assert!(svg.feed(&fixture("hostile/scripted.svg")).is_err());
 }
 
 #[test]
@@ -95,11 +98,23 @@ fn static_svg_and_event_handlers() {
             active: false
         })
     );
+    // SVG is judged by parsing every byte (src/sniff/svg.rs, refused there), not in the window.
     let onload = b"<svg onload =\"alert(1)\"></svg>";
     assert_eq!(
         detect(onload, true),
         Sniff::Done(Detected {
             mime: "image/svg+xml".into(),
+            active: false
+        })
+    );
+    let mut check = crate::sniff::svg::SvgCheck::new();
+    assert!(check.feed(onload).is_err());
+    // HTML that holds an SVG is HTML.
+    let html = b"<!doctype html>\n<svg></svg><img src=\"x\"onerror=\"alert(1)\">";
+    assert_eq!(
+        detect(html, true),
+        Sniff::Done(Detected {
+            mime: "text/html".into(),
             active: true
         })
     );

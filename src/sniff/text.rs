@@ -20,11 +20,13 @@ pub fn classify(buf: &[u8]) -> Option<(&'static str, bool)> {
         return Some(("text/x-shellscript", true));
     }
     let markup = start.starts_with(b"<");
-    if markup && contains(&lower, b"<svg") && !contains(&lower, b"<html") {
-        return Some(("image/svg+xml", active));
-    }
+    // A document that says it is HTML is HTML, whatever SVG it holds.
     if markup && (start.starts_with(b"<!doctype html") || contains(&lower, b"<html")) {
         return Some(("text/html", active));
+    }
+    if markup && contains(&lower, b"<svg") {
+        // Judged by parsing the whole file (src/sniff/svg.rs), not by markers in the window.
+        return Some(("image/svg+xml", false));
     }
     if markup && (contains(&lower, b"<script") || contains(&lower, b"<body")) {
         return Some(("text/html", active));
@@ -41,9 +43,15 @@ pub fn has_active_content(lower: &[u8]) -> bool {
     if contains(lower, b"<script") || contains(lower, b"javascript:") {
         return true;
     }
-    // An event handler attribute: whitespace or '/', "on", letters, optional spaces, '='.
+    // An event handler attribute: whitespace, '/' or a quote, "on", letters, optional
+    // spaces, '='.
     memchr::memmem::find_iter(lower, b"on").any(|i| {
-        let before_ok = i > 0 && matches!(lower[i - 1], b' ' | b'\t' | b'\n' | b'\r' | b'/');
+        // HTML parsers also end an attribute at a quote, and treat a form feed as space.
+        let before_ok = i > 0
+            && matches!(
+                lower[i - 1],
+                b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' | b'/' | b'"' | b'\''
+            );
         let rest = &lower[i + 2..];
         let letters = rest.iter().take_while(|c| c.is_ascii_lowercase()).count();
         let after = rest[letters..].iter().find(|c| !c.is_ascii_whitespace());
