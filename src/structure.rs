@@ -162,6 +162,47 @@ enum Parser {
 
 const HEADER_BYTES: usize = 64 * 1024;
 
+/// Width and height from an image's header (`imagesize`), except BMP, read here: its height is
+/// signed (negative for a top-down bitmap, which `imagesize` reads as ~4 billion rows) and
+/// OS/2 v1 headers hold 16-bit sizes.
+fn header_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    if let [
+        b'B',
+        b'M',
+        _,
+        _,
+        _,
+        _,
+        _,
+        _,
+        _,
+        _,
+        _,
+        _,
+        _,
+        _,
+        h0,
+        h1,
+        h2,
+        h3,
+        rest @ ..,
+    ] = bytes
+    {
+        let le16 = |b: &[u8]| u16::from_le_bytes([b[0], b[1]]) as u32;
+        let le32 = |b: &[u8]| i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        return match (u32::from_le_bytes([*h0, *h1, *h2, *h3]), rest) {
+            (12, [w0, w1, h0, h1, ..]) => Some((le16(&[*w0, *w1]), le16(&[*h0, *h1]))),
+            (n, r) if n > 12 && r.len() >= 8 => {
+                Some((le32(&r[..4]).unsigned_abs(), le32(&r[4..8]).unsigned_abs()))
+            }
+            _ => None,
+        };
+    }
+    imagesize::blob_size(bytes)
+        .ok()
+        .map(|s| (s.width as u32, s.height as u32))
+}
+
 /// One file part's structure check.
 pub struct Check {
     parser: Parser,
@@ -219,8 +260,8 @@ impl Check {
                 bytes.extend_from_slice(&data[..take]);
                 let mut shape = Shape::default();
                 while shape.first.is_none() && *next_try <= bytes.len() {
-                    if let Ok(size) = imagesize::blob_size(&bytes[..*next_try]) {
-                        shape.add(size.width as u32, size.height as u32);
+                    if let Some((w, h)) = header_size(&bytes[..*next_try]) {
+                        shape.add(w, h);
                     }
                     *next_try *= 2;
                 }
@@ -246,9 +287,9 @@ impl Check {
                 Parser::Gif(p) => p.finish(),
                 Parser::Pdf(p) => p.finish(),
                 Parser::Header { bytes, .. } => {
-                    if let Ok(size) = imagesize::blob_size(bytes) {
+                    if let Some((w, h)) = header_size(bytes) {
                         let mut shape = Shape::default();
-                        shape.add(size.width as u32, size.height as u32);
+                        shape.add(w, h);
                         self.shape = shape;
                         self.rules.check(&self.mime, &shape)?;
                     }

@@ -72,6 +72,23 @@ fn the_corpus_passes_in_any_chunking_with_its_dimensions() {
 }
 
 #[test]
+fn a_top_down_bmp_has_its_real_height() {
+    let mut bmp = corpus("photo.bmp");
+    let size = imagesize::blob_size(&bmp).unwrap();
+    let height = i32::try_from(size.height).unwrap();
+    bmp[22..26].copy_from_slice(&(-height).to_le_bytes());
+    for (window, chunk) in [(4096, 65536), (16, 1), (0, 3)] {
+        assert_eq!(
+            run_with(&all(), "image/bmp", &bmp, window, chunk).unwrap(),
+            Some((size.width as u32, size.height as u32))
+        );
+    }
+    // A huge height stays refused whichever way the rows run.
+    bmp[22..26].copy_from_slice(&(-100_000i32).to_le_bytes());
+    assert_eq!(code(run("image/bmp", &bmp)), "too_large");
+}
+
+#[test]
 fn data_after_the_end_marker_and_truncation_are_refused() {
     let zip = std::fs::read(format!(
         "{}/tests/fixtures/hostile/archive.zip",
