@@ -32,6 +32,8 @@ pub struct ServerSettings {
     pub work_stealing: bool,
     pub grace_period_seconds: u64,
     pub client_read_timeout: Duration,
+    /// The deadline for the sniff window or a JSON body, from the request head.
+    pub window_timeout: Duration,
     /// HTTP/2 with prior knowledge on plain listeners.
     pub h2c: bool,
     pub upgrade_sock: String,
@@ -213,11 +215,15 @@ fn server(f: &file::ServerFile, errors: &mut Collector) -> ServerSettings {
     if f.threads == 0 {
         errors.push("server.threads", "must be at least 1");
     }
+    if f.window_timeout_ms == 0 {
+        errors.push("server.window_timeout_ms", "must be at least 1");
+    }
     ServerSettings {
         threads: f.threads,
         work_stealing: f.work_stealing,
         grace_period_seconds: f.grace_period_seconds,
         client_read_timeout: Duration::from_millis(f.client_read_timeout_ms),
+        window_timeout: Duration::from_millis(f.window_timeout_ms),
         h2c: f.h2c,
         upgrade_sock: f.upgrade_sock.clone(),
         reload_interval: (f.reload_interval_seconds > 0)

@@ -91,3 +91,32 @@ fn chunked_body_is_cut_when_the_video_limit_is_crossed() {
         "process RSS grew by {grown_mib} MiB for a 500 MiB stream"
     );
 }
+
+/// A client trickling the start of its body (1 byte per 100 ms, under the per-read timeout)
+/// is answered 408 when `[server] window_timeout_ms` passes, before the upstream is contacted.
+#[test]
+fn a_trickled_sniff_window_times_out_before_the_upstream_is_contacted() {
+    let upstream = RecordingUpstream::start();
+    let config = TEST_CONFIG.replace("[server]\n", "[server]\nwindow_timeout_ms = 700\n");
+    let gw = TestGateway::start_with(&config, upstream.addr);
+    let form = Form::new("trickle");
+    let head = form.open_file("file", "a.bin", "application/octet-stream");
+    let started = std::time::Instant::now();
+    let r = gw
+        .request()
+        .path("/media")
+        .header("Content-Type", &form.content_type())
+        .header("Content-Length", "100000")
+        .stream(Box::new(move |s| {
+            s.write_all(&head)?;
+            for _ in 0..100 {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                s.write_all(b"\0")?;
+            }
+            Ok(())
+        }));
+    r.assert_error(408, "timeout");
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+    upstream.assert_untouched();
+}

@@ -73,6 +73,11 @@ pub struct ServerFile {
     /// Seconds a client may take between two reads of its request (default 60 000 ms).
     #[serde(default = "default_client_timeout")]
     pub client_read_timeout_ms: u64,
+    /// The whole sniff window, or a JSON route's whole body, must arrive within this many ms of
+    /// the request head (default 30 000): a client trickling it gets 408 before the upstream
+    /// is contacted, whatever the per-read timeout.
+    #[serde(default = "default_window_timeout")]
+    pub window_timeout_ms: u64,
     /// HTTP/2 with prior knowledge (h2c) on the plain listeners, beside HTTP/1.1 (default false).
     #[serde(default)]
     pub h2c: bool,
@@ -99,6 +104,7 @@ impl Default for ServerFile {
             work_stealing: false,
             grace_period_seconds: default_grace(),
             client_read_timeout_ms: default_client_timeout(),
+            window_timeout_ms: default_window_timeout(),
             h2c: false,
             upgrade_sock: default_upgrade_sock(),
             reload_interval_seconds: 0,
@@ -115,6 +121,9 @@ fn default_grace() -> u64 {
 }
 fn default_client_timeout() -> u64 {
     60_000
+}
+fn default_window_timeout() -> u64 {
+    30_000
 }
 
 #[derive(Debug, Deserialize)]

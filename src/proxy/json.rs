@@ -48,8 +48,9 @@ pub async fn read(
     }
     super::window::start(session, ctx).await?;
     let mut body = Vec::new();
+    let deadline = super::window::deadline(ctx);
     loop {
-        match session.read_request_body().await {
+        match super::window::read_before(session, deadline).await? {
             Ok(Some(chunk)) => {
                 body.extend_from_slice(&chunk);
                 if body.len() > policy.max_bytes {

@@ -30,12 +30,13 @@ pub async fn read(
         };
         stream = stream.with_verdict(settings, verdict);
     }
+    let deadline = deadline(ctx);
     let stream = ctx.upload.insert(stream);
     while !stream.inspector().first_file_decided()
         && stream.total() < sniff_bytes
         && replayable_after_next_read(stream.total(), declared)
     {
-        match session.read_request_body().await {
+        match read_before(session, deadline).await? {
             Ok(Some(chunk)) => stream.window(chunk).await?,
             Ok(None) => break,
             Err(e) => return Err(read_error(&e)),
@@ -85,6 +86,28 @@ fn declared_length(session: &Session) -> Option<u64> {
         .get("content-length")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok())
+}
+
+/// When the window (or a JSON body) must have arrived: `[server] window_timeout_ms` after the
+/// request's start.
+pub(super) fn deadline(ctx: &RequestCtx) -> tokio::time::Instant {
+    let limit = ctx
+        .live
+        .as_ref()
+        .map_or(std::time::Duration::from_secs(30), |l| {
+            l.config.server.window_timeout
+        });
+    tokio::time::Instant::from_std(ctx.started + limit)
+}
+
+/// Reads the next body chunk, unless `deadline` passes first: then 408.
+pub(super) async fn read_before(
+    session: &mut Session,
+    deadline: tokio::time::Instant,
+) -> Result<pingora::Result<Option<bytes::Bytes>>, Rejection> {
+    tokio::time::timeout_at(deadline, session.read_request_body())
+        .await
+        .map_err(|_| Rejection::ClientTimeout)
 }
 
 pub(super) fn read_error(e: &pingora::Error) -> Rejection {
