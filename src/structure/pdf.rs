@@ -41,6 +41,16 @@ struct Tokens {
     string: u32,
     escaped: bool,
     objstm: bool,
+    /// The object's dictionary named `/N` and `/First`: an object stream, whatever its `/Type`
+    /// says (`/Type 7 0 R` hides the name).
+    keys: (bool, bool),
+    /// The last name was `/URI`: the next string is a link's target.
+    uri: bool,
+    /// A `/URI` string's first decoded bytes, lower-cased, while they may still spell
+    /// `javascript:` (`None`: not a link, or decided).
+    text: Option<Vec<u8>>,
+    /// An octal escape being read in a literal string.
+    octal: Option<Vec<u8>>,
 }
 
 /// What a token told the caller.
@@ -91,8 +101,12 @@ impl Tokens {
                     _ => "an embedded file",
                 }));
             }
-            if name == b"ObjStm" {
-                self.objstm = true;
+            self.uri = name == b"URI";
+            match name.as_slice() {
+                b"ObjStm" => self.objstm = true,
+                b"N" => self.keys.0 = true,
+                b"First" => self.keys.1 = true,
+                _ => {}
             }
         }
         if self.comment {
@@ -102,12 +116,45 @@ impl Tokens {
             return Ok(Event::None);
         }
         if self.string > 0 {
+            if let Some(digits) = &mut self.octal {
+                if (b'0'..=b'7').contains(&b) && digits.len() < 3 {
+                    digits.push(b);
+                    return Ok(Event::None);
+                }
+                let v = digits.iter().fold(0u32, |v, d| v * 8 + u32::from(d - b'0'));
+                self.octal = None;
+                self.string_byte(v as u8)?;
+            }
             match (self.escaped, b) {
-                (true, _) => self.escaped = false,
+                (true, b'0'..=b'7') => {
+                    self.escaped = false;
+                    self.octal = Some(vec![b]);
+                }
+                (true, b'\r' | b'\n') => self.escaped = false,
+                (true, _) => {
+                    self.escaped = false;
+                    let c = match b {
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'f' => 0x0c,
+                        b'b' => 0x08,
+                        other => other,
+                    };
+                    self.string_byte(c)?;
+                }
                 (false, b'\\') => self.escaped = true,
-                (false, b'(') => self.string += 1,
-                (false, b')') => self.string -= 1,
-                _ => {}
+                (false, b'(') => {
+                    self.string += 1;
+                    self.string_byte(b)?;
+                }
+                (false, b')') => {
+                    self.string -= 1;
+                    if self.string > 0 {
+                        self.string_byte(b)?;
+                    }
+                }
+                _ => self.string_byte(b)?,
             }
             // Names inside strings are not names, but refusing them errs on the safe side.
             if b == b'/' {
@@ -125,20 +172,49 @@ impl Tokens {
         let mut event = Event::None;
         match word.as_slice() {
             b"stream" => {
+                let keys = std::mem::take(&mut self.keys);
                 event = Event::Stream {
-                    objstm: std::mem::take(&mut self.objstm),
+                    objstm: std::mem::take(&mut self.objstm) || keys == (true, true),
                 }
             }
-            b"obj" | b"endobj" => self.objstm = false,
+            b"obj" | b"endobj" => {
+                self.objstm = false;
+                self.keys = (false, false);
+            }
             _ => {}
         }
         match b {
             b'/' => self.name = Some(Vec::new()),
             b'%' => self.comment = true,
-            b'(' => self.string = 1,
+            b'(' => {
+                self.string = 1;
+                self.text = std::mem::take(&mut self.uri).then(Vec::new);
+            }
             _ => {}
         }
         Ok(event)
+    }
+}
+
+impl Tokens {
+    /// A decoded byte of a literal string: a link target (`/URI (…)`) that starts with
+    /// `javascript:` is active content (a link that runs script). Whitespace and controls are
+    /// dropped, as URL parsers drop them.
+    fn string_byte(&mut self, b: u8) -> Result<(), Problem> {
+        const SCHEME: &[u8] = b"javascript:";
+        let Some(text) = &mut self.text else {
+            return Ok(());
+        };
+        if b.is_ascii_whitespace() || b < 0x20 {
+            return Ok(());
+        }
+        text.push(b.to_ascii_lowercase());
+        if !SCHEME.starts_with(text) {
+            self.text = None;
+        } else if text.len() == SCHEME.len() {
+            return Err(Problem::Active("a javascript: URI"));
+        }
+        Ok(())
     }
 }
 

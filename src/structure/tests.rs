@@ -240,6 +240,9 @@ fn pdf_active_content_is_refused_however_spelled() {
 %endstream",
         "% x stream
 1 0 obj << /S /Launch /F (cmd.exe) >> endobj",
+        "1 0 obj << /A << /S /URI /URI (javascript:app.alert(1)) >> >> endobj",
+        "1 0 obj << /A << /S /URI /URI (Java\\163cript\\n:x) >> >> endobj",
+        "1 0 obj << /A << /S /URI /URI ( java\\\nscript:x) >> >> endobj",
     ] {
         let bytes = pdf(body);
         for chunk in [1, 4, 65536] {
@@ -247,23 +250,30 @@ fn pdf_active_content_is_refused_however_spelled() {
             assert_eq!(code(r), "unsupported_media_type", "{body} chunk {chunk}");
         }
     }
-    // Hidden in a compressed object stream.
+    // Hidden in a compressed object stream, named as one or only by its /N and /First.
     let objects = zlib(b"2 0 << /S /JavaScript /JS (x) >>");
-    let mut bytes = format!(
-        "%PDF-1.7\n1 0 obj << /Type /ObjStm /N 1 /First 4 /Filter /FlateDecode /Length {} >>\nstream\n",
-        objects.len()
-    )
-    .into_bytes();
-    bytes.extend_from_slice(&objects);
-    bytes.extend_from_slice(b"\nendstream\nendobj\n%%EOF\n");
-    for chunk in [1, 3, 65536] {
-        let r = run_with(&all(), "application/pdf", &bytes, 8, chunk);
-        assert_eq!(
-            code(r),
-            "unsupported_media_type",
-            "object stream, chunk {chunk}"
-        );
+    for ty in ["/Type /ObjStm", "/Type 7 0 R"] {
+        let mut bytes = format!(
+            "%PDF-1.7\n1 0 obj << {ty} /N 1 /First 4 /Filter /FlateDecode /Length {} >>\nstream\n",
+            objects.len()
+        )
+        .into_bytes();
+        bytes.extend_from_slice(&objects);
+        bytes.extend_from_slice(b"\nendstream\nendobj\n%%EOF\n");
+        for chunk in [1, 3, 65536] {
+            let r = run_with(&all(), "application/pdf", &bytes, 8, chunk);
+            assert_eq!(
+                code(r),
+                "unsupported_media_type",
+                "object stream {ty}, chunk {chunk}"
+            );
+        }
     }
+    // Strings that only mention script are text.
+    let benign = pdf(
+        "1 0 obj << /Title (JavaScript: The Good Parts) /Author (x\\(y\\)) /URI (https://e.example/javascript:) >> endobj",
+    );
+    assert!(run_with(&all(), "application/pdf", &benign, 8, 3).is_ok());
     // The same bytes in stream data (an image, a font) and in a comment of the text are not
     // names: a stream is skipped to endstream.
     let mut bytes = b"%PDF-1.7\n1 0 obj << /Length 20 >>\nstream\n".to_vec();
