@@ -1,6 +1,7 @@
 //! The one rejection type: every refusal the gateway can answer with, its fixed status, its
 //! stable `code` and its message. Rendered into a response body in exactly one place
-//! ([`Rejection::render`]), whatever phase produced it.
+//! (`ErrorProfile::render` in src/errors.rs, written by src/proxy/respond.rs), whatever phase
+//! produced it; this module imports nothing of the crate.
 
 /// The form field a validation refusal is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -224,14 +225,6 @@ impl Rejection {
             _ => Vec::new(),
         }
     }
-
-    /// The gateway's own JSON error body (`{"error":{"code","message","request_id",…}}`);
-    /// routes with an error profile render through it instead (src/errors.rs).
-    pub fn render(&self, request_id: &str) -> Vec<u8> {
-        crate::errors::ErrorProfile::default()
-            .render(self, request_id)
-            .body
-    }
 }
 
 impl std::fmt::Display for Rejection {
@@ -243,39 +236,6 @@ impl std::fmt::Display for Rejection {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn body_carries_code_message_and_request_id() {
-        let r = Rejection::ContentMismatch {
-            declared: "image/jpeg".into(),
-            detected: "image/png".into(),
-        };
-        let v: serde_json::Value = serde_json::from_slice(&r.render("rid-1")).unwrap();
-        assert_eq!(v["error"]["code"], "content_mismatch");
-        assert_eq!(v["error"]["request_id"], "rid-1");
-        assert_eq!(v["error"]["detected"], "image/png");
-        assert_eq!(r.status(), 415);
-    }
-
-    #[test]
-    fn quota_exceeded_names_the_metric_like_media_apis_do() {
-        let r = Rejection::QuotaExceeded {
-            metric: "storage_bytes",
-            used: 900,
-            limit: 1000,
-        };
-        let v: serde_json::Value = serde_json::from_slice(&r.render("rid")).unwrap();
-        assert_eq!(r.status(), 429);
-        assert_eq!(
-            v["error"]["message"],
-            "tier quota exceeded for storage_bytes"
-        );
-        assert_eq!(v["error"]["metric"], "storage_bytes");
-        assert_eq!(
-            v["error"]["quotas"],
-            serde_json::json!([{"metric":"storage_bytes","used":900,"limit":1000,"cumulative":true}])
-        );
-    }
 
     #[test]
     fn unauthorized_sets_rfc6750_header() {

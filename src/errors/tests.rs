@@ -208,3 +208,39 @@ fn timestamps_are_rfc3339_utc_with_milliseconds() {
     let v = body(&p.render(&Rejection::NotFound, ID));
     assert_eq!(v["error"]["timestamp"].as_str().unwrap().len(), 24);
 }
+
+// The gateway's own format (no profile): code, message, request id and its detail fields.
+#[test]
+fn body_carries_code_message_and_request_id() {
+    let r = Rejection::ContentMismatch {
+        declared: "image/jpeg".into(),
+        detected: "image/png".into(),
+    };
+    let v: serde_json::Value =
+        serde_json::from_slice(&ErrorProfile::default().render(&r, "rid-1").body).unwrap();
+    assert_eq!(v["error"]["code"], "content_mismatch");
+    assert_eq!(v["error"]["request_id"], "rid-1");
+    assert_eq!(v["error"]["detected"], "image/png");
+    assert_eq!(r.status(), 415);
+}
+
+#[test]
+fn quota_exceeded_names_the_metric_like_media_apis_do() {
+    let r = Rejection::QuotaExceeded {
+        metric: "storage_bytes",
+        used: 900,
+        limit: 1000,
+    };
+    let v: serde_json::Value =
+        serde_json::from_slice(&ErrorProfile::default().render(&r, "rid").body).unwrap();
+    assert_eq!(r.status(), 429);
+    assert_eq!(
+        v["error"]["message"],
+        "tier quota exceeded for storage_bytes"
+    );
+    assert_eq!(v["error"]["metric"], "storage_bytes");
+    assert_eq!(
+        v["error"]["quotas"],
+        serde_json::json!([{"metric":"storage_bytes","used":900,"limit":1000,"cumulative":true}])
+    );
+}
