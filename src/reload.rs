@@ -126,3 +126,59 @@ impl Reloader {
         Ok(restart)
     }
 }
+
+/// Reloads on every `SIGHUP` and, when configured, every `every` (from a thread of its own:
+/// pingora owns the other signals).
+pub fn on_hangup(
+    reloader: Arc<Reloader>,
+    every: Option<std::time::Duration>,
+) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    // Registered before the server starts: from here on SIGHUP no longer terminates.
+    let mut hangups = rt.block_on(async { signal(SignalKind::hangup()) })?;
+    if let Some(every) = every {
+        let timed = reloader.clone();
+        rt.spawn(async move {
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            loop {
+                ticks.tick().await;
+                match off_runtime(&timed).await {
+                    Ok(_) => tracing::debug!("configuration and key files re-read (timer)"),
+                    Err(e) => tracing::error!(
+                        "timed reload refused, the running configuration stays:\n{e}"
+                    ),
+                }
+            }
+        });
+    }
+    std::thread::spawn(move || {
+        rt.block_on(async {
+            while hangups.recv().await.is_some() {
+                match off_runtime(&reloader).await {
+                    Ok(restart) if restart.is_empty() => {
+                        tracing::info!("configuration reloaded (SIGHUP)")
+                    }
+                    Ok(restart) => tracing::warn!(
+                        "configuration reloaded (SIGHUP); changes to {} need a restart",
+                        restart.join(", ")
+                    ),
+                    Err(e) => {
+                        tracing::error!("reload refused, the running configuration stays:\n{e}")
+                    }
+                }
+            }
+        })
+    });
+    Ok(())
+}
+
+/// Reloads on the blocking pool: starting a new quota store may build a runtime of its own.
+async fn off_runtime(r: &Arc<Reloader>) -> Result<Vec<&'static str>, String> {
+    let r = r.clone();
+    tokio::task::spawn_blocking(move || r.reload())
+        .await
+        .map_err(|e| format!("reload failed: {e}"))?
+}
