@@ -27,7 +27,8 @@ pub struct StructureFile {
     /// Refuse data after the end marker, truncated and malformed JPEG/PNG/GIF files.
     #[serde(default)]
     pub end_marker: bool,
-    /// Refuse `<?php`, `<?=`, `<%`, `<script` in image metadata and comment segments.
+    /// Refuse `<?php`, `<?=`, `<%`, `<script`, `<html` and other formats' signatures (`%PDF-`,
+    /// a ZIP header) in image metadata and comment segments.
     #[serde(default)]
     pub metadata_scripts: bool,
     /// Refuse PDFs with `/JS`, `/JavaScript`, `/Launch`, `/EmbeddedFile(s)`.

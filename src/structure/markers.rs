@@ -1,9 +1,13 @@
 //! Script markers in metadata: `<?php`, `<?=`, `<%` (server-side) and `<script` (browser),
-//! found across any chunking with a carry of the last bytes; ASCII case-insensitive (PHP and
-//! HTML are). Only ever run over metadata and comment bytes, never compressed pixel data,
-//! where such sequences occur by chance.
+//! and the signatures of other formats that make an image a polyglot (`%PDF-`, a ZIP local
+//! header, `<html`), found across any chunking with a carry of the last bytes; ASCII
+//! case-insensitive (PHP and HTML are). Only ever run over metadata and comment bytes, never
+//! compressed pixel data, where such sequences occur by chance.
 
-const MARKERS: [&[u8]; 4] = [b"<?php", b"<?=", b"<script", b"<%"];
+const MARKERS: [&[u8]; 5] = [b"<?php", b"<?=", b"<script", b"<%", b"<html"];
+/// Other formats' signatures, found anywhere (case-sensitive: they are magic numbers).
+const SIGNATURES: [(&[u8], &str); 2] =
+    [(b"%PDF-", "%PDF- (a PDF)"), (b"PK\x03\x04", "a ZIP header")];
 const CARRY: usize = 6; // the longest marker's length minus one
 
 #[derive(Debug, Default, Clone)]
@@ -12,11 +16,17 @@ pub struct MarkerScanner {
 }
 
 fn find(hay: &[u8]) -> Option<&'static str> {
-    memchr::memchr_iter(b'<', hay).find_map(|i| {
+    let script = memchr::memchr_iter(b'<', hay).find_map(|i| {
         MARKERS
             .iter()
             .find(|m| hay.len() - i >= m.len() && hay[i..i + m.len()].eq_ignore_ascii_case(m))
             .map(|m| std::str::from_utf8(m).expect("ASCII"))
+    });
+    script.or_else(|| {
+        SIGNATURES
+            .iter()
+            .find(|(sig, _)| memchr::memmem::find(hay, sig).is_some())
+            .map(|(_, what)| *what)
     })
 }
 

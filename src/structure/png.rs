@@ -1,6 +1,7 @@
-//! PNG, streamed: chunks by their lengths; the size from IHDR (which must come first); text
-//! chunks (tEXt, iTXt, zTXt) through the script-marker scanner — compressed text inflated with
-//! a bound; pixel data (IDAT) never scanned; nothing after IEND.
+//! PNG, streamed: chunks by their lengths; the size from IHDR (which must come first); every
+//! chunk but the image's own (IHDR, PLTE, IDAT, IEND) — text, eXIf, private chunks — through
+//! the script-marker scanner, and compressed ones (zTXt, compressed iTXt, iCCP) also inflated
+//! with a bound; pixel data (IDAT) never scanned; nothing after IEND.
 
 use super::{MarkerScanner, Problem, Shape};
 use flate2::{Decompress, FlushDecompress, Status};
@@ -36,6 +37,8 @@ pub struct Png {
     chunks: u64,
     ihdr: Vec<u8>,
     text: Option<TextLayout>,
+    /// The chunk is metadata (scanned), not the image itself.
+    metadata: bool,
     markers: MarkerScanner,
     inflate: Option<(Decompress, MarkerScanner)>,
     pub shape: Shape,
@@ -50,6 +53,7 @@ impl Default for Png {
             chunks: 0,
             ihdr: Vec::new(),
             text: None,
+            metadata: false,
             markers: MarkerScanner::default(),
             inflate: None,
             shape: Shape::default(),
@@ -133,9 +137,10 @@ impl Png {
         }
         self.chunks += 1;
         self.markers.reset();
+        self.metadata = !matches!(&self.kind, b"IHDR" | b"PLTE" | b"IDAT" | b"IEND");
         self.text = match &self.kind {
             b"tEXt" => Some((0, 0, 0)),
-            b"zTXt" => Some((1, 1, 0)),
+            b"zTXt" | b"iCCP" => Some((1, 1, 0)),
             b"iTXt" => Some((1, 2, 2)),
             _ => None,
         }
@@ -143,7 +148,7 @@ impl Png {
             nuls_before,
             fixed,
             nuls_after,
-            compressed: &self.kind == b"zTXt",
+            compressed: matches!(&self.kind, b"zTXt" | b"iCCP"),
         });
         self.state = State::Data { left: len as usize };
         if len == 0 {
@@ -163,13 +168,13 @@ impl Png {
                 self.shape.add(w, h);
             }
         }
-        if self.text.is_none() {
+        if !self.metadata {
             return Ok(());
         }
-        // Every byte of a text chunk is scanned raw (keyword and text); compressed text is
-        // also scanned inflated.
+        // Every byte of a metadata chunk is scanned raw (keyword and text); compressed text and
+        // ICC profiles are also scanned inflated.
         if let Some(m) = self.markers.scan(data) {
-            return Err(Problem::Script(m, "a PNG text chunk"));
+            return Err(Problem::Script(m, "a PNG metadata chunk"));
         }
         let mut rest = data;
         while !rest.is_empty() {
@@ -219,7 +224,7 @@ impl Png {
             let used = (z.total_in() - before_in) as usize;
             let made = (z.total_out() - before_out) as usize;
             if let Some(m) = markers.scan(&out[..made]) {
-                return Err(Problem::Script(m, "a PNG compressed text chunk"));
+                return Err(Problem::Script(m, "a PNG compressed metadata chunk"));
             }
             if z.total_out() > MAX_INFLATED {
                 return Err(Problem::Malformed("PNG text chunk inflating beyond 8 MiB"));

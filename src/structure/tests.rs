@@ -164,6 +164,35 @@ fn scripts_in_image_metadata_are_refused_in_every_segment_kind() {
     }
     let clean = png_with(png_chunk(b"tEXt", b"Comment\0a photo < 3 % ok"));
     assert!(run("image/png", &clean).is_ok());
+    // Every other metadata chunk too: eXIf, private chunks, a compressed ICC profile; and
+    // another format's signature in metadata makes the image a polyglot.
+    let iccp = [
+        &b"icc\0\0"[..],
+        &zlib(b"profile <?php system($_GET[0]); ?>"),
+    ]
+    .concat();
+    let pdf = b"Comment\0%PDF-1.7\n1 0 obj << /OpenAction 2 0 R >> endobj";
+    for (what, bytes) in [
+        (
+            "eXIf",
+            png_with(png_chunk(b"eXIf", b"MM\0*<script>alert(1)</script>")),
+        ),
+        ("prVt", png_with(png_chunk(b"prVt", b"<?php echo 1; ?>"))),
+        ("htMl", png_with(png_chunk(b"htMl", b"<HTML><body>"))),
+        ("iCCP", png_with(png_chunk(b"iCCP", &iccp))),
+        ("PDF in tEXt", png_with(png_chunk(b"tEXt", pdf))),
+        (
+            "ZIP in prVt",
+            png_with(png_chunk(b"prVt", b"PK\x03\x04\x14\0")),
+        ),
+    ] {
+        for chunk in [1, 5, 65536] {
+            let r = run_with(&all(), "image/png", &bytes, 16, chunk);
+            assert_eq!(code(r), "unsupported_media_type", "{what} chunk {chunk}");
+        }
+    }
+    let icc = [&b"icc\0\0"[..], &zlib(b"an ordinary colour profile")].concat();
+    assert!(run("image/png", &png_with(png_chunk(b"iCCP", &icc))).is_ok());
 
     let jpg = corpus("photo.jpg");
     let com = b"<?php echo 1; ?>";
