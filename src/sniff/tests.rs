@@ -57,35 +57,60 @@ fn hostile_files_are_what_they_are() {
 }
 
 #[test]
-fn docx_is_found_whatever_the_entry_order() {
-    // A zip whose first entries are not word/: stored entries with known sizes.
-    let mut z = Vec::new();
-    for (name, data) in [
-        ("[Content_Types].xml", &b"<Types/>"[..]),
+fn ooxml_is_what_its_content_types_declare_not_what_entry_names_say() {
+    let stored = |entries: &[(&str, &[u8])]| {
+        let mut z = Vec::new();
+        for (name, data) in entries {
+            z.extend(entry(name, data, false));
+        }
+        z
+    };
+    let main = br#"<Types><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>"#;
+    let z = stored(&[
+        ("[Content_Types].xml", main),
         ("docProps/app.xml", b"<x/>"),
         ("word/document.xml", b"<w/>"),
-    ] {
-        z.extend_from_slice(b"PK\x03\x04\x14\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00");
-        z.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        z.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        z.extend_from_slice(&(name.len() as u16).to_le_bytes());
-        z.extend_from_slice(&0u16.to_le_bytes());
-        z.extend_from_slice(name.as_bytes());
-        z.extend_from_slice(data);
-    }
+    ]);
     let Sniff::Done(d) = detect(&z, false) else {
         panic!("undecided")
     };
     assert!(d.mime.ends_with("wordprocessingml.document"));
-    // Cut before word/ is reached: undecided until the window is final.
-    assert_eq!(detect(&z[..60], false), Sniff::NeedMore);
+    // Cut before the declaration is whole: undecided until the window is final.
+    assert_eq!(detect(&z[..40], false), Sniff::NeedMore);
     assert_eq!(
-        detect(&z[..60], true),
+        detect(&z[..40], true),
         Sniff::Done(Detected {
             mime: "application/zip".into(),
             active: false
         })
     );
+    // Entry names alone (an .exe under word/, a JAR laid out like a document) are a zip.
+    for z in [
+        stored(&[("word/x.txt", b"MZ\x90\0"), ("word/document.xml", b"<w/>")]),
+        stored(&[
+            ("[Content_Types].xml", b"<Types/>"),
+            ("word/document.xml", b"<w/>"),
+        ]),
+        stored(&[("word/", b""), ("META-INF/MANIFEST.MF", b"Main-Class: x")]),
+    ] {
+        let Sniff::Done(d) = detect(&z, true) else {
+            panic!("undecided")
+        };
+        assert_eq!(d.mime, "application/zip");
+    }
+    // Macro-enabled packages are their macro-enabled type, whatever they are named.
+    let docm = br#"<Types><Override ContentType="application/vnd.ms-word.document.macroEnabled.main+xml"/></Types>"#;
+    let vba = br#"<Types><Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/><Override ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>"#;
+    for types in [&docm[..], &vba[..]] {
+        let z = stored(&[
+            ("[Content_Types].xml", types),
+            ("word/vbaProject.bin", b"x"),
+        ]);
+        let Sniff::Done(d) = detect(&z, true) else {
+            panic!("undecided")
+        };
+        assert_eq!(d.mime, "application/vnd.ms-word.document.macroenabled.12");
+    }
 }
 
 #[test]

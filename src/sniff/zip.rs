@@ -1,8 +1,9 @@
 //! A streaming-friendly walk over a zip's local file headers that names OOXML and ODF
-//! documents by their entries, not by where the first entries happen to be. OOXML producers
-//! write `[Content_Types].xml` first and it names the main part; it is read (inflated with a
-//! bounded output) so a document whose `word/`, `xl/` or `ppt/` entries come after large media
-//! is still recognised.
+//! documents by what they declare, not by entry names anyone can write: an OOXML package is
+//! the type its `[Content_Types].xml` names as the main part (read, inflated with a bounded
+//! output — producers write it first), a macro-enabled one (`macroEnabled` main part or a
+//! `vbaProject` part) is the macro-enabled type; ODF by its stored `mimetype` entry. A zip with
+//! `word/` entries and no such declaration is a zip.
 
 use flate2::{Decompress, FlushDecompress, Status};
 use memchr::memmem;
@@ -37,17 +38,13 @@ pub fn walk(buf: &[u8]) -> Option<&'static str> {
         let extra_len = u16_at(header, 28);
         let name = buf.get(pos + 30..pos + 30 + name_len)?;
         let data = pos + 30 + name_len + extra_len;
-        if let Some(kind) = by_entry_name(name) {
-            return Some(kind);
-        }
         if name == b"[Content_Types].xml" {
-            let declared = match content_types(buf.get(data..)?, method, compressed, flags)? {
-                Some(xml) => by_main_part(&xml),
-                None => None,
-            };
-            if let Some(kind) = declared {
-                return Some(kind);
-            }
+            return Some(
+                match content_types(buf.get(data..)?, method, compressed, flags)? {
+                    Some(xml) => by_main_part(&xml).unwrap_or("application/zip"),
+                    None => "application/zip",
+                },
+            );
         }
         if name == b"mimetype" && method == 0 {
             let content = buf.get(data..data + compressed)?;
@@ -114,8 +111,30 @@ fn content_types(
     }
 }
 
-/// The document type `[Content_Types].xml` names as its main part, if any.
+/// The document type `[Content_Types].xml` names as its main part, if any; macro-enabled
+/// packages are their macro-enabled types (which a route allowing docx does not allow).
 fn by_main_part(xml: &[u8]) -> Option<&'static str> {
+    const MACROS: [(&[u8], &str); 3] = [
+        (
+            b"ms-word.document.macroEnabled",
+            "application/vnd.ms-word.document.macroenabled.12",
+        ),
+        (
+            b"ms-excel.sheet.macroEnabled",
+            "application/vnd.ms-excel.sheet.macroenabled.12",
+        ),
+        (
+            b"ms-powerpoint.presentation.macroEnabled",
+            "application/vnd.ms-powerpoint.presentation.macroenabled.12",
+        ),
+    ];
+    if let Some((_, kind)) = MACROS
+        .iter()
+        .find(|(marker, _)| memmem::find(xml, marker).is_some())
+    {
+        return Some(kind);
+    }
+    let macro_part = memmem::find(xml, b"vbaProject").is_some();
     const MAIN: [(&[u8], &str); 3] = [
         (
             b"wordprocessingml.document.main+xml",
@@ -130,21 +149,14 @@ fn by_main_part(xml: &[u8]) -> Option<&'static str> {
             "application/vnd.openxmlformats-officedocument.presentationml.presentation",
         ),
     ];
-    MAIN.iter()
-        .find(|(marker, _)| memmem::find(xml, marker).is_some())
-        .map(|(_, kind)| *kind)
-}
-
-fn by_entry_name(name: &[u8]) -> Option<&'static str> {
-    if name.starts_with(b"word/") {
-        Some("application/vnd.openxmlformats-officedocument.wordprocessingml.document")
-    } else if name.starts_with(b"xl/") {
-        Some("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    } else if name.starts_with(b"ppt/") {
-        Some("application/vnd.openxmlformats-officedocument.presentationml.presentation")
+    let main = MAIN
+        .iter()
+        .position(|(marker, _)| memmem::find(xml, marker).is_some())?;
+    Some(if macro_part {
+        MACROS[main].1
     } else {
-        None
-    }
+        MAIN[main].1
+    })
 }
 
 fn odf_kind(mimetype: &[u8]) -> &'static str {
