@@ -195,7 +195,9 @@ pub trait QuotaStore: Send + Sync {
         tier: &str,
     ) -> Result<(), StoreError>;
     /// Drops the hold and gives its windowed bytes back.
-    async fn release(&self, tenant: &str, hold: &str) -> Result<(), StoreError>;
+    /// `keep`: bytes of the hold that stay counted in its `upload_bytes` windows (those that
+    /// were transferred, with `count_transferred`; else 0).
+    async fn release(&self, tenant: &str, hold: &str, keep: u64) -> Result<(), StoreError>;
     /// Remembers the committed size of an uploaded object (the ledger).
     async fn record_object(&self, tenant: &str, id: &str, size: u64) -> Result<(), StoreError>;
     /// Gives back a deleted object's size (`reported`, else the ledger's) and one file, if the

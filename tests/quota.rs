@@ -439,3 +439,50 @@ fn a_stalled_upload_keeps_its_hold_past_the_reservation_ttl() {
     assert!(used <= limit, "used {used} of {limit}");
     assert_eq!(used, PNG_LEN);
 }
+
+/// `count_transferred`: an upload cut off mid-body spends the `upload_bytes` window with the
+/// bytes it sent; by default only stored bytes count.
+#[test]
+fn aborted_uploads_spend_upload_bytes_when_transfers_count() {
+    let upstream = RecordingUpstream::start();
+    let window = |gw: &QuotaGateway, tenant: &str| -> u64 {
+        let u = gw.usage(tenant);
+        let w = u["quotas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["metric"] == "upload_bytes");
+        w.unwrap()["used"].as_u64().unwrap()
+    };
+    for (store, counted) in [("", false), ("count_transferred = true", true)] {
+        // The admin report reads the tier the operator set (nothing was committed).
+        let gw = QuotaGateway::start_edited(upstream.addr, store, 10_000_000, |t| {
+            t.replace(
+                "[quotas.tenants]\n",
+                "[quotas.tenants]\ntransfers = \"windowed\"\nstores = \"windowed\"\n",
+            )
+        });
+        let tenant = if counted { "transfers" } else { "stores" };
+        let t = token(tenant, "media:write", Some("windowed"));
+        let form = Form::new("cut");
+        let mut s = std::net::TcpStream::connect(gw.gw.addr).unwrap();
+        let head = format!(
+            "POST /media HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\nContent-Type: {}\r\nContent-Length: 500000\r\n\r\n",
+            form.content_type()
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(&form.open_file("file", "p.png", "image/png"))
+            .unwrap();
+        s.write_all(&fixture("media/photo.png")).unwrap();
+        s.write_all(&vec![0u8; 200_000]).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        drop(s);
+        assert_eq!(gw.wait_released(tenant), (0, 0));
+        let spent = window(&gw, tenant);
+        if counted {
+            assert!(spent >= 200_000 && spent < 500_000, "spent {spent}");
+        } else {
+            assert_eq!(spent, 0);
+        }
+    }
+}

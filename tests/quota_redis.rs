@@ -80,7 +80,7 @@ async fn follows_the_rules(store: &dyn QuotaStore, tenant: &str) {
             .unwrap(),
         Verdict::Granted(_)
     ));
-    store.release(tenant, "a").await.unwrap();
+    store.release(tenant, "a", 0).await.unwrap();
     let u = store.usage(tenant, &limits.windows, t0).await.unwrap();
     assert_eq!((u.held_storage, u.windows.clone()), (0, vec![1, 0]));
     store
@@ -142,6 +142,18 @@ async fn follows_the_rules(store: &dyn QuotaStore, tenant: &str) {
         .unwrap();
     let u = store.usage(tenant, &[], t0).await.unwrap();
     assert_eq!((u.storage_bytes, u.file_count), (12_345_678_901_234, 3));
+    // A released hold can leave its transferred bytes counted (count_transferred), never more
+    // than it held.
+    let other = format!("{tenant}-transfers");
+    for (hold, keep) in [("t1", 120), ("t2", 9_999)] {
+        store
+            .reserve(&other, &limits, &ask(hold, 300, 1, false), t0, 1000)
+            .await
+            .unwrap();
+        store.release(&other, hold, keep).await.unwrap();
+    }
+    let u = store.usage(&other, &limits.windows, t0).await.unwrap();
+    assert_eq!((u.held_storage, u.windows[1]), (0, 120 + 300));
     assert!(store.tenants().await.unwrap().contains(&tenant.to_string()));
 }
 

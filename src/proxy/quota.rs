@@ -26,6 +26,9 @@ pub struct QuotaHold {
     pub upload: bool,
     pub held_storage: u64,
     pub held_files: u64,
+    /// Body bytes received so far (kept in `upload_bytes` windows on release with
+    /// `count_transferred`).
+    transferred: u64,
     pub windows: Vec<WindowState>,
     /// Renews the hold every third of its TTL while the request lives, however long the
     /// client or the upstream stalls: a hold cannot expire under a live upload and let the
@@ -85,6 +88,7 @@ pub async fn reserve(
         upload,
         held_storage: ask.storage,
         held_files: ask.files,
+        transferred: 0,
         windows: Vec::new(),
         keepalive: None,
         settled: false,
@@ -192,6 +196,7 @@ pub async fn grow(ctx: &mut RequestCtx) -> Result<(), Rejection> {
         return Ok(());
     }
     let seen = up.total();
+    h.transferred = seen;
     let files = up.inspector().file_parts() as u64;
     if seen <= h.held_storage && files <= h.held_files {
         return Ok(());
@@ -322,13 +327,21 @@ pub async fn finish(ctx: &mut RequestCtx) {
     if let Some(h) = ctx.quota.as_mut()
         && !h.settled
     {
+        if let Some(up) = &ctx.upload {
+            h.transferred = h.transferred.max(up.total());
+        }
         release(h).await;
     }
 }
 
 async fn release(h: &mut QuotaHold) {
     h.settle();
-    if let Err(e) = h.quotas.store.release(&h.tenant, &h.hold).await {
+    let keep = if h.quotas.settings.count_transferred {
+        h.transferred
+    } else {
+        0
+    };
+    if let Err(e) = h.quotas.store.release(&h.tenant, &h.hold, keep).await {
         store_failed("release", &h.tenant, &e);
     }
 }

@@ -36,6 +36,11 @@ pub struct QuotasFile {
     /// Scopes the usage endpoint requires (all of them).
     #[serde(default)]
     pub usage_scopes: Vec<String>,
+    /// `upload_bytes` windows also count the bytes of uploads that were not stored (refused,
+    /// aborted, failed upstream): what crossed the gateway, not only what was committed
+    /// (default false).
+    #[serde(default)]
+    pub count_transferred: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -48,8 +48,8 @@ impl QuotaStore for MemoryStore {
         Ok(())
     }
 
-    async fn release(&self, tenant: &str, hold: &str) -> Result<(), StoreError> {
-        self.with(tenant, |s| s.release(hold));
+    async fn release(&self, tenant: &str, hold: &str, keep: u64) -> Result<(), StoreError> {
+        self.with(tenant, |s| s.release(hold, keep));
         Ok(())
     }
 

@@ -246,9 +246,9 @@ impl QuotaStore for RedisStore {
         self.list(tenant).await
     }
 
-    async fn release(&self, tenant: &str, hold: &str) -> Result<(), StoreError> {
+    async fn release(&self, tenant: &str, hold: &str, keep: u64) -> Result<(), StoreError> {
         let mut inv = self.scripts.release.prepare_invoke();
-        inv.key(self.key(tenant, "holds")).arg(hold);
+        inv.key(self.key(tenant, "holds")).arg(hold).arg(keep);
         let _: i64 = self.run(&inv).await?;
         Ok(())
     }

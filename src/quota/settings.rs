@@ -84,6 +84,8 @@ pub struct QuotaSettings {
     pub fail_open: Vec<Metric>,
     pub usage_path: Option<String>,
     pub usage_scopes: Vec<String>,
+    /// Released holds keep the bytes that were transferred in `upload_bytes` windows.
+    pub count_transferred: bool,
 }
 
 impl QuotaSettings {
@@ -179,6 +181,7 @@ impl QuotaSettings {
             fail_open,
             usage_path: f.usage_path.clone(),
             usage_scopes: f.usage_scopes.clone(),
+            count_transferred: f.count_transferred,
         })
     }
 

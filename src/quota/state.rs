@@ -76,7 +76,7 @@ impl TenantState {
             .map(|(k, _)| k.clone())
             .collect();
         for id in expired {
-            self.release(&id);
+            self.release(&id, 0);
         }
     }
 
@@ -147,11 +147,12 @@ impl TenantState {
     }
 
     /// Drops a hold; its bytes leave the `upload_bytes` windows they were counted in.
-    pub fn release(&mut self, id: &str) {
+    /// Drops a hold; its windows keep `keep` of its bytes (at most what it held).
+    pub fn release(&mut self, id: &str, keep: u64) {
         if let Some(h) = self.holds.remove(id) {
             for key in &h.upload_windows {
                 if let Some(c) = self.windows.get_mut(key) {
-                    c.0 = c.0.saturating_sub(h.storage);
+                    c.0 = c.0.saturating_sub(h.storage) + keep.min(h.storage);
                 }
             }
         }

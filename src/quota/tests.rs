@@ -51,7 +51,7 @@ fn holds_count_against_cumulative_limits_until_released() {
             limit: 1000
         }
     );
-    s.release("a");
+    s.release("a", 0);
     assert!(matches!(
         s.reserve(&limits, &ask("b", 500, 1), T0, 1000),
         Verdict::Granted(_)

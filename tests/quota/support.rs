@@ -54,6 +54,8 @@ storage_bytes = 100000000
 requests = { limit = 3, window_seconds = 2 }
 [quotas.tiers.limited.routes.read]
 requests = { limit = 100, window_seconds = 60 }
+[quotas.tiers.windowed]
+upload_bytes = { limit = 100000000, window_seconds = 3600 }
 [quotas.tiers.metered]
 storage_bytes = 100
 requests = { limit = 50, window_seconds = 60 }
