@@ -9,33 +9,16 @@ mod common;
 
 use base64::Engine;
 use common::*;
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-use std::process::Command;
 use std::sync::{Arc, OnceLock};
 
 /// Serves one HTML page (set once known) on its own origin (`http://127.0.0.1:PORT`) until the
 /// test ends.
 fn serve_page() -> (String, Arc<OnceLock<String>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
     let page: Arc<OnceLock<String>> = Arc::new(OnceLock::new());
     let html = page.clone();
-    std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                line.clear();
-            }
-            let html = html.get().expect("the page is set before it is loaded");
-            let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                html.len()
-            );
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(html.as_bytes());
-        }
+    let origin = serve_http(move |_| {
+        let html = html.get().expect("the page is set before it is loaded");
+        ("text/html", html.clone())
     });
     (origin, page)
 }
@@ -62,22 +45,7 @@ fetch("{target}", {{method: "POST", body: form, headers: {{"Authorization": "Bea
 
 /// Loads `url` in headless Chromium and returns the DOM once the page's script settled.
 fn browse(url: &str) -> String {
-    let profile = std::env::temp_dir().join(format!("ugw-chromium-{}", free_port()));
-    let out = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--virtual-time-budget=15000",
-            &format!("--user-data-dir={}", profile.display()),
-            "--dump-dom",
-            url,
-        ])
-        .output()
-        .expect("chromium must be installed (scripts/prereqs.sh installs it)");
-    let _ = std::fs::remove_dir_all(&profile);
-    let dom = String::from_utf8_lossy(&out.stdout).into_owned();
+    let dom = chromium_dom(url, 15000);
     let start = dom.find("<pre id=\"out\">").expect("the page was loaded") + 14;
     dom[start..start + dom[start..].find("</pre>").unwrap()].to_string()
 }

@@ -12,9 +12,6 @@ mod common;
 
 use common::*;
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use upload_gateway::multipart::Form;
 
@@ -22,40 +19,22 @@ const SVG_NS: &str = "http://www.w3.org/2000/svg";
 
 /// Serves `/` (one iframe per sample), `/svg/N.svg` and records `/ran/N`.
 fn serve(samples: Arc<Vec<String>>) -> (String, Arc<Mutex<BTreeSet<usize>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
     let ran = Arc::new(Mutex::new(BTreeSet::new()));
     let seen = ran.clone();
-    std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut first = String::new();
-            let _ = reader.read_line(&mut first);
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                line.clear();
+    let origin = serve_http(move |path| {
+        if let Some(n) = path.strip_prefix("/ran/") {
+            if let Ok(n) = n.parse() {
+                seen.lock().unwrap().insert(n);
             }
-            let path = first.split_whitespace().nth(1).unwrap_or("/").to_string();
-            let (ctype, body) = if let Some(n) = path.strip_prefix("/ran/") {
-                if let Ok(n) = n.parse() {
-                    seen.lock().unwrap().insert(n);
-                }
-                ("text/plain", String::new())
-            } else if let Some(n) = path.strip_prefix("/svg/") {
-                let n: usize = n.trim_end_matches(".svg").parse().unwrap_or(usize::MAX);
-                ("image/svg+xml", samples.get(n).cloned().unwrap_or_default())
-            } else {
-                let frames: String = (0..samples.len())
-                    .map(|n| format!("<iframe src=\"/svg/{n}.svg\"></iframe>"))
-                    .collect();
-                ("text/html", format!("<!doctype html><body>{frames}</body>"))
-            };
-            let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(body.as_bytes());
+            ("text/plain", String::new())
+        } else if let Some(n) = path.strip_prefix("/svg/") {
+            let n: usize = n.trim_end_matches(".svg").parse().unwrap_or(usize::MAX);
+            ("image/svg+xml", samples.get(n).cloned().unwrap_or_default())
+        } else {
+            let frames: String = (0..samples.len())
+                .map(|n| format!("<iframe src=\"/svg/{n}.svg\"></iframe>"))
+                .collect();
+            ("text/html", format!("<!doctype html><body>{frames}</body>"))
         }
     });
     (origin, ran)
@@ -178,30 +157,8 @@ fn samples(variants: usize) -> (Vec<String>, usize) {
 }
 
 fn chromium(url: &str) {
-    let profile = std::env::temp_dir().join(format!("ugw-chromium-svg-{}", free_port()));
-    let out = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--virtual-time-budget=5000",
-            &format!("--user-data-dir={}", profile.display()),
-            "--dump-dom",
-            url,
-        ])
-        .output()
-        .expect("chromium must be installed (scripts/prereqs.sh installs it)");
-    let _ = std::fs::remove_dir_all(&profile);
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("<iframe"),
-        "the page did not load: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let dom = chromium_dom(url, 5000);
+    assert!(dom.contains("<iframe"), "the page did not load: {dom}");
 }
 
 #[test]

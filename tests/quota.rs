@@ -23,6 +23,24 @@ fn concurrent_uploads_never_pass_the_storage_limit() {
     race(&[&gw], "racer", limit);
 }
 
+/// An upload declaring 500 000 bytes that sends its head, a PNG and `padding` more bytes, then
+/// waits: dropping the returned stream hangs up mid-body.
+fn start_aborting_upload(gw: &QuotaGateway, token: &str, padding: usize) -> std::net::TcpStream {
+    let form = Form::new("abort");
+    let mut s = std::net::TcpStream::connect(gw.gw.addr).unwrap();
+    let head = format!(
+        "POST /media HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: {}\r\nContent-Length: 500000\r\n\r\n",
+        form.content_type()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(&form.open_file("file", "p.png", "image/png"))
+        .unwrap();
+    s.write_all(&fixture("media/photo.png")).unwrap();
+    s.write_all(&vec![0u8; padding]).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    s
+}
+
 #[test]
 fn every_failure_gives_the_hold_back() {
     let upstream = RecordingUpstream::start();
@@ -45,17 +63,7 @@ fn every_failure_gives_the_hold_back() {
         .form(Form::new("m").file("file", "p.gif", "image/gif", &png))
         .assert_error(415, "content_mismatch");
     // A client that hangs up mid-body.
-    let form = Form::new("abort");
-    let mut s = std::net::TcpStream::connect(gw.gw.addr).unwrap();
-    let head = format!(
-        "POST /media HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\nContent-Type: {}\r\nContent-Length: 500000\r\n\r\n",
-        form.content_type()
-    );
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(&form.open_file("file", "p.png", "image/png"))
-        .unwrap();
-    s.write_all(&png).unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    let s = start_aborting_upload(&gw, &t, 0);
     assert!(
         gw.used("unlucky", "storage_bytes").1 > 0,
         "the abort's hold is in place"
@@ -464,19 +472,7 @@ fn aborted_uploads_spend_upload_bytes_when_transfers_count() {
         });
         let tenant = if counted { "transfers" } else { "stores" };
         let t = token(tenant, "media:write", Some("windowed"));
-        let form = Form::new("cut");
-        let mut s = std::net::TcpStream::connect(gw.gw.addr).unwrap();
-        let head = format!(
-            "POST /media HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\nContent-Type: {}\r\nContent-Length: 500000\r\n\r\n",
-            form.content_type()
-        );
-        s.write_all(head.as_bytes()).unwrap();
-        s.write_all(&form.open_file("file", "p.png", "image/png"))
-            .unwrap();
-        s.write_all(&fixture("media/photo.png")).unwrap();
-        s.write_all(&vec![0u8; 200_000]).unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        drop(s);
+        drop(start_aborting_upload(&gw, &t, 200_000));
         assert_eq!(gw.wait_released(tenant), (0, 0));
         let spent = window(&gw, tenant);
         if counted {

@@ -118,6 +118,59 @@ pub fn with_scan(clamd: &str, timeout_ms: u64, extra: &str) -> String {
     text
 }
 
+/// Serves HTTP/1.1 on its own origin (`http://127.0.0.1:PORT`, returned) until the test ends:
+/// each request's path goes to `answer`, which gives the content type and the body.
+pub fn serve_http(answer: impl Fn(&str) -> (&'static str, String) + Send + 'static) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut first = String::new();
+            let _ = reader.read_line(&mut first);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let path = first.split_whitespace().nth(1).unwrap_or("/");
+            let (ctype, body) = answer(path);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body.as_bytes());
+        }
+    });
+    origin
+}
+
+/// Loads `url` in headless Chromium (Debian's `chromium`, from scripts/prereqs.sh) with a fresh
+/// profile and `budget_ms` of virtual time for its scripts; returns the DOM it dumped.
+pub fn chromium_dom(url: &str, budget_ms: u64) -> String {
+    let profile = std::env::temp_dir().join(format!("ugw-chromium-{}", free_port()));
+    let out = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            &format!("--virtual-time-budget={budget_ms}"),
+            &format!("--user-data-dir={}", profile.display()),
+            "--dump-dom",
+            url,
+        ])
+        .output()
+        .expect("chromium must be installed (scripts/prereqs.sh installs it)");
+    let _ = std::fs::remove_dir_all(&profile);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// A gateway running in this process, stopped when dropped.
 pub struct TestGateway {
     pub addr: SocketAddr,
