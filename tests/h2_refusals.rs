@@ -1,11 +1,13 @@
 //! Refusals decided while the body streams, over HTTP/2 (h2c by prior knowledge and TLS with
 //! ALPN h2): the client gets the whole refusal — status, JSON code and request id — as a
 //! complete response, the upstream never gets a complete body, and the connection serves the
-//! next stream. Driven by the h2 crate and by curl.
+//! next stream. Driven by the h2 crate (h2c and TLS) and by curl (h2c here; TLS in
+//! tests/tls_h2.rs).
 
 mod common;
 
 use bytes::Bytes;
+use common::tls::{certificate, h2_tls_connect, tls_config};
 use common::{RecordingUpstream, TEST_CONFIG, TestGateway, fixture, sha256_hex};
 use std::process::Command;
 use upload_gateway::multipart::Form;
@@ -100,44 +102,64 @@ async fn send(client: &mut h2::client::SendRequest<Bytes>, form: Form) -> Answer
     }
 }
 
+/// Every stream-phase refusal on one h2 connection `io`, each followed by an accepted upload
+/// on the same connection.
+async fn refusals_then_uploads_on_one_connection<T>(io: T, upstream: &RecordingUpstream)
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut client, conn) = h2::client::handshake(io).await.unwrap();
+    let conn = tokio::spawn(conn);
+    let mut seen = 0;
+    for (name, form, status, code) in refusals() {
+        let a = send(&mut client, form).await;
+        assert_eq!(a.status, status, "{name}: {}", a.body);
+        let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+        assert_eq!(v["error"]["code"], code, "{name}");
+        let id = a.request_id.expect("a request id");
+        assert_eq!(v["error"]["request_id"], id.as_str(), "{name}");
+        // The stream phase: the upstream was contacted and got a cut-off body.
+        seen += 1;
+        let got = upstream.wait_for(seen);
+        assert!(!got[seen - 1].complete, "{name}: the upstream got it whole");
+        // The same connection serves the next stream.
+        let png = fixture("media/photo.png");
+        let form = Form::new("h2ok").file("file", "p.png", "image/png", &png);
+        let sent = form.clone().finish();
+        let ok = send(&mut client, form).await;
+        assert_eq!(ok.status, 201, "after {name}: {}", ok.body);
+        seen += 1;
+        let got = upstream.wait_for(seen);
+        let last = got.last().unwrap();
+        assert!(last.complete);
+        assert_eq!(last.sha256, sha256_hex(&sent));
+        assert!(last.body.windows(png.len()).any(|w| w == png));
+    }
+    drop(client);
+    let _ = conn.await;
+}
+
 #[test]
-fn stream_phase_refusals_reach_h2_clients_whole_and_the_connection_lives_on() {
+fn stream_phase_refusals_reach_h2c_clients_whole_and_the_connection_lives_on() {
     let upstream = RecordingUpstream::start();
     let gw = TestGateway::start_with(&config(), upstream.addr);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let tcp = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
-        let (mut client, conn) = h2::client::handshake(tcp).await.unwrap();
-        let conn = tokio::spawn(conn);
-        let mut seen = 0;
-        for (name, form, status, code) in refusals() {
-            let a = send(&mut client, form).await;
-            assert_eq!(a.status, status, "{name}: {}", a.body);
-            let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
-            assert_eq!(v["error"]["code"], code, "{name}");
-            let id = a.request_id.expect("a request id");
-            assert_eq!(v["error"]["request_id"], id.as_str(), "{name}");
-            // The stream phase: the upstream was contacted and got a cut-off body.
-            seen += 1;
-            let got = upstream.wait_for(seen);
-            assert!(!got[seen - 1].complete, "{name}: the upstream got it whole");
-            // The same connection serves the next stream.
-            let (form, png) = (
-                Form::new("h2ok").file("file", "p.png", "image/png", &fixture("media/photo.png")),
-                fixture("media/photo.png"),
-            );
-            let sent = form.clone().finish();
-            let ok = send(&mut client, form).await;
-            assert_eq!(ok.status, 201, "after {name}: {}", ok.body);
-            seen += 1;
-            let got = upstream.wait_for(seen);
-            let last = got.last().unwrap();
-            assert!(last.complete);
-            assert_eq!(last.sha256, sha256_hex(&sent));
-            assert!(last.body.windows(png.len()).any(|w| w == png));
-        }
-        drop(client);
-        let _ = conn.await;
+        refusals_then_uploads_on_one_connection(tcp, &upstream).await;
+    });
+}
+
+#[test]
+fn stream_phase_refusals_reach_h2_over_tls_whole_and_the_connection_lives_on() {
+    let (cert, key) = certificate("h2-refusals");
+    let upstream = RecordingUpstream::start();
+    let config = tls_config(&cert, &key).replace("image = 52428800", "image = 4000000");
+    let gw = TestGateway::start_with(&config, upstream.addr);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let tls = h2_tls_connect(gw.addr, &cert).await;
+        refusals_then_uploads_on_one_connection(tls, &upstream).await;
     });
 }
 

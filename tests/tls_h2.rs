@@ -5,35 +5,12 @@
 mod common;
 
 use bytes::Bytes;
+use common::tls::{certificate, h2_tls_connect, tls_config};
 use common::{RecordingUpstream, TEST_CONFIG, TestGateway, fixture, free_port, sha256_hex};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use upload_gateway::multipart::Form;
-
-/// A self-signed certificate for `localhost` / 127.0.0.1 in a fresh directory.
-fn certificate(name: &str) -> (PathBuf, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("ug-tls-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ck =
-        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&cert, ck.cert.pem()).unwrap();
-    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
-    (cert, key)
-}
-
-/// TEST_CONFIG with its listener serving TLS.
-fn tls_config(cert: &Path, key: &Path) -> String {
-    TEST_CONFIG.replace(
-        "address = \"{LISTEN}\"",
-        &format!(
-            "address = \"{{LISTEN}}\"\ntls = {{ cert = \"{}\", key = \"{}\" }}",
-            cert.display(),
-            key.display()
-        ),
-    )
-}
 
 fn png_form() -> (Form, Vec<u8>) {
     let png = fixture("media/photo.png");
@@ -159,22 +136,7 @@ async fn h2_tls_post(
     content_type: &str,
     body: Vec<u8>,
 ) -> (u16, String) {
-    use pingora::tls::{ClientConfig, RootCertStore};
-    pingora::tls::install_default_crypto_provider();
-    let mut roots = RootCertStore::empty();
-    pingora::tls::load_ca_file_into_store(cert.to_str().unwrap(), &mut roots).unwrap();
-    let mut config = ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let name = pingora::tls::ServerName::try_from("localhost").unwrap();
-    let tls = pingora::tls::TlsConnector::from(std::sync::Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .unwrap();
-    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
-    h2_post(tls, addr, content_type, body).await
+    h2_post(h2_tls_connect(addr, cert).await, addr, content_type, body).await
 }
 
 async fn h2_post<T>(io: T, addr: SocketAddr, content_type: &str, body: Vec<u8>) -> (u16, String)
