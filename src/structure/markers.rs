@@ -13,12 +13,16 @@ const CARRY: usize = 6; // the longest marker's length minus one
 #[derive(Debug, Default, Clone)]
 pub struct MarkerScanner {
     carry: Vec<u8>,
+    /// Binary metadata (EXIF, private chunks): the two-byte `<%` would match by chance about
+    /// once in 64 KiB, so only the longer markers are looked for.
+    binary: bool,
 }
 
-fn find(hay: &[u8]) -> Option<&'static str> {
+fn find(hay: &[u8], binary: bool) -> Option<&'static str> {
     let script = memchr::memchr_iter(b'<', hay).find_map(|i| {
         MARKERS
             .iter()
+            .filter(|m| !binary || m.len() > 2)
             .find(|m| hay.len() - i >= m.len() && hay[i..i + m.len()].eq_ignore_ascii_case(m))
             .map(|m| std::str::from_utf8(m).expect("ASCII"))
     });
@@ -31,11 +35,24 @@ fn find(hay: &[u8]) -> Option<&'static str> {
 }
 
 impl MarkerScanner {
+    /// A scanner for binary metadata (see `binary`).
+    pub fn binary() -> Self {
+        Self {
+            binary: true,
+            ..Self::default()
+        }
+    }
+
+    /// Switches between text and binary metadata (a new segment of another kind).
+    pub fn set_binary(&mut self, binary: bool) {
+        self.binary = binary;
+    }
+
     /// The first marker in the bytes scanned so far (including ones split across calls).
     pub fn scan(&mut self, data: &[u8]) -> Option<&'static str> {
         let mut joined = std::mem::take(&mut self.carry);
         joined.extend_from_slice(&data[..data.len().min(CARRY)]);
-        if let Some(m) = find(&joined).or_else(|| find(data)) {
+        if let Some(m) = find(&joined, self.binary).or_else(|| find(data, self.binary)) {
             return Some(m);
         }
         self.carry = if data.len() >= CARRY {
@@ -77,5 +94,12 @@ mod tests {
         assert_eq!(s.scan(b"< % <?ph p <sc ript"), None);
         s.reset();
         assert_eq!(s.scan(b"t>"), None, "no marker across segments");
+        let mut b = MarkerScanner::binary();
+        assert_eq!(
+            b.scan(b"\x00<%\x9f"),
+            None,
+            "two bytes in binary data are chance"
+        );
+        assert_eq!(b.scan(b"\x00<?php"), Some("<?php"));
     }
 }

@@ -138,6 +138,9 @@ impl Png {
         self.chunks += 1;
         self.markers.reset();
         self.metadata = !matches!(&self.kind, b"IHDR" | b"PLTE" | b"IDAT" | b"IEND");
+        // Text chunks are text; the other metadata (eXIf, private chunks) is binary.
+        let text = matches!(&self.kind, b"tEXt" | b"zTXt" | b"iTXt");
+        self.markers.set_binary(!text);
         self.text = match &self.kind {
             b"tEXt" => Some((0, 0, 0)),
             b"zTXt" | b"iCCP" => Some((1, 1, 0)),
@@ -171,44 +174,46 @@ impl Png {
         if !self.metadata {
             return Ok(());
         }
-        // Every byte of a metadata chunk is scanned raw (keyword and text); compressed text and
-        // ICC profiles are also scanned inflated.
-        if let Some(m) = self.markers.scan(data) {
-            return Err(Problem::Script(m, "a PNG metadata chunk"));
-        }
+        // Metadata is scanned raw — keywords and plain text, binary chunks whole — except a
+        // compressed payload (zTXt, compressed iTXt, iCCP), which is scanned inflated: raw
+        // deflate data matches markers by chance.
         let mut rest = data;
         while !rest.is_empty() {
-            let Some(t) = self.text.as_mut() else { break };
-            if t.nuls_before > 0 {
-                match memchr::memchr(0, rest) {
-                    Some(i) => {
+            let Some(t) = self.text.as_mut() else {
+                return self.scan_raw(rest);
+            };
+            let used = if t.nuls_before > 0 || (t.fixed == 0 && t.nuls_after > 0) {
+                let field = memchr::memchr(0, rest).map_or(rest.len(), |i| i + 1);
+                if rest[..field].last() == Some(&0) {
+                    if t.nuls_before > 0 {
                         t.nuls_before -= 1;
-                        rest = &rest[i + 1..];
+                    } else {
+                        t.nuls_after -= 1;
                     }
-                    None => return Ok(()),
                 }
+                field
             } else if t.fixed > 0 {
                 if &self.kind == b"iTXt" && t.fixed == 2 {
                     t.compressed = rest[0] == 1;
                 }
                 t.fixed -= 1;
-                rest = &rest[1..];
-            } else if t.nuls_after > 0 {
-                match memchr::memchr(0, rest) {
-                    Some(i) => {
-                        t.nuls_after -= 1;
-                        rest = &rest[i + 1..];
-                    }
-                    None => return Ok(()),
-                }
+                1
+            } else if t.compressed {
+                return self.inflate_text(rest);
             } else {
-                if t.compressed {
-                    self.inflate_text(rest)?;
-                }
-                return Ok(());
-            }
+                rest.len()
+            };
+            self.scan_raw(&rest[..used])?;
+            rest = &rest[used..];
         }
         Ok(())
+    }
+
+    fn scan_raw(&mut self, bytes: &[u8]) -> Result<(), Problem> {
+        match self.markers.scan(bytes) {
+            Some(m) => Err(Problem::Script(m, "a PNG metadata chunk")),
+            None => Ok(()),
+        }
     }
 
     fn inflate_text(&mut self, mut input: &[u8]) -> Result<(), Problem> {

@@ -193,6 +193,24 @@ fn scripts_in_image_metadata_are_refused_in_every_segment_kind() {
     }
     let icc = [&b"icc\0\0"[..], &zlib(b"an ordinary colour profile")].concat();
     assert!(run("image/png", &png_with(png_chunk(b"iCCP", &icc))).is_ok());
+    // Chance bytes are not markers: `<%` inside compressed data (the profile itself is clean)
+    // or inside binary EXIF.
+    let (mut seed, mut profile) = (7u32, Vec::new());
+    let compressed = loop {
+        profile.clear();
+        for _ in 0..4096 {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            profile.push((seed >> 16) as u8 & 0x7f | 0x40);
+        }
+        let z = zlib(&profile);
+        if z.windows(2).any(|w| w == b"<%") {
+            break z;
+        }
+    };
+    let icc = [&b"icc\0\0"[..], &compressed].concat();
+    assert!(run("image/png", &png_with(png_chunk(b"iCCP", &icc))).is_ok());
+    let exif = png_with(png_chunk(b"eXIf", b"MM\0*\0\0\0\x08<%\x01\x02"));
+    assert!(run("image/png", &exif).is_ok());
 
     let jpg = corpus("photo.jpg");
     let com = b"<?php echo 1; ?>";
