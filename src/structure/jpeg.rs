@@ -103,6 +103,9 @@ impl Jpeg {
                     return Err(Problem::Malformed("JPEG segment length under 2"));
                 }
                 self.markers.reset();
+                // APPn segments hold binary EXIF, ICC profiles and thumbnails (where the
+                // two-byte `<%` turns up by chance); a comment segment is text.
+                self.markers.set_binary(code != 0xFE);
                 self.sof.clear();
                 self.state = State::Payload {
                     code,

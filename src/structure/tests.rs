@@ -218,6 +218,15 @@ fn scripts_in_image_metadata_are_refused_in_every_segment_kind() {
     seg.extend_from_slice(com);
     let bad = [&jpg[..2], &seg[..], &jpg[2..]].concat();
     assert_eq!(code(run("image/jpeg", &bad)), "unsupported_media_type");
+    // In an APP1 (EXIF) segment: the long markers count, a chance `<%` in binary data does not.
+    let app1 = |payload: &[u8]| {
+        let mut seg = vec![0xFF, 0xE1, 0, (payload.len() + 2) as u8];
+        seg.extend_from_slice(payload);
+        [&jpg[..2], &seg[..], &jpg[2..]].concat()
+    };
+    let php = app1(b"Exif\0\0MM\0*<?php echo 1; ?>");
+    assert_eq!(code(run("image/jpeg", &php)), "unsupported_media_type");
+    assert!(run("image/jpeg", &app1(b"Exif\0\0MM\0*\x00<%\x10\x20")).is_ok());
 
     let gif = corpus("photo.gif");
     let comment = [&[0x21, 0xFE, 13][..], b"<?php x(); ?>", &[0]].concat();
