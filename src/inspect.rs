@@ -86,6 +86,14 @@ pub struct Inspector {
     form: Fingerprint,
 }
 
+/// An SVG root's size against the route's structure limits, once known.
+fn svg_size(policy: &UploadPolicy, svg: &SvgCheck) -> Result<(), Rejection> {
+    match (&policy.structure, svg.size()) {
+        (Some(rules), Some((w, h))) => rules.check_size("image/svg+xml", w, h),
+        _ => Ok(()),
+    }
+}
+
 fn svg_refused(why: String) -> Rejection {
     Rejection::UnsupportedMediaType(format!(
         "image/svg+xml with active or unknown content ({why}) is not allowed on this route"
@@ -293,6 +301,7 @@ impl Inspector {
                         && let Some(svg) = &mut f.svg
                     {
                         svg.feed(fresh).map_err(svg_refused)?;
+                        svg_size(&self.policy, svg)?;
                     }
                 }
                 Some(Part::Field {
@@ -434,6 +443,7 @@ impl Inspector {
             if detected.mime == "image/svg+xml" {
                 let mut svg = SvgCheck::new();
                 svg.feed(seen).map_err(svg_refused)?;
+                svg_size(&self.policy, &svg)?;
                 f.svg = Some(svg);
             } else {
                 f.scanner = Some(ActiveScanner::after(seen));

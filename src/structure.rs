@@ -76,6 +76,13 @@ impl StructureRules {
         self.max_width.is_some() || self.max_height.is_some() || self.max_pixels.is_some()
     }
 
+    /// Checks a size found outside the structure parsers (an SVG's root element).
+    pub fn check_size(&self, mime: &str, width: u32, height: u32) -> Result<(), Rejection> {
+        let mut shape = Shape::default();
+        shape.add(width, height);
+        self.check(mime, &shape)
+    }
+
     fn check(&self, mime: &str, s: &Shape) -> Result<(), Rejection> {
         let over_w = self.max_width.is_some_and(|m| s.width > m);
         let over_h = self.max_height.is_some_and(|m| s.height > m);

@@ -269,3 +269,31 @@ fn unknown_fields_total_limit_and_empty_files() {
         matches!(run(policy(""), &empty, &[]), Err(Rejection::Validation { message: m, .. }) if m.contains("empty"))
     );
 }
+
+#[test]
+fn an_svg_larger_than_the_route_allows_is_refused() {
+    let p = policy("[structure]\nmax_width = 4000\nmax_height = 4000\n");
+    let form = |svg: &str| {
+        Form::new("b0undary")
+            .file("file", "a.svg", "image/svg+xml", svg.as_bytes())
+            .finish()
+    };
+    let ns = "xmlns=\"http://www.w3.org/2000/svg\"";
+    for big in [
+        format!("<svg {ns} width=\"100000\" height=\"100000\"><rect/></svg>"),
+        format!("<svg {ns} width=\"50in\" height=\"1in\"><rect/></svg>"),
+        format!("<svg {ns} viewBox=\"0 0 100000 10\"><rect/></svg>"),
+    ] {
+        for cuts in [vec![], vec![20], vec![5, 30, 60]] {
+            let r = run(p.clone(), &form(&big), &cuts);
+            assert_eq!(r.map_err(|e| e.code()).err(), Some("too_large"), "{big}");
+        }
+    }
+    for fine in [
+        format!("<svg {ns} width=\"400\" height=\"300\"><rect/></svg>"),
+        format!("<svg {ns} width=\"100%\" height=\"100%\" viewBox=\"0,0,640,480\"><rect/></svg>"),
+        format!("<svg {ns}><rect/></svg>"),
+    ] {
+        assert!(run(p.clone(), &form(&fine), &[]).is_ok(), "{fine}");
+    }
+}

@@ -140,6 +140,8 @@ pub struct SvgCheck {
     style: Option<Vec<u8>>,
     /// How many bytes of a leading byte order mark were read (3: done looking).
     bom: usize,
+    /// The root element's rendered size in pixels (`width`/`height`, else its `viewBox`).
+    size: Option<(u32, u32)>,
 }
 
 impl Default for SvgCheck {
@@ -161,6 +163,7 @@ impl SvgCheck {
             scopes: Vec::new(),
             style: None,
             bom: 0,
+            size: None,
         }
     }
 
@@ -189,6 +192,11 @@ impl SvgCheck {
             rest = &rest[used..];
         }
         Ok(())
+    }
+
+    /// The root element's size in pixels, once its start tag was read.
+    pub fn size(&self) -> Option<(u32, u32)> {
+        self.size
     }
 
     /// The file ended: it must have been one complete root element.
@@ -402,6 +410,10 @@ impl SvgCheck {
         }
         if svg && lower == "style" && !empty {
             self.style = Some(Vec::new());
+        }
+        if self.open.is_empty() && svg && lower == "svg" {
+            let attr = |n: &str| attrs.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+            self.size = values::root_size(attr("width"), attr("height"), attr("viewBox"));
         }
         if empty {
             self.scopes.truncate(scopes);

@@ -97,6 +97,43 @@ pub(super) fn decode_reference(name: &[u8]) -> Result<char, String> {
     c.ok_or_else(|| format!("the reference &{};", String::from_utf8_lossy(name)))
 }
 
+/// The pixels an SVG root renders to: `width` and `height` (px, or absolute units at 96 dpi),
+/// else the `viewBox` size. Relative sizes (`%`, `em`) are not known: `None`.
+pub(super) fn root_size(
+    width: Option<&str>,
+    height: Option<&str>,
+    view_box: Option<&str>,
+) -> Option<(u32, u32)> {
+    let px = |v: &str| -> Option<f64> {
+        let v = v.trim();
+        let (num, unit) = v.split_at(v.find(|c: char| c.is_ascii_alphabetic() || c == '%')?);
+        let scale = match unit {
+            "" | "px" => 1.0,
+            "pt" => 96.0 / 72.0,
+            "pc" => 16.0,
+            "in" => 96.0,
+            "cm" => 96.0 / 2.54,
+            "mm" => 96.0 / 25.4,
+            _ => return None,
+        };
+        num.trim().parse::<f64>().ok().map(|n| n * scale)
+    };
+    let px = |v: &str| px(v).or_else(|| v.trim().parse::<f64>().ok());
+    let clamp = |n: f64| n.clamp(0.0, f64::from(u32::MAX)).ceil() as u32;
+    if let (Some(w), Some(h)) = (width.and_then(px), height.and_then(px)) {
+        return Some((clamp(w), clamp(h)));
+    }
+    let nums: Vec<f64> = view_box?
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().ok())
+        .collect::<Option<_>>()?;
+    match nums[..] {
+        [_, _, w, h] => Some((clamp(w), clamp(h))),
+        _ => None,
+    }
+}
+
 /// A same-document fragment, or a raster image inlined as a base64 `data:` URL on an image.
 pub(super) fn safe_url(element: &str, value: &str) -> bool {
     let v: String = value
