@@ -36,6 +36,8 @@ pub struct ServerSettings {
     pub window_timeout: Duration,
     /// HTTP/2 with prior knowledge on plain listeners.
     pub h2c: bool,
+    /// The HTTP/2 concurrent-stream limit per connection.
+    pub h2_max_concurrent_streams: u32,
     pub upgrade_sock: String,
     /// Timed reloads (`None`: off).
     pub reload_interval: Option<Duration>,
@@ -215,6 +217,9 @@ fn server(f: &file::ServerFile, errors: &mut Collector) -> ServerSettings {
     if f.threads == 0 {
         errors.push("server.threads", "must be at least 1");
     }
+    if f.h2_max_concurrent_streams == 0 {
+        errors.push("server.h2_max_concurrent_streams", "must be at least 1");
+    }
     if f.window_timeout_ms == 0 {
         errors.push("server.window_timeout_ms", "must be at least 1");
     }
@@ -225,6 +230,7 @@ fn server(f: &file::ServerFile, errors: &mut Collector) -> ServerSettings {
         client_read_timeout: Duration::from_millis(f.client_read_timeout_ms),
         window_timeout: Duration::from_millis(f.window_timeout_ms),
         h2c: f.h2c,
+        h2_max_concurrent_streams: f.h2_max_concurrent_streams,
         upgrade_sock: f.upgrade_sock.clone(),
         reload_interval: (f.reload_interval_seconds > 0)
             .then(|| Duration::from_secs(f.reload_interval_seconds)),

@@ -43,12 +43,16 @@ pub fn build_live(
         Gateway::new(live.clone()),
         "upload-gateway",
     );
-    if config.server.h2c
-        && let Some(app) = proxy.app_logic_mut()
-    {
-        let mut options = pingora::apps::HttpServerOptions::default();
-        options.h2c = true;
-        app.server_options = Some(options);
+    if let Some(app) = proxy.app_logic_mut() {
+        if config.server.h2c {
+            let mut options = pingora::apps::HttpServerOptions::default();
+            options.h2c = true;
+            app.server_options = Some(options);
+        }
+        // pingora's bounded defaults, with the configured stream limit.
+        let mut h2 = pingora::protocols::http::v2::server::default_h2_options();
+        h2.max_concurrent_streams(config.server.h2_max_concurrent_streams);
+        app.h2_options = Some(h2);
     }
     for l in &config.listeners {
         add_listener(&mut proxy, l)?;

@@ -201,3 +201,30 @@ fn curl_over_h2c_reads_every_stream_phase_refusal() {
         assert!(!got[i].complete, "{name}: the upstream got it whole");
     }
 }
+
+/// `[server] h2_max_concurrent_streams` is what the gateway's SETTINGS announce (100 by default).
+#[test]
+fn the_h2_stream_limit_is_configurable() {
+    let upstream = RecordingUpstream::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for (extra, expected) in [("", 100), ("h2_max_concurrent_streams = 7\n", 7)] {
+        let text = config().replace("[server]\n", &format!("[server]\n{extra}"));
+        let gw = TestGateway::start_with(&text, upstream.addr);
+        let announced = rt.block_on(async {
+            let tcp = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+            let (_client, mut conn) = h2::client::handshake(tcp).await.unwrap();
+            let settled = std::future::poll_fn(|cx| {
+                use std::future::Future;
+                let _ = std::pin::Pin::new(&mut conn).poll(cx);
+                match conn.max_concurrent_send_streams() {
+                    usize::MAX => std::task::Poll::Pending,
+                    n => std::task::Poll::Ready(n),
+                }
+            });
+            tokio::time::timeout(std::time::Duration::from_secs(5), settled)
+                .await
+                .expect("the server's SETTINGS")
+        });
+        assert_eq!(announced, expected, "{extra:?}");
+    }
+}

@@ -81,6 +81,9 @@ pub struct ServerFile {
     /// HTTP/2 with prior knowledge (h2c) on the plain listeners, beside HTTP/1.1 (default false).
     #[serde(default)]
     pub h2c: bool,
+    /// Concurrent streams one HTTP/2 connection may open (default 100, pingora's).
+    #[serde(default = "default_h2_streams")]
+    pub h2_max_concurrent_streams: u32,
     /// The unix socket a running gateway hands its listeners over on SIGQUIT to the one started
     /// with `--upgrade`.
     #[serde(default = "default_upgrade_sock")]
@@ -106,6 +109,7 @@ impl Default for ServerFile {
             client_read_timeout_ms: default_client_timeout(),
             window_timeout_ms: default_window_timeout(),
             h2c: false,
+            h2_max_concurrent_streams: default_h2_streams(),
             upgrade_sock: default_upgrade_sock(),
             reload_interval_seconds: 0,
             errors: None,
@@ -121,6 +125,9 @@ fn default_grace() -> u64 {
 }
 fn default_client_timeout() -> u64 {
     60_000
+}
+fn default_h2_streams() -> u32 {
+    100
 }
 fn default_window_timeout() -> u64 {
     30_000
