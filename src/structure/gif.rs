@@ -175,11 +175,15 @@ impl Gif {
                 }
             }
             Fixed::CodeSize => State::SubSize { text: false },
-            Fixed::Label => State::SubSize {
-                text: matches!(buf[0], 0xFE | 0xFF | 0x01),
-            },
+            // Every extension is metadata, whatever its label (an unknown one, or a graphic
+            // control block longer than its 4 bytes, can carry anything): comments and plain
+            // text are text, the rest binary.
+            Fixed::Label => State::SubSize { text: true },
         };
         self.markers.reset();
+        if let Fixed::Label = what {
+            self.markers.set_binary(!matches!(buf[0], 0xFE | 0x01));
+        }
         Ok(())
     }
 }

@@ -235,6 +235,17 @@ fn scripts_in_image_metadata_are_refused_in_every_segment_kind() {
         let r = run_with(&all(), "image/gif", &bad, 20, chunk);
         assert_eq!(code(r), "unsupported_media_type");
     }
+    // Extensions of any label: an unknown one, an over-long graphic control block.
+    for ext in [
+        [&[0x21, 0x99, 13][..], b"<?php x(); ?>", &[0]].concat(),
+        [&[0x21, 0xF9, 4, 0, 0, 0, 0, 12][..], b"<script>x()", &[0]].concat(),
+    ] {
+        let hidden = [&gif[..gif.len() - 1], &ext[..], &[0x3B]].concat();
+        for chunk in [1, 65536] {
+            let r = run_with(&all(), "image/gif", &hidden, 20, chunk);
+            assert_eq!(code(r), "unsupported_media_type");
+        }
+    }
     let off = Arc::new(StructureRules {
         metadata_scripts: false,
         ..(*all()).clone()
