@@ -5,7 +5,7 @@
 //! allowed; real requests from an allowed origin (refusals included) carry
 //! `Access-Control-Allow-Origin` and `Vary: Origin`.
 
-use crate::config::ConfigError;
+use crate::config::error::ConfigError;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]

@@ -11,8 +11,8 @@
 
 mod stores;
 
-use crate::config::ConfigError;
-use crate::quota::StoreError;
+use crate::config::error::ConfigError;
+use crate::quota::error::StoreError;
 use async_trait::async_trait;
 use http::HeaderName;
 use serde::{Deserialize, Serialize};

@@ -3,7 +3,7 @@
 //! any depth (parsers disagree on which duplicate wins), with the required top-level fields of
 //! the required types and every URL field passing its [`UrlRule`].
 
-use crate::config::ConfigError;
+use crate::config::error::ConfigError;
 use crate::rejection::Rejection;
 use crate::ssrf::UrlRule;
 use serde::Deserialize;

@@ -2,12 +2,14 @@
 //! total, form-field and filename rules. Built once from config, then asked pure questions;
 //! it knows nothing of pingora.
 
+pub mod file;
+
 use crate::config::error::ConfigError;
-use crate::config::file::{UnknownFieldsFile, UploadFile};
 use crate::media::{self, Category};
 use crate::rejection::Rejection;
 use crate::sniff::{Detected, FIRST_LOOK};
 use crate::structure::StructureRules;
+use file::{UnknownFieldsFile, UploadFile};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 

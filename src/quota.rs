@@ -18,6 +18,8 @@ pub use memory::MemoryStore;
 pub use redis_store::RedisStore;
 pub use settings::{QuotaSettings, RouteQuota, StoreKind, Tier};
 
+pub mod error;
+
 use crate::idempotency::IdempotencyStore;
 use crate::rejection::Rejection;
 use async_trait::async_trait;
@@ -167,10 +169,7 @@ pub struct Usage {
     pub tier: Option<String>,
 }
 
-/// The store could not answer (unreachable, timed out, bad reply).
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("quota store: {0}")]
-pub struct StoreError(pub String);
+pub use error::StoreError;
 
 /// Where quota state lives: in memory (one instance) or in Redis (shared).
 #[async_trait]

@@ -4,7 +4,7 @@
 //! channel. The inspector holds the part's last bytes and the closing delimiter back until
 //! the verdict arrives (docs/ARCHITECTURE.md, "Malware scanning").
 
-use crate::config::ConfigError;
+use crate::config::error::ConfigError;
 use bytes::Bytes;
 use serde::Deserialize;
 use std::collections::VecDeque;

@@ -13,7 +13,7 @@ mod png;
 
 pub use markers::MarkerScanner;
 
-use crate::config::ConfigError;
+use crate::config::error::ConfigError;
 use crate::rejection::Rejection;
 use serde::Deserialize;
 use std::sync::Arc;

@@ -6,7 +6,7 @@
 //! sent chunked. A backend that checks the signature, the request id (`X-Request-Id`) and each
 //! stored file's SHA-256 knows the bytes it stored are the bytes the gateway verified.
 
-use crate::config::ConfigError;
+use crate::config::error::ConfigError;
 use crate::inspect::FileReport;
 use crate::multipart::{Event, Parser, boundary_from_content_type};
 use hmac::{Hmac, KeyInit, Mac};

@@ -2,7 +2,7 @@
 //! an explicit algorithm allowlist, so no `none` and no algorithm confusion.
 
 use super::{Identity, Mode};
-use crate::config::ConfigError;
+use crate::config::error::ConfigError;
 use crate::config::file::{JwtFile, JwtKeyFile};
 use crate::rejection::Rejection;
 use jsonwebtoken::errors::ErrorKind;

@@ -1,7 +1,7 @@
 //! `[errors.NAME]` as operators write it, validated into an [`ErrorProfile`].
 
 use super::{CodeMapping, ErrorProfile, Format, IdFormat};
-use crate::config::ConfigError;
+use crate::config::error::ConfigError;
 use crate::rejection::Rejection;
 use serde::Deserialize;
 use serde_json::{Map, Value};
