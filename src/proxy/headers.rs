@@ -101,21 +101,27 @@ fn internal(e: impl std::fmt::Display) -> Box<pingora::Error> {
     pingora::Error::explain(pingora::ErrorType::InternalError, e.to_string())
 }
 
-/// A header name as a backend may read it: CGI, WSGI, Rack and PHP turn `-` into `_` and
-/// fold case, so `X_Auth_Tenant` and `x-auth-tenant` are one name to them.
-fn spelled_as(name: &str) -> String {
-    name.to_ascii_lowercase().replace('_', "-")
+/// Whether two header names are one to a backend: CGI, WSGI, Rack and PHP turn `-` into `_`
+/// and fold case, so `X_Auth_Tenant` and `x-auth-tenant` are one name to them.
+fn same_spelling(a: &str, b: &str) -> bool {
+    let norm = |c: u8| {
+        if c == b'_' {
+            b'-'
+        } else {
+            c.to_ascii_lowercase()
+        }
+    };
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| norm(x) == norm(y))
 }
 
 /// Removes every header whose name is one of `owned` in any spelling a backend might read
 /// (case, `_` for `-`), except the exact name `keep`. The gateway vouches for these headers.
 pub fn remove_every_spelling(up: &mut RequestHeader, owned: &[&str], keep: Option<&str>) {
-    let owned: Vec<String> = owned.iter().map(|n| spelled_as(n)).collect();
     let doomed: Vec<String> = up
         .headers
         .keys()
         .map(|n| n.as_str())
-        .filter(|n| Some(*n) != keep && owned.contains(&spelled_as(n)))
+        .filter(|n| Some(*n) != keep && owned.iter().any(|o| same_spelling(n, o)))
         .map(str::to_string)
         .collect();
     for name in doomed {
