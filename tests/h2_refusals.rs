@@ -2,7 +2,8 @@
 //! ALPN h2): the client gets the whole refusal — status, JSON code and request id — as a
 //! complete response, the upstream never gets a complete body, and the connection serves the
 //! next stream. Driven by the h2 crate (h2c and TLS) and by curl (h2c here; TLS in
-//! tests/tls_h2.rs).
+//! tests/tls_h2.rs). Over HTTP/1.1, Python's http.client, which writes its whole body before it
+//! reads, gets the same refusals instead of a connection reset.
 
 mod common;
 
@@ -200,6 +201,88 @@ fn curl_over_h2c_reads_every_stream_phase_refusal() {
         let got = upstream.wait_for(i + 1);
         assert!(!got[i].complete, "{name}: the upstream got it whole");
     }
+}
+
+/// Python's http.client (as requests uses it) sends the whole body, then reads. A refusal closes
+/// the connection; closing it with body bytes unread would reset it, failing the client's write
+/// and discarding the answer, so the gateway reads and drops the rest for a moment first.
+#[test]
+fn http1_clients_that_write_before_reading_get_every_refusal() {
+    let upstream = RecordingUpstream::start();
+    let gw = TestGateway::start_with(&config(), upstream.addr);
+    let mut elf = fixture("hostile/elf-binary.bin");
+    elf.resize(3_000_000, 0);
+    let mut cases = refusals();
+    cases.push((
+        "a spoof refused in the window",
+        Form::new("h2b").file("file", "x.png", "image/png", &elf),
+        415,
+        "content_mismatch",
+    ));
+    let script = r#"
+import http.client, json, sys
+host, port, path, ctype = sys.argv[1:5]
+body = open(path, "rb").read()
+c = http.client.HTTPConnection(host, int(port), timeout=30)
+c.request("POST", "/media", body=body, headers={"Content-Type": ctype})
+r = c.getresponse()
+print(r.status, json.loads(r.read())["error"]["code"], r.getheader("x-request-id") is not None)
+"#;
+    for (i, (name, form, status, code)) in cases.into_iter().enumerate() {
+        let ct = form.content_type();
+        let path = std::env::temp_dir().join(format!("ug-h1-{i}-{}", std::process::id()));
+        std::fs::write(&path, form.finish()).unwrap();
+        let out = Command::new("python3")
+            .args(["-c", script, "127.0.0.1"])
+            .arg(gw.addr.port().to_string())
+            .arg(&path)
+            .arg(&ct)
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            format!("{status} {code} True"),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        upstream.assert_no_complete_body();
+    }
+}
+
+/// Deterministic: the client reads the refusal, then sends the rest of its body. The gateway
+/// reads and drops it (the writes succeed) and closes with a FIN once the body is done, not
+/// with a reset.
+#[test]
+fn after_an_http1_refusal_the_rest_of_the_body_is_read_and_the_close_is_clean() {
+    use std::io::{BufReader, Read, Write};
+    let upstream = RecordingUpstream::start();
+    let gw = TestGateway::start_with(&config(), upstream.addr);
+    let elf = fixture("hostile/elf-binary.bin");
+    let form = Form::new("h1b").file("file", "x.png", "image/png", &elf);
+    let ct = form.content_type();
+    let mut body = form.finish();
+    body.resize(body.len() + 3_000_000, b'-'); // the epilogue, after the refusal
+    let split = 100_000.min(body.len());
+    let mut s = std::net::TcpStream::connect(gw.addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let head = format!(
+        "POST /media HTTP/1.1\r\nHost: x\r\nContent-Type: {ct}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(&body[..split]).unwrap();
+    let mut reader = BufReader::new(s.try_clone().unwrap());
+    let answer = common::client::read_response(&mut reader, true);
+    assert_eq!(answer.status, 415);
+    s.write_all(&body[split..])
+        .expect("the gateway reads the rest of the body");
+    let len: usize = answer.header("content-length").unwrap().parse().unwrap();
+    let mut rest = Vec::new();
+    let end = reader.read_to_end(&mut rest);
+    assert_eq!(end.map_err(|e| e.kind()), Ok(len), "the refusal, then FIN");
+    upstream.assert_no_complete_body();
 }
 
 /// `[server] h2_max_concurrent_streams` is what the gateway's SETTINGS announce (100 by default).

@@ -1,6 +1,7 @@
 //! Writing a [`Rejection`] to the client: the one place error responses are produced.
 
 use super::RequestCtx;
+use super::headers::expects_continue;
 use crate::rejection::Rejection;
 use crate::request_id;
 use pingora::http::ResponseHeader;
@@ -73,26 +74,35 @@ pub async fn rejection(session: &mut Session, ctx: &mut RequestCtx) -> u16 {
         tracing::debug!(request_id = %ctx.request_id, "could not write error body: {e}");
         return status;
     }
-    if session.req_header().version == pingora::http::Version::HTTP_2 {
+    if client_still_sends(session, ctx) {
         linger(session).await;
     }
     status
 }
 
-/// How long, and how many body bytes, an HTTP/2 refusal keeps reading what the client is still
-/// sending (each byte dropped, none forwarded).
-const H2_LINGER: std::time::Duration = std::time::Duration::from_secs(2);
-const H2_LINGER_BYTES: usize = 8 << 20;
+/// Whether body bytes may still be on their way: not when the body is read, the client stalled
+/// (a timeout is the refusal), or it waits for a `100 Continue` that was never sent.
+fn client_still_sends(session: &mut Session, ctx: &RequestCtx) -> bool {
+    let waits = ctx.phase == super::Phase::Header && expects_continue(session.req_header());
+    !session.is_body_done() && !waits && !matches!(ctx.rejection, Some(Rejection::ClientTimeout))
+}
 
-/// HTTP/2: the refusal is complete (HEADERS, DATA with END_STREAM), and h2 resets the stream with
-/// `NO_ERROR` when the session ends (RFC 9113 §8.1), which leaves the connection usable. Some
-/// clients still uploading take that reset as a failure and drop the answer (curl before 8.x:
-/// "Stream error in the HTTP/2 framing layer"), so for a moment, as nginx's lingering close does
-/// for HTTP/1.1, the rest of the body is read and dropped: a client that finishes in time ends
-/// the stream itself and reads the refusal. Bounded in time and bytes; never forwarded.
+/// How long, and how many body bytes, a refusal keeps reading what the client is still sending
+/// (each byte dropped, none forwarded).
+const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+const LINGER_BYTES: usize = 8 << 20;
+
+/// The refusal is written whole, but a client still uploading may never read it. HTTP/1.1:
+/// closing a socket with unread bytes sends a TCP reset, which discards the answer in the
+/// client's receive buffer, and a client that writes its whole body before reading (Python's
+/// http.client, requests) fails its next write. HTTP/2: the stream ends with a `NO_ERROR` reset
+/// (RFC 9113 §8.1) that some clients take as a failure (curl before 8.x: "Stream error in the
+/// HTTP/2 framing layer"). So, as nginx's lingering close does, the rest of the body is read and
+/// dropped for a moment: a client that finishes in time reads the refusal. Bounded in time and
+/// bytes; never forwarded.
 async fn linger(session: &mut Session) {
-    let deadline = tokio::time::Instant::now() + H2_LINGER;
-    let mut left = H2_LINGER_BYTES;
+    let deadline = tokio::time::Instant::now() + LINGER;
+    let mut left = LINGER_BYTES;
     while !session.is_body_done() {
         match tokio::time::timeout_at(deadline, session.read_request_body()).await {
             Ok(Ok(Some(chunk))) if chunk.len() <= left => left -= chunk.len(),
