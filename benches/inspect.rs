@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use std::hint::black_box;
 use std::sync::Arc;
 use upload_gateway::config::file::UploadFile;
-use upload_gateway::inspect::UploadStream;
+use upload_gateway::inspect::{Framing, UploadStream};
 use upload_gateway::multipart::Form;
 use upload_gateway::policy::UploadPolicy;
 
@@ -37,6 +37,9 @@ fn bench(c: &mut Criterion) {
         .map(bytes::Bytes::copy_from_slice)
         .collect();
     let policy = policy();
+    let framing = Framing::Multipart {
+        boundary: "bench-boundary-0123456789".into(),
+    };
     let mut g = c.benchmark_group("stream_phase");
     g.throughput(Throughput::Bytes(body.len() as u64));
     g.sample_size(20);
@@ -56,7 +59,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("upload_stream_push", |b| {
         b.iter(|| {
             rt.block_on(async {
-                let mut s = UploadStream::new(policy.clone(), "bench-boundary-0123456789");
+                let mut s = UploadStream::new(policy.clone(), &framing);
                 let last = chunks.len() - 1;
                 for (i, c) in chunks.iter().enumerate() {
                     black_box(s.push(Some(c.clone()), i == last).await.unwrap());

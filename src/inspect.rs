@@ -3,57 +3,30 @@
 //! far the stream may be forwarded: bytes of an undecided file part, the delimiter and headers
 //! between parts, and the closing delimiter are held back until they are safe to release.
 
+mod framing;
 mod hash;
 mod holdback;
+mod part;
 mod scans;
 mod stream;
 
+pub use framing::{Framing, RAW_FIELD};
 pub use holdback::Holdback;
+pub use part::FileReport;
 pub use stream::UploadStream;
 
 use crate::idempotency::Fingerprint;
 use crate::media;
-use crate::multipart::{Event, Parser};
+use crate::multipart::Event;
 use crate::policy::{PartKind, UploadPolicy};
 use crate::rejection::Rejection;
 use crate::sniff::svg::SvgCheck;
 use crate::sniff::{self, ActiveScanner, Detected, FIRST_LOOK, Sniff};
 use bytes::Bytes;
+use framing::Reader;
+use part::{FilePart, check_size, svg_refused, svg_size};
 use std::collections::HashSet;
 use std::sync::Arc;
-
-/// What the gateway learned about one file part.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileReport {
-    pub field: String,
-    pub filename: Option<String>,
-    /// The detected (canonical) media type.
-    pub content_type: String,
-    pub size: u64,
-    /// Lower-case hex SHA-256 of the part's content.
-    pub sha256: String,
-    /// Width × height of an image, when a structure check read them.
-    pub dimensions: Option<(u32, u32)>,
-    /// The malware scan's verdict, on routes that scan.
-    pub scan: Option<crate::scan::Verdict>,
-}
-
-struct FilePart {
-    field: String,
-    filename: Option<String>,
-    declared: Option<String>,
-    sniff: Vec<u8>,
-    detected: Option<Detected>,
-    limit: u64,
-    size: u64,
-    hasher: hash::PartHasher,
-    /// Keeps scanning HTML for script after the type was decided.
-    scanner: Option<ActiveScanner>,
-    /// Parses a whole SVG against the allowlist (src/sniff/svg.rs), from its first byte.
-    svg: Option<SvgCheck>,
-    /// The route's structure check for the detected type (src/structure.rs).
-    structure: Option<crate::structure::Check>,
-}
 
 enum Part {
     File(Box<FilePart>),
@@ -64,10 +37,10 @@ enum Part {
     },
 }
 
-/// Inspects one multipart body.
+/// Inspects one upload body (multipart, or raw: the body is the file).
 pub struct Inspector {
     policy: Arc<UploadPolicy>,
-    parser: Parser,
+    parser: Reader,
     part: Option<Part>,
     parts: usize,
     file_parts: usize,
@@ -86,27 +59,13 @@ pub struct Inspector {
     form: Fingerprint,
 }
 
-/// An SVG root's size against the route's structure limits, once known.
-fn svg_size(policy: &UploadPolicy, svg: &SvgCheck) -> Result<(), Rejection> {
-    match (&policy.structure, svg.size()) {
-        (Some(rules), Some((w, h))) => rules.check_size("image/svg+xml", w, h),
-        _ => Ok(()),
-    }
-}
-
-fn svg_refused(why: String) -> Rejection {
-    Rejection::UnsupportedMediaType(format!(
-        "image/svg+xml with active or unknown content ({why}) is not allowed on this route"
-    ))
-}
-
 fn invalid(e: String) -> Rejection {
     Rejection::InvalidMultipart(e)
 }
 
 impl Inspector {
-    pub fn new(policy: Arc<UploadPolicy>, boundary: &str) -> Self {
-        let parser = Parser::new(boundary, policy.max_part_header_bytes);
+    pub fn new(policy: Arc<UploadPolicy>, framing: &Framing) -> Self {
+        let parser = Reader::new(framing, policy.max_part_header_bytes);
         Self {
             scans: scans::Scans::new(policy.scan.clone()),
             policy,
@@ -131,9 +90,10 @@ impl Inspector {
         self.reserved = names;
     }
 
-    /// Where the closing delimiter (`CRLF--boundary--`) starts, once the body is complete.
+    /// Where the closing delimiter (`CRLF--boundary--`) starts, once a multipart body is
+    /// complete (a raw body has none).
     pub fn closing_delimiter_at(&self) -> Option<u64> {
-        self.complete.then(|| self.parser.last_delimiter_at())
+        (self.complete && !self.parser.is_raw()).then(|| self.parser.last_delimiter_at())
     }
 
     /// Body bytes seen so far.
@@ -225,15 +185,22 @@ impl Inspector {
         Ok(())
     }
 
-    /// The body ended: the closing boundary must have been read.
+    /// The body ended: the closing boundary must have been read (a raw body's part ends here).
     pub fn finish(&mut self) -> Result<(), Rejection> {
         self.parser.finish().map_err(invalid)?;
+        while let Some(event) = self.parser.poll().map_err(invalid)? {
+            self.on_event(event)?;
+        }
         self.complete = true;
         Ok(())
     }
 
     fn on_event(&mut self, event: Event) -> Result<(), Rejection> {
         match event {
+            Event::PartStart(head) if self.parser.is_raw() => {
+                self.parts += 1;
+                self.part = Some(self.start_file(head)?);
+            }
             Event::PartStart(head) => {
                 if self.reserved.contains(&head.name) {
                     let name = &head.name;
@@ -351,6 +318,7 @@ impl Inspector {
                 }
                 self.hold_from = Some(self.parser.last_delimiter_at());
             }
+            Event::Finished if self.parser.is_raw() => {}
             Event::Finished => {
                 let mut present = self.fields.clone();
                 present.extend(self.files.iter().map(|f| f.field.clone()));
@@ -478,18 +446,6 @@ impl Inspector {
             scan: None,
         });
         Ok(())
-    }
-}
-
-fn check_size(f: &FilePart) -> Result<(), Rejection> {
-    match &f.detected {
-        Some(d) if f.size > f.limit => Err(Rejection::TooLarge(format!(
-            "{} file exceeds the {} limit of {} bytes",
-            d.mime,
-            media::category(&d.mime).as_str(),
-            f.limit
-        ))),
-        _ => Ok(()),
     }
 }
 

@@ -19,6 +19,8 @@ pub const MAX_SNIFF_BYTES: usize = 64 * 1024;
 /// A validated upload policy.
 #[derive(Debug, Clone)]
 pub struct UploadPolicy {
+    /// The body is the file (`body = "raw"`), not a multipart form.
+    pub raw_body: bool,
     allowed: Vec<String>,
     limits: BTreeMap<&'static str, u64>,
     pub max_total_bytes: u64,
@@ -170,6 +172,7 @@ impl UploadPolicy {
             return Err(errors);
         }
         Ok(Self {
+            raw_body: f.body == file::BodyFile::Raw,
             structure,
             scan,
             denied: f.denied_types.iter().map(|t| media::canonical(t)).collect(),
@@ -210,6 +213,32 @@ impl UploadPolicy {
             return Err(Rejection::TooLarge(format!(
                 "request body of {len} bytes exceeds this route's limit of {} bytes",
                 self.max_total_bytes
+            )));
+        }
+        Ok(())
+    }
+
+    /// Header phase of a raw body: its declared type (required if the route says so).
+    pub fn check_raw_declared(&self, declared: Option<&str>) -> Result<(), Rejection> {
+        if self.require_part_content_type && declared.is_none() {
+            return Err(Rejection::UnsupportedMediaType(
+                "the upload must declare its Content-Type".into(),
+            ));
+        }
+        self.check_declared(declared)
+    }
+
+    /// Header phase of a raw body: its length against the declared type's category limit.
+    pub fn check_raw_length(&self, declared: Option<&str>, len: u64) -> Result<(), Rejection> {
+        let Some(d) = declared.filter(|d| media::is_known(d) && !media::is_unspecific(d)) else {
+            return Ok(());
+        };
+        let category = media::category(d);
+        let limit = self.limit_for(category);
+        if len > limit {
+            return Err(Rejection::TooLarge(format!(
+                "{d} file of {len} bytes exceeds the {} limit of {limit} bytes",
+                category.as_str()
             )));
         }
         Ok(())

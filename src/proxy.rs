@@ -101,10 +101,10 @@ impl Gateway {
             return Ok(());
         }
         match upload {
-            Some((boundary, policy)) => {
-                let payload = Payload::Upload(&policy, &boundary);
+            Some((framing, policy)) => {
+                let payload = Payload::Upload(&policy, &framing);
                 if !idempotency::begin(session, ctx, &route, store, payload).await? {
-                    window::read(session, ctx, policy, &boundary).await?;
+                    window::read(session, ctx, policy, &framing).await?;
                 }
                 Ok(())
             }

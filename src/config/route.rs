@@ -6,6 +6,7 @@ use super::file::RouteFile;
 use crate::auth::{Mode, ScopeRule};
 use crate::errors::ErrorProfile;
 use crate::policy::UploadPolicy;
+use crate::policy::file::BodyFile;
 use crate::quota::RouteQuota;
 use crate::rejection::Rejection;
 use http::header::HeaderName;
@@ -205,6 +206,12 @@ impl Route {
                 errors.push(
                     at.clone(),
                     "a verdict is signed for uploads: the route needs [upload]",
+                );
+            }
+            if r.upload.as_ref().is_some_and(|u| u.body == BodyFile::Raw) {
+                errors.push(
+                    at.clone(),
+                    "a verdict is added to multipart forms: a raw body has no place for it",
                 );
             }
             errors

@@ -5,7 +5,7 @@
 //! retries an idempotent request on another upstream connection) are forwarded again but never
 //! parsed, sniffed, counted or hashed twice. See docs/ARCHITECTURE.md, "One owner of the bytes".
 
-use super::{Holdback, Inspector};
+use super::{Framing, Holdback, Inspector};
 use crate::policy::UploadPolicy;
 use crate::rejection::Rejection;
 use crate::verdict::{self, VerdictContext, VerdictSettings};
@@ -18,18 +18,23 @@ pub struct UploadStream {
     holdback: Holdback,
     /// Body offset of the next byte handed in during the current upstream attempt.
     pos: u64,
-    boundary: String,
+    /// The multipart boundary (the verdict's parts need it); `None` for a raw body.
+    boundary: Option<String>,
     /// The signed verdict to insert before the closing delimiter (src/verdict.rs).
     verdict: Option<(Arc<VerdictSettings>, VerdictContext)>,
 }
 
 impl UploadStream {
-    pub fn new(policy: Arc<UploadPolicy>, boundary: &str) -> Self {
+    pub fn new(policy: Arc<UploadPolicy>, framing: &Framing) -> Self {
+        let boundary = match framing {
+            Framing::Multipart { boundary } => Some(boundary.clone()),
+            Framing::Raw { .. } => None,
+        };
         Self {
-            inspector: Inspector::new(policy, boundary),
+            inspector: Inspector::new(policy, framing),
             holdback: Holdback::default(),
             pos: 0,
-            boundary: boundary.to_string(),
+            boundary,
             verdict: None,
         }
     }
@@ -112,12 +117,16 @@ impl UploadStream {
         }
         if end {
             self.end()?;
+            // A raw body's part ends with the body: its scan verdict is collected here.
+            if self.inspector.needs_settle() {
+                self.inspector.settle().await?;
+            }
         }
         let releasable = self.inspector.releasable();
         let close = self.inspector.closing_delimiter_at();
-        match (&self.verdict, close) {
+        match (&self.verdict, close, &self.boundary) {
             // Once per attempt, when the release crosses the closing delimiter.
-            (Some((settings, ctx)), Some(close))
+            (Some((settings, ctx)), Some(close), Some(boundary))
                 if self.holdback.released() <= close && releasable > close =>
             {
                 self.inspector.settle().await?;
@@ -125,7 +134,7 @@ impl UploadStream {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs());
                 let json = verdict::verdict_json(ctx, self.inspector.files(), now);
-                let parts = verdict::parts(settings, &self.boundary, &json);
+                let parts = verdict::parts(settings, boundary, &json);
                 let mut out = bytes::BytesMut::from(&self.holdback.release_to(close)[..]);
                 out.extend_from_slice(&parts);
                 out.extend_from_slice(&self.holdback.release_to(releasable));

@@ -13,6 +13,12 @@ fn policy(extra: &str) -> Arc<UploadPolicy> {
     Arc::new(UploadPolicy::from_config(&f, "t").unwrap())
 }
 
+fn multipart() -> Framing {
+    Framing::Multipart {
+        boundary: "b0undary".into(),
+    }
+}
+
 /// The corpus PNG (shared with the stream tests).
 pub(super) fn png() -> Vec<u8> {
     std::fs::read(concat!(
@@ -23,7 +29,7 @@ pub(super) fn png() -> Vec<u8> {
 }
 
 fn run(p: Arc<UploadPolicy>, body: &[u8], cuts: &[usize]) -> Result<Vec<FileReport>, Rejection> {
-    let mut i = Inspector::new(p, "b0undary");
+    let mut i = Inspector::new(p, &multipart());
     let mut points: Vec<usize> = cuts.iter().map(|c| c % (body.len() + 1)).collect();
     points.sort();
     points.push(body.len());
@@ -116,7 +122,7 @@ fn undecided_file_bytes_are_held_back() {
         .file("file", "p.png", "image/png", &data)
         .finish();
     let data_start = body.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-    let mut i = Inspector::new(policy(""), "b0undary");
+    let mut i = Inspector::new(policy(""), &multipart());
     i.feed(Bytes::copy_from_slice(&body[..data_start + 100]))
         .unwrap();
     assert_eq!(

@@ -8,6 +8,10 @@ use std::collections::BTreeMap;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UploadFile {
+    /// How the body carries the file: a multipart form (default), or `raw`, the body is the
+    /// file (its type from the request's `Content-Type`).
+    #[serde(default)]
+    pub body: BodyFile,
     /// Canonical types or aliases, or `image/*`-style wildcards.
     pub allowed_types: Vec<String>,
     /// Per-category limits in bytes.
@@ -54,6 +58,14 @@ pub struct UploadFile {
     pub structure: Option<crate::structure::StructureFile>,
     /// Malware scanning with clamd (`[routes.upload.scan]`).
     pub scan: Option<crate::scan::ScanFile>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BodyFile {
+    #[default]
+    Multipart,
+    Raw,
 }
 
 #[derive(Debug, Deserialize)]

@@ -2,6 +2,7 @@
 //! encodings), the headers sent upstream and the ones added to the client's response.
 
 use super::RequestCtx;
+use crate::inspect::Framing;
 use crate::multipart::boundary_from_content_type;
 use crate::policy::UploadPolicy;
 use crate::rejection::Rejection;
@@ -37,8 +38,9 @@ fn count(req: &RequestHeader, name: &str) -> usize {
     req.headers.get_all(name).iter().count()
 }
 
-/// Checks an upload request's framing before any body byte is read; returns the boundary.
-pub fn upload_framing(req: &RequestHeader, policy: &UploadPolicy) -> Result<String, Rejection> {
+/// Checks an upload request's framing before any body byte is read: a multipart body's
+/// boundary, or a raw body's declared type (allowed, and its length within its category).
+pub fn upload_framing(req: &RequestHeader, policy: &UploadPolicy) -> Result<Framing, Rejection> {
     if count(req, "content-type") > 1 {
         return Err(Rejection::InvalidMultipart(
             "more than one Content-Type header".into(),
@@ -59,18 +61,18 @@ pub fn upload_framing(req: &RequestHeader, policy: &UploadPolicy) -> Result<Stri
             "only chunked Transfer-Encoding is accepted".into(),
         ));
     }
-    let content_type = header(req, "content-type").ok_or_else(|| {
-        Rejection::UnsupportedMediaType("uploads must be multipart/form-data".into())
-    })?;
-    let boundary = match boundary_from_content_type(content_type) {
-        Ok(Some(b)) => b,
-        Ok(None) => {
-            return Err(Rejection::UnsupportedMediaType(
-                "uploads must be multipart/form-data".into(),
-            ));
-        }
-        Err(e) => return Err(Rejection::InvalidMultipart(e)),
+    let framing = if policy.raw_body {
+        raw_framing(req)?
+    } else {
+        multipart_framing(req)?
     };
+    let declared = match &framing {
+        Framing::Raw { declared, .. } => declared.as_deref(),
+        Framing::Multipart { .. } => None,
+    };
+    if policy.raw_body {
+        policy.check_raw_declared(declared)?;
+    }
     // Conflicting framing never gets here: pingora answers duplicate Content-Length with its own
     // 400 and drops Content-Length when Transfer-Encoding is present (tests/reject.rs).
     match header(req, "content-length") {
@@ -80,7 +82,10 @@ pub fn upload_framing(req: &RequestHeader, policy: &UploadPolicy) -> Result<Stri
                 .and_then(|s| s.parse::<u64>().ok())
                 .ok_or_else(|| Rejection::BadRequest("malformed Content-Length".into()))?;
             policy.check_content_length(len)?;
-            Ok(boundary)
+            if policy.raw_body {
+                policy.check_raw_length(declared, len)?;
+            }
+            Ok(framing)
         }
         // HTTP/2 frames the body itself: no length is needed (and it is checked as it streams).
         None if te.is_none() && req.version != pingora::http::Version::HTTP_2 => {
@@ -88,8 +93,43 @@ pub fn upload_framing(req: &RequestHeader, policy: &UploadPolicy) -> Result<Stri
                 "upload without a body (no Content-Length or Transfer-Encoding)".into(),
             ))
         }
-        None => Ok(boundary),
+        None => Ok(framing),
     }
+}
+
+fn multipart_framing(req: &RequestHeader) -> Result<Framing, Rejection> {
+    let content_type = header(req, "content-type").ok_or_else(|| {
+        Rejection::UnsupportedMediaType("uploads must be multipart/form-data".into())
+    })?;
+    match boundary_from_content_type(content_type) {
+        Ok(Some(boundary)) => Ok(Framing::Multipart { boundary }),
+        Ok(None) => Err(Rejection::UnsupportedMediaType(
+            "uploads must be multipart/form-data".into(),
+        )),
+        Err(e) => Err(Rejection::InvalidMultipart(e)),
+    }
+}
+
+/// A raw body: the declared type is the `Content-Type` essence (none: the detected type
+/// decides, unless the route requires one); the file name is the path's last segment.
+fn raw_framing(req: &RequestHeader) -> Result<Framing, Rejection> {
+    let declared = match header(req, "content-type") {
+        None => None,
+        Some(v) => {
+            let v = std::str::from_utf8(v)
+                .map_err(|_| Rejection::BadRequest("Content-Type is not valid UTF-8".into()))?;
+            let essence = v.split(';').next().unwrap_or("").trim();
+            if essence.is_empty() {
+                return Err(Rejection::BadRequest("empty Content-Type".into()));
+            }
+            Some(crate::media::canonical(essence))
+        }
+    };
+    let filename = req.uri.path().rsplit('/').next().filter(|s| !s.is_empty());
+    Ok(Framing::Raw {
+        declared,
+        filename: filename.map(str::to_string),
+    })
 }
 
 /// Whether the client asked for `100 Continue`.

@@ -8,7 +8,7 @@ use crate::config::Route;
 use crate::idempotency::{
     self, Fingerprint, Idempotency, IdempotencyStore, Record, StoredResponse,
 };
-use crate::inspect::UploadStream;
+use crate::inspect::{Framing, UploadStream};
 use crate::policy::UploadPolicy;
 use crate::rejection::Rejection;
 use bytes::Bytes;
@@ -44,7 +44,7 @@ pub enum Payload<'a> {
     /// Read whole already (JSON routes): its bytes.
     Read(&'a [u8]),
     /// An upload under `policy`, not read yet.
-    Upload(&'a Arc<UploadPolicy>, &'a str),
+    Upload(&'a Arc<UploadPolicy>, &'a Framing),
     /// A JSON body under `policy`, not read yet: a key the client sent is claimed before the
     /// body arrives (a repeat meanwhile is 409); derived keys wait for the body ([`Self::Read`]).
     Json(&'a crate::json_body::JsonPolicy),
@@ -150,8 +150,8 @@ pub async fn begin(
     };
     let this = match (fingerprint, payload) {
         (Some(fp), _) => fp,
-        (None, Payload::Upload(policy, boundary)) => {
-            read_upload(session, ctx, policy.clone(), boundary, base).await?
+        (None, Payload::Upload(policy, framing)) => {
+            read_upload(session, ctx, policy.clone(), framing, base).await?
         }
         (None, Payload::Json(policy)) => {
             let mut f = base;
@@ -183,11 +183,11 @@ async fn read_upload(
     session: &mut Session,
     ctx: &mut RequestCtx,
     policy: Arc<UploadPolicy>,
-    boundary: &str,
+    framing: &Framing,
     base: Fingerprint,
 ) -> Result<String, Rejection> {
     super::window::start(session, ctx).await?;
-    let mut stream = UploadStream::new(policy, boundary);
+    let mut stream = UploadStream::new(policy, framing);
     loop {
         match session.read_request_body().await {
             Ok(Some(chunk)) => stream.drain(chunk).await?,

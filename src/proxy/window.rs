@@ -5,7 +5,7 @@
 
 use super::RequestCtx;
 use super::headers::expects_continue;
-use crate::inspect::UploadStream;
+use crate::inspect::{Framing, UploadStream};
 use crate::policy::{MAX_SNIFF_BYTES, UploadPolicy};
 use crate::rejection::Rejection;
 use pingora::proxy::Session;
@@ -15,12 +15,12 @@ pub async fn read(
     session: &mut Session,
     ctx: &mut RequestCtx,
     policy: Arc<UploadPolicy>,
-    boundary: &str,
+    framing: &Framing,
 ) -> Result<(), Rejection> {
     start(session, ctx).await?;
     let declared = declared_length(session);
     let sniff_bytes = policy.sniff_bytes as u64;
-    let mut stream = UploadStream::new(policy, boundary);
+    let mut stream = UploadStream::new(policy, framing);
     if let Some(settings) = ctx.route.as_ref().and_then(|r| r.verdict.clone()) {
         let verdict = crate::verdict::VerdictContext {
             request_id: ctx.request_id.clone(),

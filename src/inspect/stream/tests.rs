@@ -9,6 +9,19 @@ fn policy() -> Arc<UploadPolicy> {
     Arc::new(UploadPolicy::from_config(&f, "t").unwrap())
 }
 
+fn multipart() -> Framing {
+    Framing::Multipart {
+        boundary: "b0undary".into(),
+    }
+}
+
+fn raw(declared: &str) -> Framing {
+    Framing::Raw {
+        declared: Some(declared.into()),
+        filename: Some("f".into()),
+    }
+}
+
 /// A body whose file part is large enough to be hashed on the helper thread.
 fn body(file_len: usize) -> (Vec<u8>, Vec<u8>) {
     let mut data = png();
@@ -41,7 +54,7 @@ fn assert_counted_once(s: &UploadStream, body: &[u8], data: &[u8]) {
 #[tokio::test]
 async fn window_replayed_by_pingora_is_inspected_once() {
     let (body, data) = body(3 << 20);
-    let mut s = UploadStream::new(policy(), "b0undary");
+    let mut s = UploadStream::new(policy(), &multipart());
     let window = 40_000;
     s.window(Bytes::copy_from_slice(&body[..window]))
         .await
@@ -58,7 +71,7 @@ async fn window_replayed_by_pingora_is_inspected_once() {
 #[tokio::test]
 async fn a_retried_attempt_forwards_again_without_inspecting_again() {
     let (body, data) = body(100);
-    let mut s = UploadStream::new(policy(), "b0undary");
+    let mut s = UploadStream::new(policy(), &multipart());
     s.window(Bytes::copy_from_slice(&body)).await.unwrap();
     s.end().unwrap();
     for _attempt in 0..3 {
@@ -72,7 +85,7 @@ async fn a_retried_attempt_forwards_again_without_inspecting_again() {
 #[tokio::test]
 async fn window_pingora_cannot_replay_is_released_from_the_stream() {
     let (body, data) = body(200_000);
-    let mut s = UploadStream::new(policy(), "b0undary");
+    let mut s = UploadStream::new(policy(), &multipart());
     s.window(Bytes::copy_from_slice(&body[..70_000]))
         .await
         .unwrap();
@@ -88,7 +101,7 @@ async fn a_refused_body_is_never_released_whole() {
     let body = Form::new("b0undary")
         .file("file", "p.jpg", "image/jpeg", &data)
         .finish();
-    let mut s = UploadStream::new(policy(), "b0undary");
+    let mut s = UploadStream::new(policy(), &multipart());
     let mut out = Vec::new();
     let mut refused = None;
     for c in body.chunks(100) {
@@ -102,4 +115,50 @@ async fn a_refused_body_is_never_released_whole() {
     }
     assert!(matches!(refused, Some(Rejection::ContentMismatch { .. })));
     assert!(out.len() < body.len());
+}
+
+/// A raw body is released up to its last byte until it ends, in any chunking; a check that
+/// fails only at the end (an SVG never closed) leaves the upstream without that byte.
+#[tokio::test]
+async fn a_raw_body_keeps_its_last_byte_until_every_check_passed() {
+    let mut data = png();
+    data.extend((0..200_000).map(|i| (i % 251) as u8));
+    for chunk in [1, 4096, 65_536, data.len()] {
+        let mut s = UploadStream::new(policy(), &raw("image/png"));
+        let out = push_all(&mut s, &data, chunk, false).await;
+        assert_eq!(
+            out,
+            data[..data.len() - 1],
+            "chunk {chunk}: all but the last byte"
+        );
+        let end = s.push(None, true).await.unwrap();
+        assert_eq!(
+            end,
+            data[data.len() - 1..],
+            "chunk {chunk}: the last byte at the end"
+        );
+        assert_counted_once(&s, &data, &data);
+        assert_eq!(s.inspector().files()[0].field, crate::inspect::RAW_FIELD);
+    }
+    let open_svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\">{}",
+        "<g/>".repeat(30_000)
+    );
+    let mut s = UploadStream::new(policy(), &raw("image/svg+xml"));
+    let out = push_all(&mut s, open_svg.as_bytes(), 8192, false).await;
+    assert_eq!(out.len(), open_svg.len() - 1);
+    assert!(
+        s.push(None, true).await.is_err(),
+        "an unclosed SVG is refused"
+    );
+}
+
+#[tokio::test]
+async fn a_raw_body_is_judged_by_its_declared_type() {
+    let mut s = UploadStream::new(policy(), &raw("image/gif"));
+    let err = s.push(Some(Bytes::from(png())), true).await.unwrap_err();
+    assert_eq!(err.code(), "content_mismatch");
+    let mut s = UploadStream::new(policy(), &raw("image/png"));
+    let err = s.push(None, true).await.unwrap_err();
+    assert_eq!(err.code(), "validation_error", "an empty body: {err:?}");
 }

@@ -1,0 +1,199 @@
+//! How an upload's body carries its file: a multipart form (src/multipart.rs), or the body is
+//! the file itself (a raw `PUT /media/{name}` or `POST` with the file's `Content-Type`). Both
+//! are read as the same events, so a raw body gets everything a multipart file part gets.
+
+use crate::multipart::{Event, Parser, PartHead};
+use bytes::Bytes;
+use std::collections::VecDeque;
+
+/// The field name a raw body's file is reported under (`FileReport::field`).
+pub const RAW_FIELD: &str = "body";
+
+/// The framing of one upload, decided in the header phase (src/proxy/headers.rs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Framing {
+    /// `multipart/form-data` with this boundary.
+    Multipart { boundary: String },
+    /// The body is the file: its declared type (the request's `Content-Type` essence) and a
+    /// name taken from the path.
+    Raw {
+        declared: Option<String>,
+        filename: Option<String>,
+    },
+}
+
+/// The event source of an [`super::Inspector`].
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per upload, inside its Inspector: boxing the parser would only add an allocation"
+)]
+pub(super) enum Reader {
+    Multipart(Parser),
+    Raw(RawReader),
+}
+
+impl Reader {
+    pub fn new(framing: &Framing, max_header_bytes: usize) -> Self {
+        match framing {
+            Framing::Multipart { boundary } => {
+                Self::Multipart(Parser::new(boundary, max_header_bytes))
+            }
+            Framing::Raw { declared, filename } => Self::Raw(RawReader::new(PartHead {
+                name: RAW_FIELD.to_string(),
+                filename: filename.clone(),
+                content_type: declared.clone(),
+            })),
+        }
+    }
+
+    pub fn is_raw(&self) -> bool {
+        matches!(self, Self::Raw(_))
+    }
+
+    pub fn push(&mut self, chunk: Bytes) {
+        match self {
+            Self::Multipart(p) => p.push(chunk),
+            Self::Raw(r) => r.push(chunk),
+        }
+    }
+
+    pub fn poll(&mut self) -> Result<Option<Event>, String> {
+        match self {
+            Self::Multipart(p) => p.poll(),
+            Self::Raw(r) => Ok(r.poll()),
+        }
+    }
+
+    /// The body ended. A raw body's part ends here, so its last events follow.
+    pub fn finish(&mut self) -> Result<(), String> {
+        match self {
+            Self::Multipart(p) => p.finish(),
+            Self::Raw(r) => {
+                r.ended = true;
+                Ok(())
+            }
+        }
+    }
+
+    /// Body bytes the framing lets go: everything parsed, except a raw body's last byte, which
+    /// stands for its end (like a multipart body's closing delimiter) until the body ended.
+    pub fn position(&self) -> u64 {
+        match self {
+            Self::Multipart(p) => p.position(),
+            Self::Raw(r) if r.ended => r.pushed,
+            Self::Raw(r) => r.pushed.saturating_sub(1),
+        }
+    }
+
+    /// Where the framing after the current part starts.
+    pub fn last_delimiter_at(&self) -> u64 {
+        match self {
+            Self::Multipart(p) => p.last_delimiter_at(),
+            Self::Raw(r) => r.pushed,
+        }
+    }
+}
+
+/// A raw body as one file part: its start, its bytes as they come, its end when the body ends.
+pub(super) struct RawReader {
+    head: Option<PartHead>,
+    queue: VecDeque<Bytes>,
+    pushed: u64,
+    ended: bool,
+    part_ended: bool,
+    finished: bool,
+}
+
+impl RawReader {
+    fn new(head: PartHead) -> Self {
+        Self {
+            head: Some(head),
+            queue: VecDeque::new(),
+            pushed: 0,
+            ended: false,
+            part_ended: false,
+            finished: false,
+        }
+    }
+
+    fn push(&mut self, chunk: Bytes) {
+        if !chunk.is_empty() {
+            self.pushed += chunk.len() as u64;
+            self.queue.push_back(chunk);
+        }
+    }
+
+    fn poll(&mut self) -> Option<Event> {
+        if let Some(head) = self.head.take() {
+            return Some(Event::PartStart(head));
+        }
+        if let Some(data) = self.queue.pop_front() {
+            return Some(Event::Data(data));
+        }
+        if !self.ended {
+            return None;
+        }
+        if !self.part_ended {
+            self.part_ended = true;
+            return Some(Event::PartEnd);
+        }
+        if !self.finished {
+            self.finished = true;
+            return Some(Event::Finished);
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw() -> Reader {
+        Reader::new(
+            &Framing::Raw {
+                declared: Some("image/png".into()),
+                filename: Some("a.png".into()),
+            },
+            1024,
+        )
+    }
+
+    fn drain(r: &mut Reader) -> Vec<Event> {
+        std::iter::from_fn(|| r.poll().unwrap()).collect()
+    }
+
+    #[test]
+    fn a_raw_body_is_one_file_part_whose_last_byte_waits_for_the_end() {
+        let mut r = raw();
+        r.push(Bytes::from_static(b"abc"));
+        r.push(Bytes::new());
+        r.push(Bytes::from_static(b"de"));
+        let events = drain(&mut r);
+        assert!(
+            matches!(&events[0], Event::PartStart(h) if h.name == RAW_FIELD
+            && h.content_type.as_deref() == Some("image/png"))
+        );
+        assert!(matches!(&events[1], Event::Data(d) if &d[..] == b"abc"));
+        assert!(matches!(&events[2], Event::Data(d) if &d[..] == b"de"));
+        assert_eq!(events.len(), 3);
+        assert_eq!(r.position(), 4, "the last byte is held until the end");
+        r.finish().unwrap();
+        assert_eq!(r.position(), 5);
+        let events = drain(&mut r);
+        assert!(matches!(events[..], [Event::PartEnd, Event::Finished]));
+        assert!(drain(&mut r).is_empty());
+    }
+
+    #[test]
+    fn an_empty_raw_body_still_starts_and_ends_its_part() {
+        let mut r = raw();
+        assert_eq!(r.position(), 0);
+        r.finish().unwrap();
+        let events = drain(&mut r);
+        assert!(matches!(
+            events[..],
+            [Event::PartStart(_), Event::PartEnd, Event::Finished]
+        ));
+    }
+}
