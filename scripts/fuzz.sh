@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-60}
 shift || true
-TARGETS=${*:-multipart differential params sniff credential config traceparent query json structure verdict svg}
+TARGETS=${*:-multipart differential params sniff credential config traceparent query json structure verdict svg raw_body}
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
 scripts/prereqs.sh
@@ -86,6 +86,9 @@ for k, v in {"clean": b'\x07<?xml version="1.0"?><!DOCTYPE svg><svg xmlns="http:
              "entity": b'\x05<!DOCTYPE svg [<!ENTITY x "y">]><svg>&x;</svg>',
              "hostile": b'\x01' + open(os.path.join(fx, "hostile/scripted.svg"), "rb").read()}.items():
     put("svg", k, v)
+for i, f in enumerate(["photo.png", "photo.jpg", "report.pdf", "photo.gif"]):
+    put("raw_body", f, bytes([i * 13, i]) + open(os.path.join(fx, "media", f), "rb").read()[:65536])
+put("raw_body", "svg", b"\x05\x02" + open(os.path.join(fx, "hostile/scripted.svg"), "rb").read())
 PY
 
 for t in $TARGETS; do

@@ -1,8 +1,10 @@
 //! A reference media backend (`upload-gateway backend`): files on local disk with the API shape
-//! media services commonly use. `POST /media`, `GET /media?page=&page_size=&type=&search=`,
+//! media services commonly use. `POST /media` (multipart), `PUT /media/raw/{name}` (the body
+//! is the file), `GET /media?page=&page_size=&type=&search=`,
 //! `GET /media/{id}`, `GET /media/{id}/content`, `DELETE /media/{id}`. Meant to run a small
 //! site and to be the demo's and tests' upstream.
 
+mod raw;
 pub mod store;
 pub mod time;
 mod upload;
@@ -68,13 +70,13 @@ impl Backend {
         let segs: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
         match (method.as_str(), segs.as_slice()) {
             ("POST", ["media"]) => {
-                match upload::receive(s, &self.store, self.verdict_key.as_deref()).await {
-                    Ok(r) => send_json(s, 201, &json!(r)).await,
-                    Err((status, msg)) => {
-                        s.set_keepalive(None);
-                        send_error(s, status, &msg).await
-                    }
-                }
+                let stored = upload::receive(s, &self.store, self.verdict_key.as_deref()).await;
+                send_stored(s, stored).await
+            }
+            ("PUT", ["media", "raw", name]) => {
+                let key = self.verdict_key.as_deref();
+                let stored = raw::receive(s, &self.store, name, key).await;
+                send_stored(s, stored).await
             }
             ("GET", ["media"]) => {
                 let q = parse_query(&query);
@@ -132,6 +134,21 @@ impl Backend {
                 .await?;
         }
         Ok(())
+    }
+}
+
+/// `201` with the stored record, or the failure (and the connection is not reused: the body
+/// may be unread).
+async fn send_stored(
+    s: &mut ServerSession,
+    stored: Result<store::Record, upload::Failure>,
+) -> pingora::Result<()> {
+    match stored {
+        Ok(r) => send_json(s, 201, &json!(r)).await,
+        Err((status, msg)) => {
+            s.set_keepalive(None);
+            send_error(s, status, &msg).await
+        }
     }
 }
 

@@ -79,20 +79,26 @@ pub fn token() -> Result<String, String> {
 pub fn run(data_dir: &Path) -> Result<(), String> {
     let at = Addresses::default();
     let server = build(data_dir, &at)?;
+    println!("{}", instructions(&at, &token()?, data_dir));
+    server.run_forever()
+}
+
+/// What the demo prints: where it listens, the credentials, and curl lines to try (each one
+/// is run by tests/demo.rs exactly as printed).
+pub fn instructions(at: &Addresses, token: &str, data_dir: &Path) -> String {
     let (listen, admin, backend) = (&at.gateway, &at.admin, &at.backend);
-    let token = token()?;
     let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
-    println!(
+    format!(
         "\nupload-gateway demo\n  gateway  http://{listen}  (backend http://{backend}, data in {})\n  metrics  http://{admin}/metrics\n\n\
          Bearer token (24h; scopes media:read media:write media:delete usage:read; org demo-org):\n  export TOKEN={token}\n\
          API key (test mode, same scopes):\n  export API_KEY={DEMO_API_KEY}\n\n\
          An accepted upload (201, with X-Upload-Sha256):\n  curl -i -H \"Authorization: Bearer $TOKEN\" -F \"file=@{fixtures}/media/photo.png;type=image/png\" -F tags=demo,png http://{listen}/media\n\
          A spoofed file refused before the backend sees it (415 content_mismatch: an ELF declared as PNG):\n  curl -i -H \"Authorization: Bearer $API_KEY\" -F \"file=@{fixtures}/hostile/elf-binary.bin;type=image/png;filename=cat.png\" http://{listen}/media\n\
+         A raw upload, the body being the file (201; the same checks):\n  curl -i -H \"Authorization: Bearer $TOKEN\" -H \"Content-Type: image/jpeg\" -T {fixtures}/media/photo.jpg http://{listen}/media/raw/photo.jpg\n\
          The organisation's quota usage (storage_bytes, file_count, upload_bytes per day, requests per minute):\n  curl -s -H \"Authorization: Bearer $TOKEN\" http://{listen}/usage\n\
          The metrics:\n  curl -s http://{admin}/metrics | grep upload_gateway\n",
         data_dir.join("media").display()
-    );
-    server.run_forever()
+    )
 }
 
 #[cfg(test)]

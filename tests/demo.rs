@@ -139,3 +139,55 @@ fn printed_credentials_drive_the_whole_api_and_metrics_show_it() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Every curl line the demo prints, run by a shell exactly as printed (with `TOKEN` and
+/// `API_KEY` exported as the demo says).
+#[test]
+fn every_printed_curl_line_works_as_printed() {
+    let dir = std::env::temp_dir().join(format!("ugw-demo-lines-{}", free_port()));
+    let at = Addresses {
+        gateway: addr(),
+        backend: addr(),
+        admin: addr(),
+    };
+    let (_stop, _t) = upload_gateway::server::spawn(demo::build(&dir, &at).unwrap());
+    wait_until_listening(at.gateway.parse().unwrap());
+    wait_until_listening(at.admin.parse().unwrap());
+    let token = demo::token().unwrap();
+    let printed = demo::instructions(&at, &token, &dir);
+    let lines: Vec<&str> = printed
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("curl "))
+        .collect();
+    let expected: [&[&str]; 5] = [
+        &["http/1.1 201", "x-upload-sha256:"],
+        &["http/1.1 415", "content_mismatch"],
+        &[
+            "http/1.1 201",
+            "x-upload-content-type: image/jpeg",
+            "\"original_name\":\"photo.jpg\"",
+        ],
+        &["\"quotas\"", "\"used\":"],
+        &[
+            "upload_gateway_requests_total{code=\"ok\",method=\"put\",route=\"media-raw-upload\",status=\"201\"} 1",
+        ],
+    ];
+    assert_eq!(lines.len(), expected.len(), "{printed}");
+    for (line, wants) in lines.iter().zip(expected) {
+        let out = std::process::Command::new("sh")
+            .args(["-c", line])
+            .env("TOKEN", &token)
+            .env("API_KEY", DEMO_API_KEY)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_lowercase();
+        for want in wants {
+            assert!(
+                text.contains(want),
+                "{line}\nprinted:\n{text}\nmissing {want}"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

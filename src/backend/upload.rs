@@ -17,7 +17,7 @@ fn bad(m: impl Into<String>) -> Failure {
     (400, m.into())
 }
 
-fn header(s: &ServerSession, name: &str) -> Option<String> {
+pub(super) fn header(s: &ServerSession, name: &str) -> Option<String> {
     s.get_header(name)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
@@ -157,33 +157,72 @@ async fn receive_into(
     parser.finish().map_err(bad)?;
     let f = done_file.ok_or_else(|| (422, "the file part is missing".to_string()))?;
     f.file.sync_all().await.map_err(|e| (500, e.to_string()))?;
-    let detected = header(s, "x-upload-detected-type");
-    let content_type = detected
-        .clone()
-        .or(f.declared.clone())
-        .unwrap_or_else(|| crate::media::OCTET_STREAM.to_string());
-    let now = time::now_unix();
     let sha256 = hex::encode(f.hasher.finalize());
     let checked = match verdict_key {
         None => None,
         Some(key) => Some(check_verdict(
-            s, key, verdict, signature, &sha256, f.size, now,
+            s,
+            key,
+            verdict,
+            signature,
+            &sha256,
+            f.size,
+            time::now_unix(),
         )?),
     };
-    let key = match &folder {
+    let file = Received {
+        size: f.size,
+        sha256,
+        name: f.name,
+        declared: f.declared,
+        tags,
+        folder,
+        checked,
+    };
+    commit(s, store, id, file)
+}
+
+/// One received file, ready to be recorded.
+pub(super) struct Received {
+    pub size: u64,
+    pub sha256: String,
+    pub name: Option<String>,
+    pub declared: Option<String>,
+    pub tags: Vec<String>,
+    pub folder: Option<String>,
+    /// The file's entry in the gateway's verified verdict.
+    pub checked: Option<serde_json::Value>,
+}
+
+/// Records a received file (its bytes are in the store's temporary file for `id`): the type the
+/// gateway detected, else the declared one; the identity the gateway verified.
+pub(super) fn commit(
+    s: &ServerSession,
+    store: &Store,
+    id: &str,
+    f: Received,
+) -> Result<Record, Failure> {
+    let detected = header(s, "x-upload-detected-type");
+    let content_type = detected
+        .clone()
+        .or(f.declared)
+        .unwrap_or_else(|| crate::media::OCTET_STREAM.to_string());
+    let now = time::now_unix();
+    let key = match &f.folder {
         Some(dir) => format!("{dir}/{id}"),
         None => id.to_string(),
     };
+    let checked = f.checked;
     let record = Record {
         id: id.to_string(),
         url: format!("/media/{id}/content"),
         key,
         size: f.size,
         content_type,
-        sha256,
+        sha256: f.sha256,
         original_name: f.name,
-        tags,
-        folder,
+        tags: f.tags,
+        folder: f.folder,
         created_at: time::rfc3339(now),
         updated_at: time::rfc3339(now),
         tenant: header(s, "x-auth-tenant"),
