@@ -1,10 +1,11 @@
 //! Error profiles: how a route's refusals look to its clients, so the gateway can stand in front
 //! of a backend whose clients already parse that backend's own error bodies. One [`Rejection`]
-//! is rendered in one of four formats — `nested` (the gateway's own), `flat`, `problem`
-//! (RFC 9457) and `envelope` — after a per-profile mapping of each gateway code to the
+//! is rendered in one of five formats — `nested` (the gateway's own), `flat`, `problem`
+//! (RFC 9457), `envelope` and `s3` (S3's XML error document) — after a per-profile mapping of each gateway code to the
 //! backend's status, code and message. Built once from config; rendering is pure.
 
 pub mod file;
+mod s3;
 
 use crate::rejection::Rejection;
 use serde_json::{Map, Value, json};
@@ -22,6 +23,8 @@ pub enum Format {
     Problem,
     /// `{"status_code","error_type","message","validation_errors","request_id",…}`
     Envelope,
+    /// `<Error><Code/><Message/><RequestId/></Error>` (`application/xml`) with S3's codes.
+    S3,
 }
 
 /// How the request id is written in bodies and in `X-Request-Id`.
@@ -126,6 +129,9 @@ impl ErrorProfile {
     pub fn render(&self, r: &Rejection, request_id: &str) -> Rendered {
         let mapping = self.codes.get(r.code());
         let m = |f: fn(&CodeMapping) -> Option<&str>| mapping.and_then(f);
+        if self.format == Format::S3 {
+            return self.render_s3(r, request_id);
+        }
         let status = mapping.and_then(|c| c.status).unwrap_or_else(|| r.status());
         // A mapped code answers as the backend documents it: none of the gateway's own details.
         let remapped = mapping.is_some();
@@ -141,7 +147,8 @@ impl ErrorProfile {
             Format::Nested => self.nested(&facts),
             Format::Flat => json!({ "error": facts.message }),
             Format::Problem => self.problem(&facts),
-            Format::Envelope => self.envelope(&facts),
+            // (S3 answered above: not JSON.)
+            Format::Envelope | Format::S3 => self.envelope(&facts),
         };
         let target = match (self.format, body.get_mut("error")) {
             (Format::Nested, Some(Value::Object(error))) => error,
@@ -166,6 +173,21 @@ impl ErrorProfile {
                 _ => "application/json",
             },
             body: serde_json::to_vec(&body).unwrap_or_default(),
+        }
+    }
+
+    /// S3's XML document: S3's code and status for the refusal unless the profile maps it.
+    fn render_s3(&self, r: &Rejection, request_id: &str) -> Rendered {
+        let mapping = self.codes.get(r.code());
+        let (code, status) = s3::code_and_status(r);
+        let code = mapping.and_then(|c| c.code.as_deref()).unwrap_or(code);
+        let message = mapping
+            .and_then(|c| c.message.clone())
+            .unwrap_or_else(|| r.message());
+        Rendered {
+            status: mapping.and_then(|c| c.status).unwrap_or(status),
+            content_type: "application/xml",
+            body: s3::document(code, &message, &self.request_id(request_id)),
         }
     }
 

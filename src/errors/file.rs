@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorProfileFile {
-    /// `nested` (default), `flat`, `problem`, `envelope`.
+    /// `nested` (default), `flat`, `problem`, `envelope`, `s3`.
     pub format: Option<String>,
     /// The body field holding the request id; `""` leaves it out (default `request_id`, none
     /// for `flat`).
@@ -82,10 +82,11 @@ impl ErrorProfile {
             Some("flat") => Format::Flat,
             Some("problem") => Format::Problem,
             Some("envelope") => Format::Envelope,
+            Some("s3") => Format::S3,
             Some(other) => {
                 errors.push(ConfigError::new(
                     format!("{at}.format"),
-                    format!("{other:?} is not a format: nested, flat, problem or envelope"),
+                    format!("{other:?} is not a format: nested, flat, problem, envelope or s3"),
                 ));
                 Format::Nested
             }

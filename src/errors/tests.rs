@@ -244,3 +244,50 @@ fn quota_exceeded_names_the_metric_like_media_apis_do() {
         serde_json::json!([{"metric":"storage_bytes","used":900,"limit":1000,"cumulative":true}])
     );
 }
+
+#[test]
+fn s3_answers_with_its_xml_document_codes_and_statuses() {
+    let p = profile("format = \"s3\"");
+    let cases = [
+        (
+            Rejection::ContentMismatch {
+                declared: "image/png".into(),
+                detected: "application/x-executable".into(),
+            },
+            "InvalidArgument",
+            400,
+        ),
+        (Rejection::TooLarge("over".into()), "EntityTooLarge", 400),
+        (Rejection::Unauthorized("no".into()), "AccessDenied", 403),
+        (
+            Rejection::RateLimited {
+                metric: "requests",
+                retry_after_secs: 3,
+            },
+            "SlowDown",
+            503,
+        ),
+        (Rejection::Internal("x".into()), "InternalError", 500),
+    ];
+    for (r, code, status) in cases {
+        let out = p.render(&r, ID);
+        let xml = String::from_utf8(out.body).unwrap();
+        assert_eq!((out.status, out.content_type), (status, "application/xml"));
+        assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>"));
+        assert!(xml.contains(&format!("<Code>{code}</Code>")), "{xml}");
+        assert!(
+            xml.ends_with(&format!("<RequestId>{ID}</RequestId></Error>")),
+            "{xml}"
+        );
+    }
+    // Messages are character data; a mapping still wins.
+    let out = p.render(&Rejection::BadRequest("a <b> & \"c\"\u{1}".into()), ID);
+    let xml = String::from_utf8(out.body).unwrap();
+    assert!(
+        xml.contains("<Message>a &lt;b&gt; &amp; &quot;c&quot;\u{fffd}</Message>"),
+        "{xml}"
+    );
+    let p =
+        profile("format = \"s3\"\n[codes.too_large]\ncode = \"EntityTooLarge\"\nstatus = 413\n");
+    assert_eq!(p.render(&Rejection::TooLarge("x".into()), ID).status, 413);
+}
