@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-60}
 shift || true
-TARGETS=${*:-multipart differential params sniff credential config traceparent query json structure verdict svg raw_body}
+TARGETS=${*:-multipart differential params sniff credential config traceparent query json structure verdict svg raw_body s3_auth}
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
 scripts/prereqs.sh
@@ -89,6 +89,10 @@ for k, v in {"clean": b'\x07<?xml version="1.0"?><!DOCTYPE svg><svg xmlns="http:
 for i, f in enumerate(["photo.png", "photo.jpg", "report.pdf", "photo.gif"]):
     put("raw_body", f, bytes([i * 13, i]) + open(os.path.join(fx, "media", f), "rb").read()[:65536])
 put("raw_body", "svg", b"\x05\x02" + open(os.path.join(fx, "hostile/scripted.svg"), "rb").read())
+for k, v in {"presigned": b"b/k.png?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20261206%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-SignedHeaders=content-type%3Bhost&X-Amz-Signature=00\n\ncontent-type\nimage/png",
+             "header": b"b/k\nAWS4-HMAC-SHA256 Credential=AKID/20261206/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=00\nx-amz-date\n20261206T000000Z",
+             "unsigned": b"k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2Fd%2Fr%2Fs3%2Faws4_request\n\nx_amz_copy_source\n/b/o"}.items():
+    put("s3_auth", k, v)
 PY
 
 for t in $TARGETS; do

@@ -5,7 +5,8 @@
 # clamd on its own signature database; no virus database is downloaded), and promtool
 # (the metrics test and CI check a real scrape and conf/monitoring/ with it). Debian ships
 # promtool only inside the `prometheus` package, which starts a daemon when installed: the
-# package is downloaded and just the promtool binary extracted to target/tools/.
+# package is downloaded and just the promtool binary extracted to target/tools/. The S3 tests:
+# s3s-fs and boto3 (below).
 # `--build-only` (the demo): just what building needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,21 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}" >&2
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The S3 tests: s3s-fs (an S3 server that verifies SigV4, from crates.io, ~2 min to build once)
+# and boto3 in a venv under target/tools/py (tests/s3.rs).
+if ! $build_only; then
+  if ! command -v s3s-fs >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/s3s-fs" ]; then
+    echo "installing s3s-fs 0.14.1 with cargo" >&2
+    cargo install s3s-fs@0.14.1 --locked --features binary
+  fi
+  if ! target/tools/py/bin/python -c "import boto3" >/dev/null 2>&1; then
+    echo "creating target/tools/py with boto3" >&2
+    mkdir -p target/tools
+    python3 -m venv target/tools/py
+    target/tools/py/bin/pip install -q "boto3==1.44.18"
+  fi
 fi
 
 if ! $build_only && ! command -v promtool >/dev/null 2>&1 && [ ! -x target/tools/promtool ]; then

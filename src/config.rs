@@ -177,10 +177,11 @@ impl Config {
             .quotas
             .as_ref()
             .and_then(|q| errors.take(QuotaSettings::from_config(q, &names)));
-        if raw.quotas.is_some() && auth.is_none() {
+        let s3_routes = raw.routes.iter().any(|r| r.s3.is_some());
+        if raw.quotas.is_some() && auth.is_none() && !s3_routes {
             errors.push(
                 "quotas",
-                "quotas count per verified tenant: configure [auth]",
+                "quotas count per verified tenant: configure [auth] (or [routes.s3])",
             );
         }
         let log_json = match raw.log.format.as_deref() {

@@ -26,6 +26,7 @@ pub mod rejection;
 pub mod reload;
 pub mod reply;
 pub mod request_id;
+pub mod s3;
 pub mod scan;
 pub mod server;
 pub mod sniff;

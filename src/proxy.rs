@@ -63,7 +63,9 @@ impl Gateway {
         ctx.route = Some(route.clone());
         ctx.span.record("route", route.name.as_str());
         cors::record(session, ctx);
-        if let Some(auth) = &live.config.auth
+        if let Some(s3) = &route.s3 {
+            identity::s3(s3, &route, session.req_header(), ctx)?;
+        } else if let Some(auth) = &live.config.auth
             && !route.public
         {
             let (id, tenant) = identity::authorize(auth, &route, session.req_header())?;

@@ -231,6 +231,8 @@ pub struct RouteFile {
     pub idempotency: Option<crate::idempotency::IdempotencyFile>,
     /// A signed verdict appended to uploads for the backend (`[routes.verdict]`).
     pub verdict: Option<crate::verdict::VerdictFile>,
+    /// S3-compatible storage behind the route (`[routes.s3]`): SigV4 requests pass signed.
+    pub s3: Option<crate::s3::file::S3File>,
 }
 
 #[derive(Debug, Deserialize)]

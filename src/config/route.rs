@@ -101,6 +101,8 @@ pub struct Route {
     pub idempotency: Option<Arc<crate::idempotency::Idempotency>>,
     /// The signed verdict appended to uploads, if the backend wants one.
     pub verdict: Option<Arc<crate::verdict::VerdictSettings>>,
+    /// S3 rules (src/s3.rs): the caller is the SigV4 credential's access key, not `[auth]`.
+    pub s3: Option<Arc<crate::s3::S3Rules>>,
 }
 
 impl Route {
@@ -218,6 +220,31 @@ impl Route {
                 .take(crate::verdict::VerdictSettings::from_config(v, &at, base))
                 .map(Arc::new)
         });
+        let s3 = r.s3.as_ref().and_then(|f| {
+            let at = format!("{at}.s3");
+            if r.upload.as_ref().is_some_and(|u| u.body != BodyFile::Raw) || r.json.is_some() {
+                errors.push(
+                    at.clone(),
+                    "an S3 route inspects raw object bodies: [upload] needs body = \"raw\"",
+                );
+            }
+            let put_only = matches!(r.methods.as_slice(), [m] if m.eq_ignore_ascii_case("PUT"));
+            if r.upload.is_some() && !put_only {
+                errors.push(
+                    at.clone(),
+                    "an inspected S3 route takes PutObject: methods = [\"PUT\"]",
+                );
+            }
+            if r.public || !r.scopes.is_empty() || !r.any_scopes.is_empty() {
+                errors.push(
+                    at.clone(),
+                    "an S3 route's caller is its SigV4 access key: no public, scopes or any_scopes",
+                );
+            }
+            errors
+                .take(crate::s3::S3Rules::from_config(f, &at))
+                .map(Arc::new)
+        });
         if r.json.is_some() && r.upload.is_some() {
             errors.push(
                 format!("{at}.json"),
@@ -275,6 +302,7 @@ impl Route {
             cors,
             idempotency,
             verdict,
+            s3,
         })
     }
 }

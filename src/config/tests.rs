@@ -104,7 +104,7 @@ requests = { limit = 5, window_seconds = 60 }
         "quotas.tenants.acme: no tier named \"platinum\"",
         "quotas.tiers.free.requests: window_seconds must be at least 1",
         "quotas.tiers.free.routes.uplaod: no route has this name",
-        "quotas: quotas count per verified tenant: configure [auth]",
+        "quotas: quotas count per verified tenant: configure [auth] (or [routes.s3])",
     ] {
         assert!(
             errors.contains(expected),
@@ -166,4 +166,35 @@ fn tls_files_are_checked_when_the_config_loads() {
     .unwrap();
     let tls = c.routes[0].upstream.tls.as_ref().unwrap();
     assert_eq!((tls.sni.as_str(), tls.ca.is_none()), ("localhost", true));
+}
+
+#[test]
+fn s3_routes_inspect_raw_putobject_bodies_and_have_no_gateway_credential() {
+    let s3 = "[routes.s3]\naccess_keys = { AKID = \"orgA\" }\n";
+    let ok = format!("{GOOD}{s3}").replace(
+        "methods = [\"POST\"]\nupstream = \"media\"\n[routes.upload]\n",
+        "methods = [\"PUT\"]\nupstream = \"media\"\n[routes.upload]\nbody = \"raw\"\n",
+    );
+    // The read route (the last one) gets the s3 table: no upload, any method.
+    let c = Config::parse(&ok).unwrap();
+    assert!(c.routes[1].s3.is_some());
+    let upload_s3 = GOOD.replace(
+        "[routes.upload]\nallowed_types = [\"image/png\"]\n",
+        &format!("[routes.upload]\nallowed_types = [\"image/png\"]\n{s3}"),
+    );
+    let err = Config::parse(&upload_s3).unwrap_err().to_string();
+    assert!(
+        err.contains("routes[0].s3: an S3 route inspects raw object bodies"),
+        "{err}"
+    );
+    assert!(
+        err.contains("routes[0].s3: an inspected S3 route takes PutObject"),
+        "{err}"
+    );
+    let public = format!("{GOOD}public = true\n{s3}");
+    let err = Config::parse(&public).unwrap_err().to_string();
+    assert!(
+        err.contains("routes[1].s3: an S3 route's caller is its SigV4 access key"),
+        "{err}"
+    );
 }

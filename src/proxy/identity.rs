@@ -78,6 +78,32 @@ pub fn authorize_with(
     Ok((identity, tenant))
 }
 
+/// An S3 route: the caller is the SigV4 credential's access key (src/s3.rs), whose tenant the
+/// request spends quota from; the storage verifies the signature.
+pub fn s3(
+    rules: &crate::s3::S3Rules,
+    route: &Route,
+    req: &RequestHeader,
+    ctx: &mut RequestCtx,
+) -> Result<(), Rejection> {
+    let caller = rules.check(req, route.upload.is_some())?;
+    let principal = format!("s3:{}", caller.access_key);
+    ctx.span.record("subject", principal.as_str());
+    ctx.span.record("tenant", caller.tenant.as_str());
+    ctx.identity = Some(Identity {
+        subject: principal.clone(),
+        principal,
+        tenant: Some(caller.tenant.clone()),
+        orgs: Vec::new(),
+        tier: None,
+        scopes: Vec::new(),
+        mode: crate::auth::Mode::Live,
+        key_label: None,
+    });
+    ctx.tenant = Some(caller.tenant);
+    Ok(())
+}
+
 /// Removes client copies of identity headers and every credential header except the one the
 /// route verified (that one too with `strip_credential`), then adds the verified identity. A
 /// credential the gateway did not verify never reaches the backend.
@@ -87,6 +113,8 @@ pub fn to_upstream(
     ctx: &RequestCtx,
 ) -> pingora::Result<()> {
     let verified = match (&ctx.route, &ctx.identity) {
+        // The SigV4 Authorization header is signed over and read by the storage.
+        (Some(route), Some(_)) if route.s3.is_some() => Some(&http::header::AUTHORIZATION),
         (Some(route), Some(_)) if !auth.strip_credential => Some(credential_header(auth, route)),
         _ => None,
     };

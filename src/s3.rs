@@ -1,0 +1,257 @@
+//! S3-compatible storage behind the gateway (`[routes.s3]`): presigned URLs and SDK requests
+//! pass with their SigV4 signatures intact, so the storage still verifies them. The gateway
+//! reads the credential scope's access key id (the caller's tenant, for quotas and metrics),
+//! refuses any `x-amz-*` header the signature does not cover (an unsigned `x-amz-copy-source`
+//! turns a presigned PUT into a CopyObject on some servers), and on an inspected route lets only
+//! object uploads (PutObject) through: the raw body is inspected like any file
+//! (src/inspect/framing.rs). It never adds or changes an `x-amz-*` header, the method, the raw
+//! path, the query or `Host`. Pure: the proxy glue is in src/proxy.rs.
+
+pub mod file;
+
+use crate::config::error::ConfigError;
+use crate::rejection::Rejection;
+pub use file::S3File;
+use std::collections::HashMap;
+
+/// A route's validated S3 rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Rules {
+    access_keys: HashMap<String, String>,
+    domains: Vec<String>,
+}
+
+/// Who signed a request, as its credential scope says (the storage checks the signature).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub access_key: String,
+    pub tenant: String,
+}
+
+/// A request's SigV4 authorization, as read (not verified).
+#[derive(Debug, PartialEq, Eq)]
+struct SigV4 {
+    access_key: String,
+    /// Lower-case names of the signed headers.
+    signed: Vec<String>,
+}
+
+fn denied(m: impl Into<String>) -> Rejection {
+    Rejection::Forbidden {
+        message: m.into(),
+        missing_scopes: Vec::new(),
+    }
+}
+
+impl S3Rules {
+    /// Validates `[routes.s3]` (`at` is its dotted path).
+    pub fn from_config(f: &S3File, at: &str) -> Result<Self, Vec<ConfigError>> {
+        let mut errors = Vec::new();
+        if f.access_keys.is_empty() {
+            errors.push(ConfigError::new(
+                format!("{at}.access_keys"),
+                "name at least one access key id and its tenant",
+            ));
+        }
+        for (key, tenant) in &f.access_keys {
+            if !crate::auth::valid_name(tenant) {
+                errors.push(ConfigError::new(
+                    format!("{at}.access_keys.{key}"),
+                    format!("{tenant:?} is not a valid tenant name"),
+                ));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Self {
+            access_keys: f.access_keys.clone().into_iter().collect(),
+            domains: f.domains.iter().map(|d| d.to_ascii_lowercase()).collect(),
+        })
+    }
+
+    /// Header phase: the caller (a known access key), no unsigned `x-amz-*` header, and, on a
+    /// route that inspects uploads (`inspected`), only an object upload.
+    pub fn check(
+        &self,
+        req: &pingora::http::RequestHeader,
+        inspected: bool,
+    ) -> Result<Caller, Rejection> {
+        let query = req.uri.query().unwrap_or("");
+        let sig = sigv4(query, req)?;
+        for name in req.headers.keys() {
+            let spelled = name.as_str().replace('_', "-");
+            if spelled.starts_with("x-amz-") && !sig.signed.iter().any(|s| *s == name.as_str()) {
+                return Err(denied(format!(
+                    "the header {name} is not covered by the request's signature"
+                )));
+            }
+        }
+        let tenant = self
+            .access_keys
+            .get(&sig.access_key)
+            .ok_or_else(|| denied("the access key is not known to this gateway"))?;
+        if inspected {
+            self.check_put_object(req, query)?;
+        }
+        Ok(Caller {
+            access_key: sig.access_key,
+            tenant: tenant.clone(),
+        })
+    }
+
+    /// Only PutObject carries bytes the gateway inspects whole: copies, multipart parts and
+    /// bucket or sub-resource writes are refused on an inspected route.
+    fn check_put_object(
+        &self,
+        req: &pingora::http::RequestHeader,
+        query: &str,
+    ) -> Result<(), Rejection> {
+        if req.method != pingora::http::Method::PUT {
+            return Err(denied("only object uploads (PutObject) pass this route"));
+        }
+        let sub = query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| p.split_once('=').map_or(p, |(k, _)| k))
+            .find(|k| !k.to_ascii_lowercase().starts_with("x-amz-") && *k != "x-id");
+        match sub {
+            Some("uploadId" | "partNumber") => {
+                return Err(denied(
+                    "multipart uploads are not inspected by this gateway; upload the object \
+                     with one PUT",
+                ));
+            }
+            Some(k) => {
+                return Err(denied(format!(
+                    "only object uploads (PutObject) pass this route, not ?{k}"
+                )));
+            }
+            None => {}
+        }
+        if req.headers.contains_key("x-amz-copy-source") {
+            return Err(denied(
+                "CopyObject would store bytes this gateway never inspected",
+            ));
+        }
+        let host = req
+            .headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .or(req.uri.host())
+            .unwrap_or("");
+        let host = host
+            .rsplit_once(':')
+            .map_or(host, |(h, _)| h)
+            .to_ascii_lowercase();
+        let virtual_hosted = self.domains.iter().any(|d| {
+            host.strip_suffix(d.as_str())
+                .is_some_and(|b| b.ends_with('.'))
+        });
+        let path = req.uri.path().trim_start_matches('/');
+        let key = if virtual_hosted {
+            path
+        } else {
+            path.split_once('/').map_or("", |(_, k)| k)
+        };
+        if key.is_empty() {
+            return Err(denied("only object uploads (PutObject) pass this route"));
+        }
+        Ok(())
+    }
+}
+
+/// The request's SigV4 authorization: presigned (query) or header, exactly one of them.
+fn sigv4(query: &str, req: &pingora::http::RequestHeader) -> Result<SigV4, Rejection> {
+    let mut params: Vec<(String, String)> = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let k = crate::query::decode(k).ok_or_else(|| bad("a malformed query string"))?;
+        if k.to_ascii_lowercase().starts_with("x-amz-") {
+            let v = crate::query::decode(v).ok_or_else(|| bad("a malformed query string"))?;
+            params.push((k, v));
+        }
+    }
+    let param = |name: &str| -> Result<Option<&str>, Rejection> {
+        let mut found = params.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name));
+        let first = found.next().map(|(_, v)| v.as_str());
+        match found.next() {
+            Some(_) => Err(bad(format!("{name} is sent more than once"))),
+            None => Ok(first),
+        }
+    };
+    let headers: Vec<&[u8]> = req
+        .headers
+        .get_all("authorization")
+        .iter()
+        .map(|v| v.as_bytes())
+        .collect();
+    match (param("X-Amz-Credential")?, headers.as_slice()) {
+        (Some(_), [_, ..]) => Err(bad("both a presigned query and an Authorization header")),
+        (Some(credential), []) => {
+            if param("X-Amz-Algorithm")? != Some("AWS4-HMAC-SHA256") {
+                return Err(denied("only AWS4-HMAC-SHA256 presigned URLs are accepted"));
+            }
+            let signed = param("X-Amz-SignedHeaders")?.unwrap_or("");
+            Ok(SigV4 {
+                access_key: access_key(credential)?,
+                signed: signed_list(signed),
+            })
+        }
+        (None, [one]) => header_auth(one),
+        (None, []) => Err(Rejection::Unauthorized(
+            "an S3 request must be signed (SigV4)".into(),
+        )),
+        (None, _) => Err(bad("more than one Authorization header")),
+    }
+}
+
+/// `AWS4-HMAC-SHA256 Credential=AKID/date/region/s3/aws4_request, SignedHeaders=a;b, Signature=…`
+fn header_auth(value: &[u8]) -> Result<SigV4, Rejection> {
+    let value = std::str::from_utf8(value).map_err(|_| bad("a malformed Authorization header"))?;
+    let rest = value
+        .strip_prefix("AWS4-HMAC-SHA256 ")
+        .ok_or_else(|| denied("only AWS4-HMAC-SHA256 (SigV4) requests are accepted"))?;
+    let mut fields: HashMap<&str, &str> = HashMap::new();
+    for item in rest.split(',') {
+        let (k, v) = item
+            .trim()
+            .split_once('=')
+            .ok_or_else(|| bad("a malformed Authorization header"))?;
+        if fields.insert(k, v).is_some() {
+            return Err(bad(format!(
+                "{k} appears twice in the Authorization header"
+            )));
+        }
+    }
+    let credential = fields
+        .get("Credential")
+        .ok_or_else(|| bad("no Credential in the Authorization header"))?;
+    Ok(SigV4 {
+        access_key: access_key(credential)?,
+        signed: signed_list(fields.get("SignedHeaders").copied().unwrap_or("")),
+    })
+}
+
+/// The access key id of a credential scope `AKID/yyyymmdd/region/service/aws4_request`.
+fn access_key(credential: &str) -> Result<String, Rejection> {
+    let parts: Vec<&str> = credential.split('/').collect();
+    match parts.as_slice() {
+        [key, _, _, _, "aws4_request"] if !key.is_empty() => Ok((*key).to_string()),
+        _ => Err(bad("a malformed SigV4 credential scope")),
+    }
+}
+
+fn signed_list(s: &str) -> Vec<String> {
+    s.split(';')
+        .filter(|h| !h.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect()
+}
+
+fn bad(m: impl Into<String>) -> Rejection {
+    Rejection::BadRequest(m.into())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,235 @@
+use super::*;
+use pingora::http::RequestHeader;
+
+fn rules() -> S3Rules {
+    let f: S3File = toml::from_str(
+        "access_keys = { AKIDA = \"orgA\", AKIDB = \"orgB\" }\ndomains = [\"s3.test\"]",
+    )
+    .unwrap();
+    S3Rules::from_config(&f, "routes[0].s3").unwrap()
+}
+
+const PRESIGNED: &str = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDA%2F20261206%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261206T120000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=content-type%3Bhost&X-Amz-Signature=00";
+
+fn req(method: &str, uri: &str, headers: &[(&str, &str)]) -> RequestHeader {
+    let mut r = RequestHeader::build(method, uri.as_bytes(), None).unwrap();
+    r.insert_header("host", "127.0.0.1:9000").unwrap();
+    for (k, v) in headers {
+        r.append_header(k.to_string(), *v).unwrap();
+    }
+    r
+}
+
+fn header_auth(signed: &str) -> String {
+    format!(
+        "AWS4-HMAC-SHA256 Credential=AKIDB/20261206/us-east-1/s3/aws4_request, \
+         SignedHeaders={signed}, Signature=00"
+    )
+}
+
+#[test]
+fn the_credential_scope_names_the_tenant() {
+    let r = req(
+        "PUT",
+        &format!("/b/k.png?{PRESIGNED}"),
+        &[("content-type", "image/png")],
+    );
+    let c = rules().check(&r, true).unwrap();
+    assert_eq!(
+        (c.access_key.as_str(), c.tenant.as_str()),
+        ("AKIDA", "orgA")
+    );
+    let auth = header_auth("host;x-amz-content-sha256;x-amz-date");
+    let r = req(
+        "PUT",
+        "/b/k.png",
+        &[
+            ("authorization", &auth),
+            ("x-amz-date", "20261206T120000Z"),
+            ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
+        ],
+    );
+    assert_eq!(rules().check(&r, true).unwrap().tenant, "orgB");
+}
+
+#[test]
+fn unsigned_amz_headers_in_any_spelling_are_refused() {
+    for (name, value) in [
+        ("x-amz-copy-source", "/other/secret.png"),
+        ("X-Amz-Meta-Owner", "x"),
+        ("x_amz_copy_source", "/other/secret.png"),
+        ("X_AMZ_ACL", "public-read"),
+    ] {
+        let r = req(
+            "PUT",
+            &format!("/b/k.png?{PRESIGNED}"),
+            &[("content-type", "image/png"), (name, value)],
+        );
+        let e = rules().check(&r, true).unwrap_err();
+        assert_eq!(e.code(), "forbidden", "{name}");
+    }
+    // Signed ones pass the check (a signed copy source is refused as a copy, below).
+    let auth = header_auth("host;x-amz-date;x-amz-meta-owner");
+    let r = req(
+        "PUT",
+        "/b/k",
+        &[
+            ("authorization", &auth),
+            ("x-amz-date", "1"),
+            ("x-amz-meta-owner", "me"),
+        ],
+    );
+    assert!(rules().check(&r, true).is_ok());
+}
+
+#[test]
+fn credentials_must_be_sigv4_known_and_unambiguous() {
+    let cases: Vec<(RequestHeader, &str)> = vec![
+        (req("PUT", "/b/k", &[]), "unauthorized"),
+        (
+            req("PUT", "/b/k", &[("authorization", "AWS AKIDA:c2ln")]),
+            "forbidden",
+        ),
+        (
+            req(
+                "PUT",
+                "/b/k",
+                &[(
+                    "authorization",
+                    &header_auth("host").replace("AKIDB", "AKIDX"),
+                )],
+            ),
+            "forbidden",
+        ),
+        (
+            req(
+                "PUT",
+                &format!("/b/k?{PRESIGNED}"),
+                &[("authorization", &header_auth("host"))],
+            ),
+            "bad_request",
+        ),
+        (
+            req(
+                "PUT",
+                &format!("/b/k?{PRESIGNED}&X-Amz-Credential=AKIDB%2Fd%2Fr%2Fs3%2Faws4_request"),
+                &[],
+            ),
+            "bad_request",
+        ),
+        (
+            req(
+                "PUT",
+                "/b/k",
+                &[
+                    ("authorization", &header_auth("host")),
+                    ("authorization", &header_auth("host")),
+                ],
+            ),
+            "bad_request",
+        ),
+        (
+            req(
+                "PUT",
+                "/b/k",
+                &[(
+                    "authorization",
+                    "AWS4-HMAC-SHA256 Credential=AKIDA/x, SignedHeaders=host, Signature=0",
+                )],
+            ),
+            "bad_request",
+        ),
+        (
+            req(
+                "PUT",
+                &format!(
+                    "/b/k?{}",
+                    PRESIGNED.replace("AWS4-HMAC-SHA256", "AWS4-ECDSA-P256-SHA256")
+                ),
+                &[],
+            ),
+            "forbidden",
+        ),
+    ];
+    for (i, (r, code)) in cases.into_iter().enumerate() {
+        let e = rules().check(&r, false).unwrap_err();
+        assert_eq!(e.code(), code, "case {i}: {e:?}");
+    }
+}
+
+#[test]
+fn an_inspected_route_lets_only_object_uploads_through() {
+    let auth = header_auth("host;x-amz-copy-source;x-amz-date");
+    let refused = [
+        req(
+            "PUT",
+            &format!("/b/k?partNumber=1&uploadId=u&{PRESIGNED}"),
+            &[("content-type", "image/png")],
+        ),
+        req(
+            "PUT",
+            &format!("/b/k?acl&{PRESIGNED}"),
+            &[("content-type", "image/png")],
+        ),
+        req(
+            "PUT",
+            &format!("/b?{PRESIGNED}"),
+            &[("content-type", "image/png")],
+        ),
+        req(
+            "PUT",
+            &format!("/b/?{PRESIGNED}"),
+            &[("content-type", "image/png")],
+        ),
+        req(
+            "POST",
+            &format!("/b/k?{PRESIGNED}"),
+            &[("content-type", "image/png")],
+        ),
+        req(
+            "PUT",
+            "/b/k",
+            &[
+                ("authorization", &auth),
+                ("x-amz-copy-source", "/b/o"),
+                ("x-amz-date", "1"),
+            ],
+        ),
+    ];
+    for (i, r) in refused.iter().enumerate() {
+        assert_eq!(
+            rules().check(r, true).unwrap_err().code(),
+            "forbidden",
+            "case {i}"
+        );
+        // A route that does not inspect (reads, deletes) lets the operation through.
+        assert!(rules().check(r, false).is_ok(), "case {i}");
+    }
+    // Virtual-hosted style: the bucket is in Host, the whole path is the key.
+    let mut r = req(
+        "PUT",
+        &format!("/k.png?x-id=PutObject&{PRESIGNED}"),
+        &[("content-type", "image/png")],
+    );
+    r.insert_header("host", "bucket.s3.test:9000").unwrap();
+    assert!(rules().check(&r, true).is_ok());
+    let mut r = req(
+        "PUT",
+        &format!("/?{PRESIGNED}"),
+        &[("content-type", "image/png")],
+    );
+    r.insert_header("host", "bucket.s3.test").unwrap();
+    assert!(rules().check(&r, true).is_err(), "a bucket, not an object");
+}
+
+#[test]
+fn configuration_names_keys_and_valid_tenants() {
+    for text in [
+        "access_keys = {}",
+        "access_keys = { K = \"~x\" }",
+        "access_keys = { K = \"\" }",
+    ] {
+        let f: S3File = toml::from_str(text).unwrap();
+        assert!(S3Rules::from_config(&f, "s3").is_err(), "{text}");
+    }
+}
