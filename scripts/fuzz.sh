@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-60}
 shift || true
-TARGETS=${*:-multipart differential params sniff credential config traceparent query json structure verdict svg raw_body s3_auth}
+TARGETS=${*:-multipart differential params sniff credential config traceparent query json structure verdict svg raw_body s3_auth aws_chunked}
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
 scripts/prereqs.sh
@@ -93,6 +93,10 @@ for k, v in {"presigned": b"b/k.png?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Crede
              "header": b"b/k\nAWS4-HMAC-SHA256 Credential=AKID/20261206/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=00\nx-amz-date\n20261206T000000Z",
              "unsigned": b"k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2Fd%2Fr%2Fs3%2Faws4_request\n\nx_amz_copy_source\n/b/o"}.items():
     put("s3_auth", k, v)
+for k, v in {"unsigned": b"\x07\x08" + b"5\r\nhello\r\n0\r\n\r\n",
+             "crc32": b"\x03\x29" + b"5\r\nhello\r\n0\r\nx-amz-checksum-crc32:NhCmhg==\r\n\r\n",
+             "signed": b"\x02\x2c" + b"5;chunk-signature=" + b"a" * 64 + b"\r\nhello\r\n0;chunk-signature=" + b"b" * 64 + b"\r\n\r\n"}.items():
+    put("aws_chunked", k, v)
 PY
 
 for t in $TARGETS; do

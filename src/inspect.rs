@@ -3,6 +3,7 @@
 //! far the stream may be forwarded: bytes of an undecided file part, the delimiter and headers
 //! between parts, and the closing delimiter are held back until they are safe to release.
 
+pub mod aws_chunked;
 mod framing;
 mod hash;
 mod holdback;
@@ -179,7 +180,7 @@ impl Inspector {
         self.total += chunk.len() as u64;
         self.policy.check_total(self.total)?;
         self.parser.push(chunk);
-        while let Some(event) = self.parser.poll().map_err(invalid)? {
+        while let Some(event) = self.parser.poll()? {
             self.on_event(event)?;
         }
         Ok(())
@@ -187,8 +188,8 @@ impl Inspector {
 
     /// The body ended: the closing boundary must have been read (a raw body's part ends here).
     pub fn finish(&mut self) -> Result<(), Rejection> {
-        self.parser.finish().map_err(invalid)?;
-        while let Some(event) = self.parser.poll().map_err(invalid)? {
+        self.parser.finish()?;
+        while let Some(event) = self.parser.poll()? {
             self.on_event(event)?;
         }
         self.complete = true;

@@ -4,6 +4,7 @@
 mod cors;
 mod ctx;
 mod finish;
+mod framing;
 mod headers;
 mod idempotency;
 mod identity;
@@ -80,7 +81,10 @@ impl Gateway {
         let query = session.req_header().uri.query().unwrap_or("");
         route.query.check(query)?;
         let upload = match route.upload.clone() {
-            Some(p) => Some((headers::upload_framing(session.req_header(), &p)?, p)),
+            Some(p) => {
+                let framing = framing::upload_framing(session.req_header(), &p, route.s3.is_some());
+                Some((framing?, p))
+            }
             None => None,
         };
         if upload.is_some() {

@@ -34,6 +34,8 @@ pub enum Rejection {
     /// 422 `invalid_file`: the file's structure is broken: truncated, data after its end
     /// marker, malformed (routes with structure checks).
     InvalidFile(String),
+    /// 400 `bad_digest`: the checksum the client sent does not match the bytes received.
+    BadDigest(String),
     /// 422 `malware_detected`: the malware scanner found a signature (named in the log only).
     Malware,
     /// 503 `scan_unavailable`: the malware scanner gave no verdict and the route fails closed.
@@ -82,7 +84,7 @@ pub enum Rejection {
 
 impl Rejection {
     /// Every code [`Rejection::code`] can answer (error profiles map them).
-    pub const CODES: [&'static str; 20] = [
+    pub const CODES: [&'static str; 21] = [
         "bad_request",
         "invalid_multipart",
         "unauthorized",
@@ -93,6 +95,7 @@ impl Rejection {
         "content_mismatch",
         "validation_error",
         "invalid_file",
+        "bad_digest",
         "malware_detected",
         "scan_unavailable",
         "idempotency_conflict",
@@ -120,7 +123,7 @@ impl Rejection {
     /// The HTTP status this rejection is answered with.
     pub fn status(&self) -> u16 {
         match self {
-            Self::BadRequest(_) | Self::InvalidMultipart(_) => 400,
+            Self::BadRequest(_) | Self::InvalidMultipart(_) | Self::BadDigest(_) => 400,
             Self::Unauthorized(_) => 401,
             Self::Forbidden { .. } => 403,
             Self::NotFound => 404,
@@ -152,6 +155,7 @@ impl Rejection {
             Self::ContentMismatch { .. } => "content_mismatch",
             Self::Validation { .. } => "validation_error",
             Self::InvalidFile(_) => "invalid_file",
+            Self::BadDigest(_) => "bad_digest",
             Self::Malware => "malware_detected",
             Self::ScanUnavailable => "scan_unavailable",
             Self::IdempotencyConflict => "idempotency_conflict",
@@ -173,6 +177,7 @@ impl Rejection {
             | Self::Unauthorized(m)
             | Self::TooLarge(m)
             | Self::InvalidFile(m)
+            | Self::BadDigest(m)
             | Self::UnsupportedMediaType(m)
             | Self::Validation { message: m, .. }
             | Self::StorageError(m)

@@ -85,11 +85,20 @@ fn config() -> String {
 }
 
 fn run_scenarios(gw: &TestGateway, s3: &Storage, scenario: &str) -> serde_json::Value {
+    run_with(&format!("http://{}", gw.addr), s3, scenario, None)
+}
+
+/// The scenario script against `endpoint`; `ca`: the certificate an https endpoint uses.
+fn run_with(endpoint: &str, s3: &Storage, scenario: &str, ca: Option<&Path>) -> serde_json::Value {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/s3_scenarios.py");
-    let out = Command::new(python())
+    let mut cmd = Command::new(python());
+    if let Some(ca) = ca {
+        cmd.env("AWS_CA_BUNDLE", ca);
+    }
+    let out = cmd
         .arg(script)
-        .arg(format!("http://{}", gw.addr))
+        .arg(endpoint)
         .arg(format!("http://{}", s3.addr))
         .args([KEY, SECRET])
         .arg(fixtures)
@@ -218,4 +227,43 @@ fn quotas_are_spent_per_access_key_only_on_the_storages_success() {
     assert_eq!(a["quotas"][0]["used"], png, "{a}");
     assert_eq!(a["quotas"][1]["used"], 1, "{a}");
     assert_eq!(usage("orgB")["quotas"][0]["used"], 0);
+}
+
+/// boto3 over https sends `Content-Encoding: aws-chunked` with a CRC32 trailer (its default
+/// since 2025): the payload is inspected, every raw byte forwarded, and a trailer that does not
+/// match the payload is refused before the storage sees the end of the body.
+#[test]
+fn sdk_uploads_in_aws_chunked_are_decoded_inspected_and_checksummed() {
+    let s3 = storage();
+    let (cert, key) = common::tls::certificate("s3");
+    let text = config().replace(
+        "address = \"{LISTEN}\"",
+        &format!(
+            "address = \"{{LISTEN}}\"\ntls = {{ cert = \"{}\", key = \"{}\" }}",
+            cert.display(),
+            key.display()
+        ),
+    );
+    let gw = TestGateway::start_with(&text, s3.addr);
+    let endpoint = format!("https://127.0.0.1:{}", gw.addr.port());
+    let r = run_with(&endpoint, &s3, "https", Some(&cert));
+    let outcome = |name: &str| (r[name]["status"].as_u64(), r[name]["code"].as_str());
+    assert_eq!(r["sent_aws_chunked"], true, "boto3 used aws-chunked: {r}");
+    assert_eq!(r["put_object_png"]["status"], 200, "{r}");
+    let png = sha256_hex(&common::fixture("media/photo.png"));
+    assert_eq!(r["put_object_png_stored"]["sha256"], png.as_str());
+    for name in ["put_object_spoof", "put_object_late_script"] {
+        assert_eq!(
+            outcome(name),
+            (Some(400), Some("InvalidArgument")),
+            "{name}: {r}"
+        );
+    }
+    assert_eq!(
+        outcome("wrong_checksum"),
+        (Some(400), Some("BadDigest")),
+        "{r}"
+    );
+    assert_eq!(r["listed"], serde_json::json!(["chunked.png"]), "{r}");
+    assert_eq!(objects_on_disk(&s3), ["chunked.png"]);
 }

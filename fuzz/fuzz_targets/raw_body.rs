@@ -20,6 +20,7 @@ fn run(body: &[u8], chunk: usize, declared: Option<&str>) -> Result<Vec<FileRepo
     let framing = Framing::Raw {
         declared: declared.map(str::to_string),
         filename: Some("f".into()),
+        aws_chunked: None,
     };
     let mut i = Inspector::new(policy(), &framing);
     for part in body.chunks(chunk) {

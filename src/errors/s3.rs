@@ -10,6 +10,7 @@ use crate::rejection::Rejection;
 pub fn code_and_status(r: &Rejection) -> (&'static str, u16) {
     match r {
         Rejection::BadRequest(_) => ("InvalidRequest", 400),
+        Rejection::BadDigest(_) => ("BadDigest", 400),
         Rejection::InvalidMultipart(_) => ("MalformedPOSTRequest", 400),
         Rejection::Unauthorized(_) | Rejection::Forbidden { .. } | Rejection::NotFound => {
             ("AccessDenied", 403)

@@ -2,7 +2,9 @@
 //! the file itself (a raw `PUT /media/{name}` or `POST` with the file's `Content-Type`). Both
 //! are read as the same events, so a raw body gets everything a multipart file part gets.
 
+use super::aws_chunked::{Decoder, Spec};
 use crate::multipart::{Event, Parser, PartHead};
+use crate::rejection::Rejection;
 use bytes::Bytes;
 use std::collections::VecDeque;
 
@@ -15,10 +17,12 @@ pub enum Framing {
     /// `multipart/form-data` with this boundary.
     Multipart { boundary: String },
     /// The body is the file: its declared type (the request's `Content-Type` essence) and a
-    /// name taken from the path.
+    /// name taken from the path; with `aws_chunked`, the file is the payload of an S3
+    /// aws-chunked body (src/inspect/aws_chunked.rs).
     Raw {
         declared: Option<String>,
         filename: Option<String>,
+        aws_chunked: Option<Spec>,
     },
 }
 
@@ -38,11 +42,18 @@ impl Reader {
             Framing::Multipart { boundary } => {
                 Self::Multipart(Parser::new(boundary, max_header_bytes))
             }
-            Framing::Raw { declared, filename } => Self::Raw(RawReader::new(PartHead {
-                name: RAW_FIELD.to_string(),
-                filename: filename.clone(),
-                content_type: declared.clone(),
-            })),
+            Framing::Raw {
+                declared,
+                filename,
+                aws_chunked,
+            } => Self::Raw(RawReader::new(
+                PartHead {
+                    name: RAW_FIELD.to_string(),
+                    filename: filename.clone(),
+                    content_type: declared.clone(),
+                },
+                aws_chunked.clone().map(Decoder::new),
+            )),
         }
     }
 
@@ -57,21 +68,18 @@ impl Reader {
         }
     }
 
-    pub fn poll(&mut self) -> Result<Option<Event>, String> {
+    pub fn poll(&mut self) -> Result<Option<Event>, Rejection> {
         match self {
-            Self::Multipart(p) => p.poll(),
-            Self::Raw(r) => Ok(r.poll()),
+            Self::Multipart(p) => p.poll().map_err(Rejection::InvalidMultipart),
+            Self::Raw(r) => r.poll(),
         }
     }
 
     /// The body ended. A raw body's part ends here, so its last events follow.
-    pub fn finish(&mut self) -> Result<(), String> {
+    pub fn finish(&mut self) -> Result<(), Rejection> {
         match self {
-            Self::Multipart(p) => p.finish(),
-            Self::Raw(r) => {
-                r.ended = true;
-                Ok(())
-            }
+            Self::Multipart(p) => p.finish().map_err(Rejection::InvalidMultipart),
+            Self::Raw(r) => r.finish(),
         }
     }
 
@@ -95,7 +103,12 @@ impl Reader {
 }
 
 /// A raw body as one file part: its start, its bytes as they come, its end when the body ends.
+/// With an aws-chunked decoder, the part's bytes are the decoded payload; `pushed` counts raw
+/// bytes either way.
 pub(super) struct RawReader {
+    decoder: Option<Decoder>,
+    /// The first framing error, reported by the next poll.
+    error: Option<String>,
     head: Option<PartHead>,
     queue: VecDeque<Bytes>,
     pushed: u64,
@@ -105,8 +118,10 @@ pub(super) struct RawReader {
 }
 
 impl RawReader {
-    fn new(head: PartHead) -> Self {
+    fn new(head: PartHead, decoder: Option<Decoder>) -> Self {
         Self {
+            decoder,
+            error: None,
             head: Some(head),
             queue: VecDeque::new(),
             pushed: 0,
@@ -117,16 +132,43 @@ impl RawReader {
     }
 
     fn push(&mut self, chunk: Bytes) {
-        if !chunk.is_empty() {
-            self.pushed += chunk.len() as u64;
-            self.queue.push_back(chunk);
+        if chunk.is_empty() || self.error.is_some() {
+            return;
+        }
+        self.pushed += chunk.len() as u64;
+        match &mut self.decoder {
+            None => self.queue.push_back(chunk),
+            Some(d) => {
+                let queue = &mut self.queue;
+                if let Err(e) = d.push(&chunk, &mut |data| queue.push_back(data)) {
+                    self.error = Some(e);
+                }
+            }
         }
     }
 
-    fn poll(&mut self) -> Option<Event> {
-        if let Some(head) = self.head.take() {
-            return Some(Event::PartStart(head));
+    fn finish(&mut self) -> Result<(), Rejection> {
+        if let Some(d) = &self.decoder {
+            d.finish().map_err(|(digest, m)| match digest {
+                true => Rejection::BadDigest(m),
+                false => Rejection::BadRequest(m),
+            })?;
         }
+        self.ended = true;
+        Ok(())
+    }
+
+    fn poll(&mut self) -> Result<Option<Event>, Rejection> {
+        if let Some(head) = self.head.take() {
+            return Ok(Some(Event::PartStart(head)));
+        }
+        if let Some(e) = self.error.take() {
+            return Err(Rejection::BadRequest(e));
+        }
+        Ok(self.next_event())
+    }
+
+    fn next_event(&mut self) -> Option<Event> {
         if let Some(data) = self.queue.pop_front() {
             return Some(Event::Data(data));
         }
@@ -154,6 +196,7 @@ mod tests {
             &Framing::Raw {
                 declared: Some("image/png".into()),
                 filename: Some("a.png".into()),
+                aws_chunked: None,
             },
             1024,
         )

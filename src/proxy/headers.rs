@@ -1,10 +1,7 @@
-//! Header-phase facts and rewrites: path sanity, upload framing (Content-Type, lengths,
-//! encodings), the headers sent upstream and the ones added to the client's response.
+//! Header-phase facts and rewrites: path sanity, the headers sent upstream and the ones added
+//! to the client's response (upload framing: src/proxy/framing.rs).
 
 use super::RequestCtx;
-use crate::inspect::Framing;
-use crate::multipart::boundary_from_content_type;
-use crate::policy::UploadPolicy;
 use crate::rejection::Rejection;
 use crate::request_id;
 use pingora::http::{RequestHeader, ResponseHeader};
@@ -28,108 +25,14 @@ pub fn check_path(path: &str) -> Result<(), Rejection> {
     Ok(())
 }
 
-fn header<'a>(req: &'a RequestHeader, name: &str) -> Option<&'a [u8]> {
+pub(super) fn header<'a>(req: &'a RequestHeader, name: &str) -> Option<&'a [u8]> {
     let mut all = req.headers.get_all(name).iter();
     let first = all.next()?;
     Some(first.as_bytes())
 }
 
-fn count(req: &RequestHeader, name: &str) -> usize {
+pub(super) fn count(req: &RequestHeader, name: &str) -> usize {
     req.headers.get_all(name).iter().count()
-}
-
-/// Checks an upload request's framing before any body byte is read: a multipart body's
-/// boundary, or a raw body's declared type (allowed, and its length within its category).
-pub fn upload_framing(req: &RequestHeader, policy: &UploadPolicy) -> Result<Framing, Rejection> {
-    if count(req, "content-type") > 1 {
-        return Err(Rejection::InvalidMultipart(
-            "more than one Content-Type header".into(),
-        ));
-    }
-    if let Some(enc) = header(req, "content-encoding")
-        && !enc.eq_ignore_ascii_case(b"identity")
-    {
-        return Err(Rejection::UnsupportedMediaType(
-            "compressed request bodies cannot be inspected; send them uncompressed".into(),
-        ));
-    }
-    let te = header(req, "transfer-encoding");
-    if let Some(te) = te
-        && !te.eq_ignore_ascii_case(b"chunked")
-    {
-        return Err(Rejection::BadRequest(
-            "only chunked Transfer-Encoding is accepted".into(),
-        ));
-    }
-    let framing = if policy.raw_body {
-        raw_framing(req)?
-    } else {
-        multipart_framing(req)?
-    };
-    let declared = match &framing {
-        Framing::Raw { declared, .. } => declared.as_deref(),
-        Framing::Multipart { .. } => None,
-    };
-    if policy.raw_body {
-        policy.check_raw_declared(declared)?;
-    }
-    // Conflicting framing never gets here: pingora answers duplicate Content-Length with its own
-    // 400 and drops Content-Length when Transfer-Encoding is present (tests/reject.rs).
-    match header(req, "content-length") {
-        Some(v) => {
-            let len = std::str::from_utf8(v)
-                .ok()
-                .and_then(|s| s.parse::<u64>().ok())
-                .ok_or_else(|| Rejection::BadRequest("malformed Content-Length".into()))?;
-            policy.check_content_length(len)?;
-            if policy.raw_body {
-                policy.check_raw_length(declared, len)?;
-            }
-            Ok(framing)
-        }
-        // HTTP/2 frames the body itself: no length is needed (and it is checked as it streams).
-        None if te.is_none() && req.version != pingora::http::Version::HTTP_2 => {
-            Err(Rejection::InvalidMultipart(
-                "upload without a body (no Content-Length or Transfer-Encoding)".into(),
-            ))
-        }
-        None => Ok(framing),
-    }
-}
-
-fn multipart_framing(req: &RequestHeader) -> Result<Framing, Rejection> {
-    let content_type = header(req, "content-type").ok_or_else(|| {
-        Rejection::UnsupportedMediaType("uploads must be multipart/form-data".into())
-    })?;
-    match boundary_from_content_type(content_type) {
-        Ok(Some(boundary)) => Ok(Framing::Multipart { boundary }),
-        Ok(None) => Err(Rejection::UnsupportedMediaType(
-            "uploads must be multipart/form-data".into(),
-        )),
-        Err(e) => Err(Rejection::InvalidMultipart(e)),
-    }
-}
-
-/// A raw body: the declared type is the `Content-Type` essence (none: the detected type
-/// decides, unless the route requires one); the file name is the path's last segment.
-fn raw_framing(req: &RequestHeader) -> Result<Framing, Rejection> {
-    let declared = match header(req, "content-type") {
-        None => None,
-        Some(v) => {
-            let v = std::str::from_utf8(v)
-                .map_err(|_| Rejection::BadRequest("Content-Type is not valid UTF-8".into()))?;
-            let essence = v.split(';').next().unwrap_or("").trim();
-            if essence.is_empty() {
-                return Err(Rejection::BadRequest("empty Content-Type".into()));
-            }
-            Some(crate::media::canonical(essence))
-        }
-    };
-    let filename = req.uri.path().rsplit('/').next().filter(|s| !s.is_empty());
-    Ok(Framing::Raw {
-        declared,
-        filename: filename.map(str::to_string),
-    })
 }
 
 /// Whether the client asked for `100 Continue`.

@@ -1,12 +1,15 @@
 """boto3 against the gateway fronting an S3 server that verifies signatures (tests/s3.rs).
 
-usage: s3_scenarios.py GATEWAY STORAGE ACCESS_KEY SECRET FIXTURES [all|quota]
+usage: s3_scenarios.py GATEWAY STORAGE ACCESS_KEY SECRET FIXTURES [all|quota|https]
+(https: GATEWAY is an https:// URL and AWS_CA_BUNDLE names its certificate; boto3 then sends
+aws-chunked bodies with a CRC32 trailer.)
 Prints one JSON object: each scenario's outcome (status, S3 error code, and for stored objects
 the SHA-256 read back through the gateway).
 """
 
 import hashlib
 import json
+import re
 import sys
 import urllib.error
 import urllib.request
@@ -107,6 +110,23 @@ if scenario == "quota":
     out["first"] = put_object(gw, "first.png", "image/png", png)
     out["second"] = put_object(gw, "second.png", "image/png", png)
     out["other_tenant"] = put_object(client(gateway, "AKIDORGB", "x" * 40), "b.png", "image/png", png)
+    out["listed"] = sorted(o["Key"] for o in gw.list_objects_v2(Bucket=BUCKET).get("Contents", []))
+    print(json.dumps(out))
+    sys.exit(0)
+if scenario == "https":
+    out["put_object_png"] = put_object(gw, "chunked.png", "image/png", png)
+    out["put_object_png_stored"] = stored("chunked.png")
+    out["put_object_spoof"] = put_object(gw, "spoof.png", "image/png", elf)
+    out["put_object_late_script"] = put_object(gw, "late.svg", "image/svg+xml", late_svg)
+
+    def corrupt_trailer(request, **_):
+        body = request.body.read()
+        out["sent_aws_chunked"] = request.headers.get("Content-Encoding") == b"aws-chunked"
+        request.body = re.sub(rb"(x-amz-checksum-crc32:)[A-Za-z0-9+/=]+", rb"\1AAAAAA==", body)
+
+    gw.meta.events.register("before-send.s3.PutObject", corrupt_trailer)
+    out["wrong_checksum"] = put_object(gw, "wrong.png", "image/png", png)
+    gw.meta.events.unregister("before-send.s3.PutObject", corrupt_trailer)
     out["listed"] = sorted(o["Key"] for o in gw.list_objects_v2(Bucket=BUCKET).get("Contents", []))
     print(json.dumps(out))
     sys.exit(0)

@@ -19,6 +19,7 @@ fn raw(declared: &str) -> Framing {
     Framing::Raw {
         declared: Some(declared.into()),
         filename: Some("f".into()),
+        aws_chunked: None,
     }
 }
 
