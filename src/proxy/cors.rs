@@ -48,19 +48,15 @@ pub async fn preflight(
     let headers = cors
         .preflight(origin, method.as_str(), requested)
         .map_err(|m| forbidden(format!("CORS preflight refused: {m}")))?;
-    let write = async {
-        let mut h = ResponseHeader::build(204, Some(headers.len() + 1))?;
-        for (k, v) in headers {
-            h.insert_header(k, v)?;
-        }
-        h.insert_header("Content-Length", "0")?;
-        session.write_response_header(Box::new(h), true).await
-    };
-    if let Err(e) = write.await {
-        tracing::debug!("could not write the preflight answer: {e}");
+    let mut h = ResponseHeader::build(204, Some(headers.len() + 2))
+        .map_err(|e| Rejection::Internal(e.to_string()))?;
+    for (k, v) in headers {
+        h.insert_header(k, v)
+            .map_err(|e| Rejection::Internal(e.to_string()))?;
     }
-    ctx.status = 204;
-    ctx.answered = true;
+    h.insert_header("Content-Length", "0")
+        .map_err(|e| Rejection::Internal(e.to_string()))?;
+    super::respond::answer(session, ctx, h, None).await;
     Ok(true)
 }
 

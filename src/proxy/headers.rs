@@ -92,26 +92,17 @@ pub fn to_upstream(up: &mut RequestHeader, ctx: &RequestCtx) -> pingora::Result<
     Ok(())
 }
 
-/// Adds what the gateway learned to the client's response.
+/// Adds what the gateway learned to the client's response from the upstream: the headers
+/// every answer carries ([`decorate`]) and, per file part in order, its SHA-256, detected type
+/// and size (upstream copies removed).
 pub fn to_client(resp: &mut ResponseHeader, ctx: &RequestCtx) -> pingora::Result<()> {
     for h in ["x-upload-sha256", "x-upload-content-type", "x-upload-size"] {
         resp.remove_header(h);
     }
-    for (k, v) in &ctx.cors {
-        // The backend's own Vary stays: Origin is added to it.
-        if *k == "Vary" {
-            resp.append_header(*k, v.as_str())?;
-        } else {
-            resp.insert_header(*k, v.as_str())?;
-        }
-    }
-    let profile = ctx.route.as_ref().map(|r| &r.errors);
-    if profile.is_some_and(|p| !p.response_headers) {
-        // The backend's own X-Request-Id (if any) passes; the gateway adds nothing.
+    decorate(resp, ctx)?;
+    if !profile(ctx).response_headers {
         return Ok(());
     }
-    let id = profile.map_or_else(|| ctx.request_id.clone(), |p| p.request_id(&ctx.request_id));
-    resp.insert_header(request_id::HEADER, id)?;
     if let Some(upload) = &ctx.upload {
         for f in upload.inspector().files() {
             resp.append_header("x-upload-sha256", f.sha256.as_str())?;
@@ -120,4 +111,38 @@ pub fn to_client(resp: &mut ResponseHeader, ctx: &RequestCtx) -> pingora::Result
         }
     }
     Ok(())
+}
+
+/// What every answer carries, the upstream's and the gateway's own (refusals, usage, CORS
+/// preflights, idempotent replays) alike: `Access-Control-*` for an allowed origin, the
+/// `RateLimit` headers where quotas apply, and `X-Request-Id` in the error profile's spelling —
+/// unless the profile sends no gateway headers (`response_headers = false`: the backend's own
+/// `X-Request-Id`, if any, passes).
+pub fn decorate(resp: &mut ResponseHeader, ctx: &RequestCtx) -> pingora::Result<()> {
+    for (k, v) in &ctx.cors {
+        // The backend's own Vary stays: Origin is added to it.
+        if *k == "Vary" {
+            resp.append_header(*k, v.as_str())?;
+        } else {
+            resp.insert_header(*k, v.as_str())?;
+        }
+    }
+    if let Some(q) = &ctx.quota {
+        super::quota::add_headers(resp, q)?;
+    }
+    let profile = profile(ctx);
+    if profile.response_headers {
+        resp.insert_header(request_id::HEADER, profile.request_id(&ctx.request_id))?;
+    }
+    Ok(())
+}
+
+/// The error profile answering for this request: its route's, else the server's.
+pub fn profile(ctx: &RequestCtx) -> &crate::errors::ErrorProfile {
+    static DEFAULT: std::sync::OnceLock<crate::errors::ErrorProfile> = std::sync::OnceLock::new();
+    match (&ctx.route, &ctx.live) {
+        (Some(r), _) => &r.errors,
+        (None, Some(l)) => &l.config.errors,
+        (None, None) => DEFAULT.get_or_init(Default::default),
+    }
 }

@@ -201,22 +201,24 @@ async fn read_upload(
 
 async fn replay(session: &mut Session, ctx: &mut RequestCtx, r: &StoredResponse) {
     let body = hex::decode(&r.body).unwrap_or_default();
-    let write = async {
+    let header = (|| {
         let mut h = ResponseHeader::build(r.status, Some(r.headers.len() + 4))?;
         for (k, v) in &r.headers {
             h.append_header(k.clone(), v.as_str())?;
         }
         h.insert_header("Content-Length", body.len().to_string())?;
         h.insert_header(REPLAYED, "true")?;
-        super::headers::to_client(&mut h, ctx)?;
-        session.write_response_header(Box::new(h), false).await?;
-        session.write_response_body(Some(body.into()), true).await
-    };
-    if let Err(e) = write.await {
-        tracing::debug!("could not write the replayed answer: {e}");
+        Ok::<_, Box<pingora::Error>>(h)
+    })();
+    match header {
+        Ok(h) => {
+            super::respond::answer(session, ctx, h, Some(body.into())).await;
+        }
+        Err(e) => {
+            tracing::debug!("could not build the replayed answer: {e}");
+            (ctx.status, ctx.answered) = (r.status, true);
+        }
     }
-    ctx.status = r.status;
-    ctx.answered = true;
 }
 
 /// The upstream's response header: kept (status and the route's replay headers).

@@ -227,7 +227,8 @@ pub async fn grow(ctx: &mut RequestCtx) -> Result<(), Rejection> {
 }
 
 /// On the upstream's answer: a 2xx commits the real file sizes (uploads) or gives a deleted
-/// object back (DELETE routes); anything else releases the hold. Adds the `RateLimit` headers.
+/// object back (DELETE routes); anything else releases the hold. (`RateLimit` headers:
+/// `headers::decorate`.)
 pub async fn on_response(
     route: &Route,
     path: &str,
@@ -237,7 +238,6 @@ pub async fn on_response(
     let Some(h) = ctx.quota.as_mut() else {
         return Ok(());
     };
-    add_headers(resp, h)?;
     let ok = resp.status.is_success();
     if h.upload && !h.settled {
         let complete = ctx

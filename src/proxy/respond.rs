@@ -1,9 +1,10 @@
-//! Writing a [`Rejection`] to the client: the one place error responses are produced.
+//! Writing the gateway's own answers: a [`Rejection`] (the one place error responses are
+//! produced) and, through [`answer`], the usage report, CORS preflights and idempotent replays
+//! — all decorated alike (`headers::decorate`) and recorded in `ctx.status` here.
 
 use super::RequestCtx;
 use super::headers::expects_continue;
 use crate::rejection::Rejection;
-use crate::request_id;
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 use pingora::{Error, ErrorSource, ErrorType};
@@ -47,35 +48,45 @@ pub async fn rejection(session: &mut Session, ctx: &mut RequestCtx) -> u16 {
             tracing::debug!(code = rejection.code(), "{}", rejection.message());
         }
     });
-    let default = Default::default();
-    let fallback = ctx.live.as_ref().map_or(&default, |l| &*l.config.errors);
-    let profile = ctx.route.as_ref().map_or(fallback, |r| &*r.errors);
-    let out = profile.render(rejection, &ctx.request_id);
-    let (status, body) = (out.status, out.body);
-    ctx.status = status;
-    let id = profile
-        .response_headers
-        .then(|| profile.request_id(&ctx.request_id));
-    let Ok(mut header) = build(status, rejection, out.content_type, body.len(), id) else {
-        return status;
+    let out = super::headers::profile(ctx).render(rejection, &ctx.request_id);
+    let Ok(header) = build(out.status, rejection, out.content_type, out.body.len()) else {
+        ctx.status = out.status;
+        return out.status;
     };
-    if let Some(q) = &ctx.quota {
-        let _ = super::quota::add_headers(&mut header, q);
-    }
-    for (k, v) in &ctx.cors {
-        let _ = header.insert_header(*k, v.as_str());
-    }
     session.set_keepalive(None);
-    if let Err(e) = session.write_response_header(Box::new(header), false).await {
-        tracing::debug!(request_id = %ctx.request_id, "could not write error header: {e}");
-        return status;
-    }
-    if let Err(e) = session.write_response_body(Some(body.into()), true).await {
-        tracing::debug!(request_id = %ctx.request_id, "could not write error body: {e}");
-        return status;
-    }
+    let status = answer(session, ctx, header, Some(out.body.into())).await;
     if client_still_sends(session, ctx) {
         linger(session).await;
+    }
+    status
+}
+
+/// Writes an answer the gateway makes itself (the upstream is not asked), decorated like every
+/// other (`headers::decorate`: CORS, `RateLimit`, the profile's request id), and records its
+/// status. Write failures are the client's going away: logged, never retried.
+pub async fn answer(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    mut header: ResponseHeader,
+    body: Option<bytes::Bytes>,
+) -> u16 {
+    let status = header.status.as_u16();
+    ctx.status = status;
+    ctx.answered = true;
+    if let Err(e) = super::headers::decorate(&mut header, ctx) {
+        tracing::debug!(request_id = %ctx.request_id, "could not decorate the answer: {e}");
+    }
+    let write = async {
+        session
+            .write_response_header(Box::new(header), body.is_none())
+            .await?;
+        if let Some(body) = body {
+            session.write_response_body(Some(body), true).await?;
+        }
+        Ok::<_, Box<Error>>(())
+    };
+    if let Err(e) = write.await {
+        tracing::debug!(request_id = %ctx.request_id, "could not write the answer: {e}");
     }
     status
 }
@@ -116,14 +127,10 @@ fn build(
     r: &Rejection,
     content_type: &'static str,
     len: usize,
-    request_id: Option<String>,
 ) -> pingora::Result<ResponseHeader> {
     let mut h = ResponseHeader::build(status, Some(6))?;
     h.insert_header("Content-Type", content_type)?;
     h.insert_header("Content-Length", len.to_string())?;
-    if let Some(id) = request_id {
-        h.insert_header(request_id::HEADER, id)?;
-    }
     h.insert_header("Connection", "close")?;
     h.insert_header("Cache-Control", "no-store")?;
     for (k, v) in r.extra_headers() {

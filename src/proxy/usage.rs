@@ -40,19 +40,12 @@ pub async fn serve(
         })?;
     let body = serde_json::to_vec(&report::usage_report(&tenant, tier, &usage))
         .map_err(|e| Rejection::Internal(e.to_string()))?;
-    let write = async {
-        let mut h = ResponseHeader::build(200, Some(4))?;
-        h.insert_header("Content-Type", "application/json")?;
-        h.insert_header("Content-Length", body.len().to_string())?;
-        h.insert_header("Cache-Control", "no-store")?;
-        h.insert_header(crate::request_id::HEADER, ctx.request_id.as_str())?;
-        session.write_response_header(Box::new(h), false).await?;
-        session.write_response_body(Some(body.into()), true).await
-    };
-    if let Err(e) = write.await {
-        tracing::debug!("could not write the usage answer: {e}");
-    }
-    ctx.status = 200;
-    ctx.answered = true;
+    let mut h =
+        ResponseHeader::build(200, Some(4)).map_err(|e| Rejection::Internal(e.to_string()))?;
+    h.insert_header("Content-Type", "application/json")
+        .and_then(|()| h.insert_header("Content-Length", body.len().to_string()))
+        .and_then(|()| h.insert_header("Cache-Control", "no-store"))
+        .map_err(|e| Rejection::Internal(e.to_string()))?;
+    super::respond::answer(session, ctx, h, Some(body.into())).await;
     Ok(())
 }
