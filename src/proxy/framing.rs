@@ -49,12 +49,8 @@ pub fn upload_framing(
     }
     // Conflicting framing never gets here: pingora answers duplicate Content-Length with its own
     // 400 and drops Content-Length when Transfer-Encoding is present (tests/reject.rs).
-    match header(req, "content-length") {
-        Some(v) => {
-            let len = std::str::from_utf8(v)
-                .ok()
-                .and_then(|s| s.parse::<u64>().ok())
-                .ok_or_else(|| Rejection::BadRequest("malformed Content-Length".into()))?;
+    match super::headers::content_length(req)? {
+        Some(len) => {
             policy.check_content_length(len)?;
             if policy.raw_body && aws_chunked.is_none() {
                 policy.check_raw_length(declared, len)?;

@@ -80,12 +80,9 @@ fn replayable_after_next_read(seen: u64, declared: Option<u64>) -> bool {
 }
 
 fn declared_length(session: &Session) -> Option<u64> {
-    session
-        .req_header()
-        .headers
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
+    super::headers::content_length(session.req_header())
+        .ok()
+        .flatten()
 }
 
 /// When the window (or a JSON body) must have arrived: `[server] window_timeout_ms` after the
