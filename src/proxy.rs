@@ -10,6 +10,7 @@ mod idempotency;
 mod identity;
 mod json;
 mod quota;
+mod read;
 mod respond;
 mod usage;
 mod window;

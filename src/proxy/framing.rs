@@ -2,7 +2,7 @@
 //! boundary, or a raw body (the file) with its declared type — on S3 routes possibly in the
 //! SDKs' `aws-chunked` encoding; Content-Length against the route's limits.
 
-use super::headers::{count, header};
+use super::read::{count, header};
 use crate::inspect::Framing;
 use crate::inspect::aws_chunked::{Algorithm, Spec};
 use crate::multipart::boundary_from_content_type;
@@ -49,7 +49,7 @@ pub fn upload_framing(
     }
     // Conflicting framing never gets here: pingora answers duplicate Content-Length with its own
     // 400 and drops Content-Length when Transfer-Encoding is present (tests/reject.rs).
-    match super::headers::content_length(req)? {
+    match super::read::content_length(req)? {
         Some(len) => {
             policy.check_content_length(len)?;
             if policy.raw_body && aws_chunked.is_none() {

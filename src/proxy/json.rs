@@ -40,7 +40,7 @@ pub async fn read(
             policy.max_bytes
         ))
     };
-    if super::headers::content_length(session.req_header())?
+    if super::read::content_length(session.req_header())?
         .is_some_and(|n| n > policy.max_bytes as u64)
     {
         return Err(too_large());

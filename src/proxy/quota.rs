@@ -69,7 +69,7 @@ pub async fn reserve(
         .clone();
     let limits = tier.limits(&route.name);
     let upload = route.upload.is_some();
-    let declared = super::headers::content_length(req)?;
+    let declared = super::read::content_length(req)?;
     let ask = Ask {
         hold: format!("{}-{:016x}", ctx.request_id, rand::random::<u64>()),
         storage: if upload { declared.unwrap_or(0) } else { 0 },

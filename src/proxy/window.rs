@@ -80,7 +80,7 @@ fn replayable_after_next_read(seen: u64, declared: Option<u64>) -> bool {
 }
 
 fn declared_length(session: &Session) -> Option<u64> {
-    super::headers::content_length(session.req_header())
+    super::read::content_length(session.req_header())
         .ok()
         .flatten()
 }
