@@ -51,6 +51,10 @@ struct Tokens {
     text: Option<Vec<u8>>,
     /// An octal escape being read in a literal string.
     octal: Option<Vec<u8>>,
+    /// A `<` was read: `<<` opens a dictionary, anything else a hex string.
+    lt: bool,
+    /// In a hex string (`<6A61…>`): the high digit of the byte being read, if any.
+    hex: Option<Option<u8>>,
 }
 
 /// What a token told the caller.
@@ -114,6 +118,16 @@ impl Tokens {
             // the start of stream data (which would skip everything up to `endstream`).
             self.comment = !matches!(b, b'\r' | b'\n');
             return Ok(Event::None);
+        }
+        if std::mem::take(&mut self.lt) {
+            if b == b'<' {
+                return Ok(Event::None);
+            }
+            self.hex = Some(None);
+            self.text = std::mem::take(&mut self.uri).then(Vec::new);
+        }
+        if let Some(high) = self.hex {
+            return self.hex_byte(high, b).map(|()| Event::None);
         }
         if self.string > 0 {
             if let Some(digits) = &mut self.octal {
@@ -186,6 +200,7 @@ impl Tokens {
         match b {
             b'/' => self.name = Some(Vec::new()),
             b'%' => self.comment = true,
+            b'<' => self.lt = true,
             b'(' => {
                 self.string = 1;
                 self.text = std::mem::take(&mut self.uri).then(Vec::new);
@@ -197,6 +212,34 @@ impl Tokens {
 }
 
 impl Tokens {
+    /// A byte of a hex string: two digits make a string byte (a link target is decoded like a
+    /// literal one); whitespace is skipped; `>` ends it (an odd last digit counts as `d0`).
+    fn hex_byte(&mut self, high: Option<u8>, b: u8) -> Result<(), Problem> {
+        if b == b'>' {
+            if let Some(h) = high {
+                self.string_byte(h << 4)?;
+            }
+            self.hex = None;
+            self.text = None;
+            return Ok(());
+        }
+        if is_space(b) {
+            return Ok(());
+        }
+        let digit = (b as char)
+            .to_digit(16)
+            .ok_or(Problem::Malformed("PDF hex string with a non-hex byte"))?
+            as u8;
+        match high {
+            None => self.hex = Some(Some(digit)),
+            Some(h) => {
+                self.hex = Some(None);
+                self.string_byte(h << 4 | digit)?;
+            }
+        }
+        Ok(())
+    }
+
     /// A decoded byte of a literal string: a link target (`/URI (…)`) that starts with
     /// `javascript:` is active content (a link that runs script). Whitespace and controls are
     /// dropped, as URL parsers drop them.

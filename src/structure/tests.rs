@@ -310,6 +310,9 @@ fn pdf_active_content_is_refused_however_spelled() {
         "1 0 obj << /A << /S /URI /URI (javascript:app.alert(1)) >> >> endobj",
         "1 0 obj << /A << /S /URI /URI (Java\\163cript\\n:x) >> >> endobj",
         "1 0 obj << /A << /S /URI /URI ( java\\\nscript:x) >> >> endobj",
+        // The same link target as a hex string, with spaces and an odd last digit.
+        "1 0 obj << /A << /S /URI /URI <6A617661 7363726970743A 616C657274283129> >> >> endobj",
+        "1 0 obj << /A << /S /URI /URI<4A41564153435249 50543a78 3>>>endobj",
     ] {
         let bytes = pdf(body);
         for chunk in [1, 4, 65536] {
@@ -341,6 +344,18 @@ fn pdf_active_content_is_refused_however_spelled() {
         "1 0 obj << /Title (JavaScript: The Good Parts) /Author (x\\(y\\)) /URI (https://e.example/javascript:) >> endobj",
     );
     assert!(run_with(&all(), "application/pdf", &benign, 8, 3).is_ok());
+    // Hex strings that are not script links, next to dictionaries.
+    let hex = pdf(
+        "1 0 obj <</A <</S /URI /URI <68747470733A2F2F652E6578616D706C652F>>> /ID [<6A617661> <00FF>]>> endobj",
+    );
+    for chunk in [1, 2, 65536] {
+        assert!(
+            run_with(&all(), "application/pdf", &hex, 8, chunk).is_ok(),
+            "chunk {chunk}"
+        );
+    }
+    let bad = pdf("1 0 obj << /ID [<6A6Z>] >> endobj");
+    assert!(run_with(&all(), "application/pdf", &bad, 8, 65536).is_err());
     // The same bytes in stream data (an image, a font) and in a comment of the text are not
     // names: a stream is skipped to endstream.
     let mut bytes = b"%PDF-1.7\n1 0 obj << /Length 20 >>\nstream\n".to_vec();
