@@ -30,10 +30,7 @@ pub async fn receive(
     }
     let id = crate::request_id::generate();
     let result = receive_into(s, store, &id, name).await;
-    if result.is_err() {
-        let _ = tokio::fs::remove_file(store.temp_path(&id)).await;
-    }
-    result
+    super::upload::discard_failed(store, &id, result).await
 }
 
 async fn receive_into(

@@ -54,8 +54,17 @@ pub async fn receive(
 ) -> Result<Record, Failure> {
     let id = crate::request_id::generate();
     let result = receive_into(s, store, &id, verdict_key).await;
+    discard_failed(store, &id, result).await
+}
+
+/// A failed upload leaves nothing: its temporary file is removed.
+pub(super) async fn discard_failed(
+    store: &Store,
+    id: &str,
+    result: Result<Record, Failure>,
+) -> Result<Record, Failure> {
     if result.is_err() {
-        let _ = tokio::fs::remove_file(store.temp_path(&id)).await;
+        let _ = tokio::fs::remove_file(store.temp_path(id)).await;
     }
     result
 }
