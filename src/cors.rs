@@ -87,6 +87,31 @@ impl Cors {
         })
     }
 
+    /// Adds what a protocol needs browsers to send (`allow`) and read (`expose`), e.g. tus's
+    /// headers on a tus route (src/tus.rs), to what the operator listed.
+    pub fn with_protocol(mut self, allow: &[&str], expose: &[&str]) -> Self {
+        for h in allow {
+            let h = h.to_ascii_lowercase();
+            if !self.headers.contains(&h) {
+                self.headers.push(h);
+            }
+        }
+        let listed: Vec<String> = self
+            .expose
+            .split(',')
+            .map(|h| h.trim().to_ascii_lowercase())
+            .collect();
+        for h in expose {
+            if !listed.contains(&h.to_ascii_lowercase()) {
+                if !self.expose.is_empty() {
+                    self.expose.push_str(", ");
+                }
+                self.expose.push_str(h);
+            }
+        }
+        self
+    }
+
     pub fn allows_origin(&self, origin: &str) -> bool {
         self.origins.iter().any(|o| o == "*" || o == origin)
     }

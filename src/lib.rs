@@ -33,4 +33,5 @@ pub mod sniff;
 pub mod ssrf;
 pub mod structure;
 pub mod trace;
+pub mod tus;
 pub mod verdict;

@@ -12,6 +12,7 @@ mod json;
 mod quota;
 mod read;
 mod respond;
+mod tus;
 mod usage;
 mod window;
 
@@ -31,12 +32,17 @@ use pingora::{ErrorType, http::ResponseHeader};
 /// The gateway's proxy logic over a validated configuration.
 pub struct Gateway {
     live: Shared,
+    /// Resumable uploads' inspections between their requests (src/proxy/tus/parked.rs).
+    parked: std::sync::Arc<tus::Streams>,
 }
 
 impl Gateway {
     /// Serves with whatever `live` holds when a request starts (src/reload.rs).
     pub fn new(live: Shared) -> Self {
-        Self { live }
+        Self {
+            live,
+            parked: Default::default(),
+        }
     }
 
     /// Everything decided before the upstream is contacted.
@@ -81,6 +87,12 @@ impl Gateway {
         }
         let query = session.req_header().uri.query().unwrap_or("");
         route.query.check(query)?;
+        if let Some(rules) = &route.tus {
+            if let Some(q) = &live.quotas {
+                quota::reserve(q, &route, session.req_header(), ctx).await?;
+            }
+            return tus::begin(session, ctx, &route, rules, live, &self.parked).await;
+        }
         let upload = match route.upload.clone() {
             Some(p) => {
                 let framing = framing::upload_framing(session.req_header(), &p, route.s3.is_some());
@@ -138,6 +150,22 @@ impl Gateway {
     }
 }
 
+/// The peer of an upstream, with its TLS settings and timeouts.
+fn peer_for(up: &crate::config::Upstream) -> HttpPeer {
+    let mut peer = match &up.tls {
+        None => HttpPeer::new(up.address, false, String::new()),
+        Some(tls) => {
+            let mut p = HttpPeer::new(up.address, true, tls.sni.clone());
+            p.options.ca = tls.ca.clone();
+            p
+        }
+    };
+    peer.options.connection_timeout = Some(up.connect_timeout);
+    peer.options.read_timeout = Some(up.read_timeout);
+    peer.options.write_timeout = Some(up.write_timeout);
+    peer
+}
+
 #[async_trait]
 impl ProxyHttp for Gateway {
     type CTX = RequestCtx;
@@ -191,18 +219,7 @@ impl ProxyHttp for Gateway {
         if ctx.upstream.is_none() {
             ctx.upstream = Some((up.clone(), std::time::Instant::now()));
         }
-        let mut peer = match &up.tls {
-            None => HttpPeer::new(up.address, false, String::new()),
-            Some(tls) => {
-                let mut p = HttpPeer::new(up.address, true, tls.sni.clone());
-                p.options.ca = tls.ca.clone();
-                p
-            }
-        };
-        peer.options.connection_timeout = Some(up.connect_timeout);
-        peer.options.read_timeout = Some(up.read_timeout);
-        peer.options.write_timeout = Some(up.write_timeout);
-        Ok(Box::new(peer))
+        Ok(Box::new(peer_for(up)))
     }
 
     async fn upstream_request_filter(
@@ -233,6 +250,7 @@ impl ProxyHttp for Gateway {
             .await
             .map_err(|r| ctx.refuse(r))?;
         quota::grow(ctx).await.map_err(|r| ctx.refuse(r))?;
+        tus::on_body(ctx, &release).map_err(|r| ctx.refuse(r))?;
         *body = Some(release);
         Ok(())
     }
@@ -255,6 +273,7 @@ impl ProxyHttp for Gateway {
             let path = session.req_header().uri.path();
             quota::on_response(&route, path, resp, ctx).await?;
         }
+        tus::on_response(resp, ctx).await;
         headers::to_client(resp, ctx)
     }
 
@@ -301,6 +320,7 @@ impl ProxyHttp for Gateway {
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
         quota::finish(ctx).await;
+        tus::finish(session, ctx).await;
         idempotency::finish(ctx).await;
         finish::record(session, e, ctx);
     }

@@ -230,6 +230,8 @@ pub struct Quotas {
     pub store: Arc<dyn QuotaStore>,
     /// The same store, holding idempotency records (src/idempotency.rs).
     pub idempotency: Arc<dyn crate::idempotency::IdempotencyStore>,
+    /// The same store, holding resumable uploads' records (src/tus/store.rs).
+    pub uploads: Arc<dyn crate::tus::store::UploadStore>,
 }
 
 impl std::fmt::Debug for Quotas {
@@ -243,21 +245,26 @@ impl std::fmt::Debug for Quotas {
 impl Quotas {
     /// Builds the store (Redis connects lazily, on the first call).
     pub fn start(settings: QuotaSettings) -> Result<Self, StoreError> {
-        let (store, idempotency): (Arc<dyn QuotaStore>, Arc<dyn IdempotencyStore>) =
-            match &settings.store {
-                StoreKind::Memory => {
-                    let s = Arc::new(MemoryStore::default());
-                    (s.clone(), s)
-                }
-                StoreKind::Redis { url, key_prefix } => {
-                    let s = Arc::new(RedisStore::new(url, key_prefix, settings.timeout)?);
-                    (s.clone(), s)
-                }
-            };
+        type Stores = (
+            Arc<dyn QuotaStore>,
+            Arc<dyn IdempotencyStore>,
+            Arc<dyn crate::tus::store::UploadStore>,
+        );
+        let (store, idempotency, uploads): Stores = match &settings.store {
+            StoreKind::Memory => {
+                let s = Arc::new(MemoryStore::default());
+                (s.clone(), s.clone(), s)
+            }
+            StoreKind::Redis { url, key_prefix } => {
+                let s = Arc::new(RedisStore::new(url, key_prefix, settings.timeout)?);
+                (s.clone(), s.clone(), s)
+            }
+        };
         Ok(Self {
             settings,
             store,
             idempotency,
+            uploads,
         })
     }
 

@@ -80,11 +80,21 @@ pub enum Rejection {
     ClientTimeout,
     /// 500 `internal`: a failure of the gateway itself.
     Internal(String),
+    /// 404 `upload_not_found`: no resumable upload at this address for this caller (unknown,
+    /// expired, or another tenant's or credential's).
+    UploadNotFound,
+    /// 409 `offset_mismatch`: a resumable upload's request does not start where the upload
+    /// stands (`Upload-Offset`); the client asks for the offset (HEAD) and resumes from there.
+    OffsetMismatch(String),
+    /// 410 `upload_gone`: the resumable upload was refused and terminated; it cannot go on.
+    UploadGone(String),
+    /// 412 `unsupported_version`: the request speaks a tus version the gateway does not.
+    UnsupportedVersion,
 }
 
 impl Rejection {
     /// Every code [`Rejection::code`] can answer (error profiles map them).
-    pub const CODES: [&'static str; 21] = [
+    pub const CODES: [&'static str; 25] = [
         "bad_request",
         "invalid_multipart",
         "unauthorized",
@@ -106,6 +116,10 @@ impl Rejection {
         "storage_error",
         "timeout",
         "internal",
+        "upload_not_found",
+        "offset_mismatch",
+        "upload_gone",
+        "unsupported_version",
     ];
 
     /// A 422 about form field `name`.
@@ -126,7 +140,10 @@ impl Rejection {
             Self::BadRequest(_) | Self::InvalidMultipart(_) | Self::BadDigest(_) => 400,
             Self::Unauthorized(_) => 401,
             Self::Forbidden { .. } => 403,
-            Self::NotFound => 404,
+            Self::NotFound | Self::UploadNotFound => 404,
+            Self::OffsetMismatch(_) => 409,
+            Self::UploadGone(_) => 410,
+            Self::UnsupportedVersion => 412,
             Self::ClientTimeout => 408,
             Self::IdempotencyConflict => 409,
             Self::IdempotencyMismatch | Self::InvalidFile(_) | Self::Malware => 422,
@@ -166,6 +183,10 @@ impl Rejection {
             Self::StorageError(_) => "storage_error",
             Self::UpstreamTimeout | Self::ClientTimeout => "timeout",
             Self::Internal(_) => "internal",
+            Self::UploadNotFound => "upload_not_found",
+            Self::OffsetMismatch(_) => "offset_mismatch",
+            Self::UploadGone(_) => "upload_gone",
+            Self::UnsupportedVersion => "unsupported_version",
         }
     }
 
@@ -181,7 +202,11 @@ impl Rejection {
             | Self::UnsupportedMediaType(m)
             | Self::Validation { message: m, .. }
             | Self::StorageError(m)
+            | Self::OffsetMismatch(m)
+            | Self::UploadGone(m)
             | Self::Internal(m) => m.clone(),
+            Self::UploadNotFound => "no upload at this address for this caller".into(),
+            Self::UnsupportedVersion => "only Tus-Resumable: 1.0.0 is supported".into(),
             Self::Forbidden { message, .. } => message.clone(),
             Self::NotFound => "no route matches this method and path".into(),
             Self::Malware => "the file was refused by the malware scanner".into(),

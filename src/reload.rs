@@ -7,6 +7,7 @@
 use crate::config::Config;
 use crate::idempotency::IdempotencyStore;
 use crate::quota::Quotas;
+use crate::tus::store::UploadStore;
 use arc_swap::ArcSwap;
 use std::sync::Arc;
 
@@ -19,6 +20,8 @@ pub struct Live {
     /// Where idempotency records live: the quota store, else a memory store of its own (kept
     /// across reloads).
     pub idempotency: Arc<dyn IdempotencyStore>,
+    /// Where resumable uploads' records live: the same store as idempotency records.
+    pub uploads: Arc<dyn UploadStore>,
 }
 
 /// Shared by the proxy, the admin listener and the reloader.
@@ -29,11 +32,12 @@ impl Live {
     pub fn start(config: Arc<Config>) -> Result<Shared, String> {
         let quotas = start_quotas(&config, None)?;
         prime_metrics(&config);
-        let idempotency = idempotency_store(quotas.as_ref(), None);
+        let (idempotency, uploads) = record_stores(quotas.as_ref(), None);
         Ok(Arc::new(ArcSwap::from_pointee(Self {
             config,
             quotas,
             idempotency,
+            uploads,
         })))
     }
 }
@@ -54,15 +58,19 @@ fn prime_metrics(config: &Config) {
     crate::metrics::prime(&routes, config.quotas.is_some());
 }
 
-fn idempotency_store(
+/// Where idempotency and upload records live: the quota store, else a memory store.
+fn record_stores(
     quotas: Option<&Arc<Quotas>>,
     old: Option<&Live>,
-) -> Arc<dyn IdempotencyStore> {
+) -> (Arc<dyn IdempotencyStore>, Arc<dyn UploadStore>) {
     match (quotas, old) {
-        (Some(q), _) => q.idempotency.clone(),
+        (Some(q), _) => (q.idempotency.clone(), q.uploads.clone()),
         // Still no quota store: the records stay where they were.
-        (None, Some(old)) if old.quotas.is_none() => old.idempotency.clone(),
-        (None, _) => Arc::new(crate::quota::MemoryStore::default()),
+        (None, Some(old)) if old.quotas.is_none() => (old.idempotency.clone(), old.uploads.clone()),
+        (None, _) => {
+            let s = Arc::new(crate::quota::MemoryStore::default());
+            (s.clone(), s)
+        }
     }
 }
 
@@ -72,6 +80,7 @@ fn start_quotas(config: &Config, old: Option<&Arc<Quotas>>) -> Result<Option<Arc
             settings: s.clone(),
             store: q.store.clone(),
             idempotency: q.idempotency.clone(),
+            uploads: q.uploads.clone(),
         })),
         (Some(s), _) => Some(Arc::new(
             Quotas::start(s.clone()).map_err(|e| format!("cannot start the quota store: {e}"))?,
@@ -116,12 +125,13 @@ impl Reloader {
             restart.push("server.threads / server.work_stealing");
         }
         let quotas = start_quotas(&config, old.quotas.as_ref())?;
-        let idempotency = idempotency_store(quotas.as_ref(), Some(&old));
+        let (idempotency, uploads) = record_stores(quotas.as_ref(), Some(&old));
         prime_metrics(&config);
         self.live.store(Arc::new(Live {
             config: Arc::new(config),
             quotas,
             idempotency,
+            uploads,
         }));
         Ok(restart)
     }

@@ -224,6 +224,17 @@ pub struct Check {
 impl Check {
     /// The check for a file detected as `mime`, fed `seen` (the part's bytes so far), if the
     /// rules ask anything of that type.
+    /// Whether a file of type `mime` gets a check under `rules` (it then needs the whole
+    /// stream, from its first byte).
+    pub fn applies(rules: &StructureRules, mime: &str) -> bool {
+        let image_rules = rules.end_marker || rules.metadata_scripts || rules.limits_dimensions();
+        match mime {
+            "image/jpeg" | "image/png" | "image/apng" | "image/gif" => image_rules,
+            "application/pdf" => rules.pdf_scripts,
+            m => m.starts_with("image/") && rules.limits_dimensions(),
+        }
+    }
+
     pub fn start(
         rules: &Arc<StructureRules>,
         mime: &str,

@@ -233,6 +233,9 @@ pub struct RouteFile {
     pub verdict: Option<crate::verdict::VerdictFile>,
     /// S3-compatible storage behind the route (`[routes.s3]`): SigV4 requests pass signed.
     pub s3: Option<crate::s3::file::S3File>,
+    /// A tus 1.0 server behind the route (`[routes.tus]`): resumable uploads inspected as one
+    /// file across requests.
+    pub tus: Option<crate::tus::file::TusFile>,
 }
 
 #[derive(Debug, Deserialize)]

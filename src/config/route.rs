@@ -103,6 +103,8 @@ pub struct Route {
     pub verdict: Option<Arc<crate::verdict::VerdictSettings>>,
     /// S3 rules (src/s3.rs): the caller is the SigV4 credential's access key, not `[auth]`.
     pub s3: Option<Arc<crate::s3::S3Rules>>,
+    /// tus rules (src/tus.rs): the route fronts a tus server; uploads span requests.
+    pub tus: Option<Arc<crate::tus::TusRules>>,
 }
 
 impl Route {
@@ -180,6 +182,10 @@ impl Route {
         let cors = r.cors.as_ref().and_then(|c| {
             errors
                 .take(crate::cors::Cors::from_config(c, &format!("{at}.cors")))
+                .map(|c| match r.tus.is_some() {
+                    true => c.with_protocol(&crate::tus::REQUEST_HEADERS, &crate::tus::EXPOSED),
+                    false => c,
+                })
                 .map(Arc::new)
         });
         let idempotency = r.idempotency.as_ref().and_then(|i| {
@@ -245,6 +251,30 @@ impl Route {
                 .take(crate::s3::S3Rules::from_config(f, &at))
                 .map(Arc::new)
         });
+        let tus = r.tus.as_ref().and_then(|f| {
+            let at = format!("{at}.tus");
+            if r.upload.as_ref().is_none_or(|u| u.body != BodyFile::Raw) {
+                errors.push(
+                    at.clone(),
+                    "a tus route inspects the upload's bytes: it needs [upload] body = \"raw\"",
+                );
+            }
+            if r.public || !has_auth || r.s3.is_some() {
+                errors.push(
+                    at.clone(),
+                    "a tus upload belongs to its creator: the route needs [auth] and no public or s3",
+                );
+            }
+            if r.json.is_some() || r.verdict.is_some() || r.idempotency.is_some() {
+                errors.push(
+                    at.clone(),
+                    "a tus route takes no [json], [verdict] or [idempotency]",
+                );
+            }
+            errors
+                .take(crate::tus::TusRules::from_config(f, &at))
+                .map(Arc::new)
+        });
         if r.json.is_some() && r.upload.is_some() {
             errors.push(
                 format!("{at}.json"),
@@ -303,6 +333,7 @@ impl Route {
             idempotency,
             verdict,
             s3,
+            tus,
         })
     }
 }

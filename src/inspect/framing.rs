@@ -26,6 +26,18 @@ pub enum Framing {
     },
 }
 
+/// Where a raw body's file ends, which decides the byte held back for the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// With the body (a one-shot upload): its last byte waits for the end.
+    Body,
+    /// At this file offset, maybe in a later request (a resumable upload whose length is
+    /// known): byte `n - 1` waits for every check; everything before goes.
+    Length(u64),
+    /// Not in this request (a resumable upload whose length is not yet declared): nothing waits.
+    Open,
+}
+
 /// The event source of an [`super::Inspector`].
 #[expect(
     clippy::large_enum_variant,
@@ -61,6 +73,25 @@ impl Reader {
         matches!(self, Self::Raw(_))
     }
 
+    /// A raw file that may continue in later requests (src/tus.rs).
+    pub fn is_resumable(&self) -> bool {
+        matches!(self, Self::Raw(r) if r.ending != Ending::Body)
+    }
+
+    /// Sets where a raw file ends (no effect on a multipart body).
+    pub fn set_ending(&mut self, ending: Ending) {
+        if let Self::Raw(r) = self {
+            r.ending = ending;
+        }
+    }
+
+    /// Continues a raw file at `offset`: its start was read by an earlier request.
+    pub fn skip_to(&mut self, offset: u64) {
+        if let Self::Raw(r) = self {
+            r.pushed = offset;
+        }
+    }
+
     pub fn push(&mut self, chunk: Bytes) {
         match self {
             Self::Multipart(p) => p.push(chunk),
@@ -83,13 +114,17 @@ impl Reader {
         }
     }
 
-    /// Body bytes the framing lets go: everything parsed, except a raw body's last byte, which
-    /// stands for its end (like a multipart body's closing delimiter) until the body ended.
+    /// Body bytes the framing lets go: everything parsed, except a raw file's last byte, which
+    /// stands for its end (like a multipart body's closing delimiter) until the file ended.
     pub fn position(&self) -> u64 {
         match self {
             Self::Multipart(p) => p.position(),
             Self::Raw(r) if r.ended => r.pushed,
-            Self::Raw(r) => r.pushed.saturating_sub(1),
+            Self::Raw(r) => match r.ending {
+                Ending::Body => r.pushed.saturating_sub(1),
+                Ending::Length(n) => r.pushed.min(n.saturating_sub(1)),
+                Ending::Open => r.pushed,
+            },
         }
     }
 
@@ -112,6 +147,7 @@ pub(super) struct RawReader {
     head: Option<PartHead>,
     queue: VecDeque<Bytes>,
     pushed: u64,
+    ending: Ending,
     ended: bool,
     part_ended: bool,
     finished: bool,
@@ -125,6 +161,7 @@ impl RawReader {
             head: Some(head),
             queue: VecDeque::new(),
             pushed: 0,
+            ending: Ending::Body,
             ended: false,
             part_ended: false,
             finished: false,
@@ -226,6 +263,22 @@ mod tests {
         let events = drain(&mut r);
         assert!(matches!(events[..], [Event::PartEnd, Event::Finished]));
         assert!(drain(&mut r).is_empty());
+    }
+
+    #[test]
+    fn a_resumable_file_holds_only_its_final_byte() {
+        let mut r = raw();
+        r.set_ending(Ending::Length(6));
+        assert!(r.is_resumable());
+        r.push(Bytes::from_static(b"abc"));
+        assert_eq!(r.position(), 3, "not the file's end: everything goes");
+        r.push(Bytes::from_static(b"def"));
+        assert_eq!(r.position(), 5, "byte 5 is the file's last");
+        let mut open = raw();
+        open.set_ending(Ending::Open);
+        open.skip_to(100);
+        open.push(Bytes::from_static(b"xy"));
+        assert_eq!(open.position(), 102);
     }
 
     #[test]

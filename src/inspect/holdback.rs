@@ -29,11 +29,12 @@ impl Holdback {
         self.released
     }
 
-    /// Forgets everything held and released: the body will be sent again from offset 0.
-    pub fn rewind(&mut self) {
+    /// Forgets everything held and released since `offset`: the body will be sent again from
+    /// there (0 for a whole body; a resumable upload's request starts at its offset).
+    pub fn rewind_to(&mut self, offset: u64) {
         self.queue.clear();
         self.queued = 0;
-        self.released = 0;
+        self.released = offset;
     }
 
     /// Takes the held bytes up to absolute body offset `offset` (an empty `Bytes` if none).

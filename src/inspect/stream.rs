@@ -5,7 +5,9 @@
 //! retries an idempotent request on another upstream connection) are forwarded again but never
 //! parsed, sniffed, counted or hashed twice. See docs/ARCHITECTURE.md, "One owner of the bytes".
 
-use super::{Framing, Holdback, Inspector};
+mod resent;
+
+use super::{Ending, Framing, Holdback, Inspector};
 use crate::policy::UploadPolicy;
 use crate::rejection::Rejection;
 use crate::verdict::{self, VerdictContext, VerdictSettings};
@@ -18,6 +20,12 @@ pub struct UploadStream {
     holdback: Holdback,
     /// Body offset of the next byte handed in during the current upstream attempt.
     pos: u64,
+    /// Where the current request's body starts in the file (0 but for a resumable upload).
+    base: u64,
+    /// A resumable upload's end and its last released bytes (src/tus.rs); `None` otherwise.
+    resumable: Option<(Ending, resent::Resent)>,
+    /// The client sends bytes again up to here (they must equal those released before).
+    resent_until: u64,
     /// The multipart boundary (the verdict's parts need it); `None` for a raw body.
     boundary: Option<String>,
     /// The signed verdict to insert before the closing delimiter (src/verdict.rs).
@@ -34,9 +42,76 @@ impl UploadStream {
             inspector: Inspector::new(policy, framing),
             holdback: Holdback::default(),
             pos: 0,
+            base: 0,
+            resumable: None,
+            resent_until: 0,
             boundary,
             verdict: None,
         }
+    }
+
+    /// A resumable upload's file (src/tus.rs), read over several requests; `ending` says where
+    /// it ends as far as is known.
+    pub fn resumable(policy: Arc<UploadPolicy>, framing: &Framing, ending: Ending) -> Self {
+        let mut s = Self::new(policy, framing);
+        s.inspector.set_ending(ending);
+        s.resumable = Some((ending, resent::Resent::default()));
+        s
+    }
+
+    /// A resumable upload continued at `offset` without the inspection of its start (another
+    /// instance read it): the type is `detected`, only size and limits follow from here.
+    pub fn continued(
+        policy: Arc<UploadPolicy>,
+        framing: &Framing,
+        ending: Ending,
+        offset: u64,
+        detected: &str,
+    ) -> Result<Self, Rejection> {
+        let mut s = Self::resumable(policy, framing, ending);
+        s.inspector.continue_at(offset, detected)?;
+        s.base = offset;
+        s.pos = offset;
+        s.holdback.rewind_to(offset);
+        Ok(s)
+    }
+
+    /// Bytes released from file offset `from` to `to`, if still kept (a resumable upload's last
+    /// [`resent::KEEP`] bytes).
+    pub fn released_bytes(&self, from: u64, to: u64) -> Option<Vec<u8>> {
+        let (_, resent) = self.resumable.as_ref()?;
+        resent.slice(from, to)
+    }
+
+    /// The upload's length became known (a deferred `Upload-Length`).
+    pub fn set_length(&mut self, length: u64) {
+        if let Some((ending, _)) = &mut self.resumable {
+            *ending = Ending::Length(length);
+            self.inspector.set_ending(*ending);
+        }
+    }
+
+    /// A new request of a resumable upload starts at file offset `at`. Bytes before what was
+    /// inspected are compared with those released before (a request cut mid-body is sent
+    /// again from where the upstream stopped). `false` when that cannot be done: bytes were
+    /// inspected but never released, or the kept bytes do not reach back to `at`.
+    pub fn resume(&mut self, at: u64) -> bool {
+        let inspected = self.inspector.total();
+        let released = self.holdback.released();
+        let Some((_, resent)) = &self.resumable else {
+            return false;
+        };
+        let ok = self.holdback.held() == 0
+            && released == inspected
+            && at <= inspected
+            && (at == inspected || resent.covers(at, inspected));
+        if ok {
+            self.resent_until = inspected;
+            self.base = at;
+            self.pos = at;
+            self.holdback.rewind_to(at);
+        }
+        ok
     }
 
     /// Signs a verdict into the body for the backend; the verdict's field names become
@@ -104,8 +179,8 @@ impl UploadStream {
     /// window larger than pingora can replay) stay and are released before new ones.
     pub fn begin_attempt(&mut self, source_replays: bool) {
         if source_replays {
-            self.holdback.rewind();
-            self.pos = 0;
+            self.holdback.rewind_to(self.base);
+            self.pos = self.base;
         }
     }
 
@@ -114,6 +189,9 @@ impl UploadStream {
     pub async fn push(&mut self, chunk: Option<Bytes>, end: bool) -> Result<Bytes, Rejection> {
         if let Some(chunk) = chunk {
             self.take(chunk).await?;
+        }
+        if let Some((ending, _)) = &self.resumable {
+            return self.push_resumable(*ending, end).await;
         }
         if end {
             self.end()?;
@@ -144,12 +222,48 @@ impl UploadStream {
         }
     }
 
-    /// Holds `chunk` and inspects the part of it not inspected before.
+    /// A resumable upload's chunk was taken: the file ends when its length is reached; a request
+    /// that ends before releases everything it inspected (the type decided on what was read).
+    async fn push_resumable(&mut self, ending: Ending, end: bool) -> Result<Bytes, Rejection> {
+        let total = self.inspector.total();
+        if end {
+            match ending {
+                Ending::Length(n) if total == n => self.end()?,
+                _ => self.inspector.pause()?,
+            }
+        }
+        if self.inspector.needs_settle() {
+            self.inspector.settle().await?;
+        }
+        let to = match end {
+            true => total,
+            false => self.inspector.releasable(),
+        };
+        let from = self.holdback.released();
+        let out = self.holdback.release_to(to);
+        if let Some((_, resent)) = &mut self.resumable {
+            resent.released(from, &out);
+        }
+        Ok(out)
+    }
+
+    /// Holds `chunk` and inspects the part of it not inspected before; on a resumable upload,
+    /// the part inspected before must be what was released there before.
     async fn take(&mut self, chunk: Bytes) -> Result<(), Rejection> {
         let start = self.pos;
         self.pos += chunk.len() as u64;
         let seen = self.inspector.total();
         debug_assert!(start <= seen, "a gap in the body: {start} > {seen}");
+        if let Some((_, resent)) = &self.resumable
+            && start < self.resent_until
+        {
+            let again = &chunk[..(self.resent_until.min(self.pos) - start) as usize];
+            if !resent.matches(start, again) {
+                return Err(Rejection::UploadGone(format!(
+                    "the bytes sent again at offset {start} differ from those sent there before"
+                )));
+            }
+        }
         if self.pos > seen {
             let new = chunk.slice(seen.saturating_sub(start) as usize..);
             self.inspector.feed(new)?;

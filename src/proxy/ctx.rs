@@ -70,6 +70,8 @@ pub struct RequestCtx {
     pub cors: Vec<(&'static str, String)>,
     /// The idempotency key this request claimed, and the response captured for it.
     pub idempotency: Option<super::idempotency::KeyClaim>,
+    /// This request's part in a resumable upload (tus routes).
+    pub tus: Option<super::tus::TusRequest>,
 }
 
 impl RequestCtx {
@@ -96,6 +98,7 @@ impl RequestCtx {
             in_flight: None,
             cors: Vec::new(),
             idempotency: None,
+            tus: None,
         }
     }
 

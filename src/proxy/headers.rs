@@ -94,7 +94,14 @@ pub fn to_client(resp: &mut ResponseHeader, ctx: &RequestCtx) -> pingora::Result
     if !profile(ctx).response_headers {
         return Ok(());
     }
-    if let Some(upload) = &ctx.upload {
+    if let Some(t) = &ctx.tus {
+        // A resumable upload's file spans requests: reported once, by the request completing it.
+        if let Some((sha256, kind, size)) = &t.report {
+            resp.append_header("x-upload-sha256", sha256.as_str())?;
+            resp.append_header("x-upload-content-type", kind.as_str())?;
+            resp.append_header("x-upload-size", size.to_string())?;
+        }
+    } else if let Some(upload) = &ctx.upload {
         for f in upload.inspector().files() {
             resp.append_header("x-upload-sha256", f.sha256.as_str())?;
             resp.append_header("x-upload-content-type", f.content_type.as_str())?;
@@ -124,6 +131,15 @@ pub fn decorate(resp: &mut ResponseHeader, ctx: &RequestCtx) -> pingora::Result<
     let profile = profile(ctx);
     if profile.response_headers {
         resp.insert_header(request_id::HEADER, profile.request_id(&ctx.request_id))?;
+    }
+    if ctx.route.as_ref().is_some_and(|r| r.tus.is_some()) {
+        // tus clients expect the version on every answer, the gateway's own included.
+        if !resp.headers.contains_key("tus-resumable") {
+            resp.insert_header("Tus-Resumable", crate::tus::VERSION)?;
+        }
+        if resp.status.as_u16() == 412 {
+            resp.insert_header("Tus-Version", crate::tus::VERSION)?;
+        }
     }
     Ok(())
 }

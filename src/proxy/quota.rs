@@ -68,7 +68,8 @@ pub async fn reserve(
         .tier_of(&tenant, identity.tier.as_deref())
         .clone();
     let limits = tier.limits(&route.name);
-    let upload = route.upload.is_some();
+    // A resumable upload holds its storage per upload, not per request (src/proxy/tus.rs).
+    let upload = route.upload.is_some() && route.tus.is_none();
     let declared = super::read::content_length(req)?;
     let ask = Ask {
         hold: format!("{}-{:016x}", ctx.request_id, rand::random::<u64>()),

@@ -71,7 +71,7 @@ pub(super) async fn start(session: &mut Session, ctx: &mut RequestCtx) -> Result
 /// pingora replays at most 64 KiB; past that the [`UploadStream`] keeps the window and releases
 /// it in the first body-filter call, which only happens while body remains. So read again only
 /// if the next read (up to 64 KiB) cannot both overflow the replay buffer and end the body.
-fn replayable_after_next_read(seen: u64, declared: Option<u64>) -> bool {
+pub(super) fn replayable_after_next_read(seen: u64, declared: Option<u64>) -> bool {
     const REPLAY: u64 = MAX_SNIFF_BYTES as u64;
     match declared {
         Some(len) => len <= REPLAY || len.saturating_sub(seen) > REPLAY,

@@ -145,7 +145,7 @@ impl RedisStore {
         }
     }
 
-    async fn cmd<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, StoreError> {
+    pub(crate) async fn cmd<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, StoreError> {
         let mut conn = self.conn.clone();
         match tokio::time::timeout(self.timeout, cmd.query_async(&mut conn)).await {
             Ok(r) => r.map_err(err),
