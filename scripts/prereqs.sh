@@ -6,7 +6,7 @@
 # (the metrics test and CI check a real scrape and conf/monitoring/ with it). Debian ships
 # promtool only inside the `prometheus` package, which starts a daemon when installed: the
 # package is downloaded and just the promtool binary extracted to target/tools/. The S3 tests:
-# s3s-fs and boto3 (below).
+# s3s-fs and boto3 (below); the tus tests: node packages and tuspy (below).
 # `--build-only` (the demo): just what building needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,11 +37,24 @@ if ! $build_only; then
     echo "installing s3s-fs 0.14.1 with cargo" >&2
     cargo install s3s-fs@0.14.1 --locked --features binary
   fi
-  if ! target/tools/py/bin/python -c "import boto3" >/dev/null 2>&1; then
-    echo "creating target/tools/py with boto3" >&2
+  if ! target/tools/py/bin/python -c "import boto3, tusclient" >/dev/null 2>&1; then
+    echo "creating target/tools/py with boto3 and tuspy" >&2
     mkdir -p target/tools
-    python3 -m venv target/tools/py
-    target/tools/py/bin/pip install -q "boto3==1.44.18"
+    [ -x target/tools/py/bin/python ] || python3 -m venv target/tools/py
+    target/tools/py/bin/pip install -q "boto3==1.44.18" "tuspy==1.1.0"
+  fi
+  # The tus tests: @tus/server, @tus/file-store and tus-js-client (tests/tus/package.json,
+  # pinned by its lock file) under target/tools/tus, run with the machine's node.
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
+  if ! cmp -s tests/tus/package-lock.json target/tools/tus/package-lock.json \
+      || [ ! -d target/tools/tus/node_modules/tus-js-client ]; then
+    echo "installing the tus test packages into target/tools/tus" >&2
+    mkdir -p target/tools/tus
+    cp tests/tus/package.json tests/tus/package-lock.json target/tools/tus/
+    (cd target/tools/tus && npm ci --no-audit --no-fund --loglevel=error)
   fi
 fi
 

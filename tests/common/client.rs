@@ -198,7 +198,8 @@ fn read_head(r: &mut impl BufRead) -> Response {
 }
 
 fn finish_response(r: &mut impl BufRead, mut resp: Response, head_only: bool) -> Response {
-    if head_only {
+    // RFC 9112 §6.3: these answers have no body, whatever their headers say.
+    if head_only || resp.status == 204 || resp.status == 304 {
         return resp;
     }
     if let Some(len) = resp
