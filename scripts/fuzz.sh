@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-60}
 shift || true
-TARGETS=${*:-multipart differential params sniff credential config traceparent query json structure verdict svg raw_body s3_auth aws_chunked}
+TARGETS=${*:-multipart differential params sniff credential config traceparent query json structure verdict svg raw_body s3_auth aws_chunked tus}
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
 scripts/prereqs.sh
@@ -97,6 +97,9 @@ for k, v in {"unsigned": b"\x07\x08" + b"5\r\nhello\r\n0\r\n\r\n",
              "crc32": b"\x03\x29" + b"5\r\nhello\r\n0\r\nx-amz-checksum-crc32:NhCmhg==\r\n\r\n",
              "signed": b"\x02\x2c" + b"5;chunk-signature=" + b"a" * 64 + b"\r\nhello\r\n0;chunk-signature=" + b"b" * 64 + b"\r\n\r\n"}.items():
     put("aws_chunked", k, v)
+for i, f in enumerate(["photo.png", "photo.jpg", "report.pdf"]):
+    head = b"Tus-Resumable: 1.0.0\nUpload-Length: 12\nUpload-Metadata: filetype aW1hZ2UvcG5n\n"
+    put("tus", f, bytes([i * 7 + 1, i * 3 + 2, i]) + head + open(os.path.join(fx, "media", f), "rb").read()[:65536])
 PY
 
 for t in $TARGETS; do
