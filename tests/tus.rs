@@ -4,6 +4,8 @@
 //! uploads arrive byte for byte, refused ones never complete there (they are terminated).
 
 mod common;
+#[path = "tus/creation.rs"]
+mod creation;
 #[path = "quota/support.rs"]
 mod quota_support;
 #[path = "tus/support.rs"]

@@ -163,3 +163,59 @@ async fn a_raw_body_is_judged_by_its_declared_type() {
     let err = s.push(None, true).await.unwrap_err();
     assert_eq!(err.code(), "validation_error", "an empty body: {err:?}");
 }
+
+#[tokio::test]
+async fn a_resumable_file_continues_across_requests_and_checks_bytes_sent_again() {
+    let data = png();
+    let len = data.len() as u64;
+    let mut s = UploadStream::resumable(policy(), &raw("image/png"), Ending::Length(len));
+    // The first request ends mid-file: everything it carried goes.
+    let first = push_all(&mut s, &data[..300], 100, true).await;
+    assert_eq!(first, &data[..300]);
+    // A cut: the upstream kept 200 bytes; the client sends again from there.
+    assert!(s.resume(200));
+    let mut changed = data[200..].to_vec();
+    changed[50] ^= 1;
+    let mut again = UploadStream::resumable(policy(), &raw("image/png"), Ending::Length(len));
+    push_all(&mut again, &data[..300], 300, true).await;
+    assert!(again.resume(200));
+    let refused = again
+        .push(Some(Bytes::copy_from_slice(&changed)), true)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "upload_gone", "different bytes sent again");
+    // The same bytes: forwarded, not inspected twice; the final byte waits for the end.
+    let mut out = s
+        .push(Some(Bytes::copy_from_slice(&data[200..])), false)
+        .await
+        .unwrap()
+        .to_vec();
+    assert_eq!(out.len() as u64, len - 200 - 1, "the final byte is held");
+    out.extend_from_slice(&s.push(None, true).await.unwrap());
+    assert_eq!(out, &data[200..]);
+    assert_eq!(s.total(), len, "every byte inspected once");
+    assert!(!s.resume(len + 1), "not past what was inspected");
+}
+
+#[tokio::test]
+async fn a_resumable_file_refused_late_never_releases_its_final_byte() {
+    let mut data = png();
+    data.extend_from_slice(b"trailing bytes after IEND");
+    let len = data.len() as u64;
+    let strict: UploadFile = toml::from_str(
+        "body = \"raw\"\nallowed_types = [\"image/*\"]\n[structure]\nend_marker = true",
+    )
+    .unwrap();
+    let strict = Arc::new(UploadPolicy::from_config(&strict, "t").unwrap());
+    let mut s = UploadStream::resumable(strict, &raw("image/png"), Ending::Length(len));
+    let mut out = push_all(&mut s, &data[..100], 100, true).await;
+    assert!(s.resume(100));
+    let r = s
+        .push(Some(Bytes::copy_from_slice(&data[100..])), true)
+        .await;
+    if let Ok(b) = &r {
+        out.extend_from_slice(b);
+    }
+    assert_eq!(r.unwrap_err().code(), "invalid_file");
+    assert!((out.len() as u64) < len);
+}
