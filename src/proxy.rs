@@ -299,6 +299,7 @@ impl ProxyHttp for Gateway {
     ) -> FailToProxy {
         // Released before the refusal is written: the client may retry at once.
         idempotency::finish(ctx).await;
+        tus::finish(session, ctx).await;
         if ctx.rejection.is_none() {
             let stalled = self.client_stalled(session, ctx);
             if !stalled {

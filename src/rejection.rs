@@ -88,13 +88,16 @@ pub enum Rejection {
     OffsetMismatch(String),
     /// 410 `upload_gone`: the resumable upload was refused and terminated; it cannot go on.
     UploadGone(String),
+    /// 423 `upload_locked`: another request of the resumable upload is still running (tus
+    /// clients retry).
+    UploadLocked,
     /// 412 `unsupported_version`: the request speaks a tus version the gateway does not.
     UnsupportedVersion,
 }
 
 impl Rejection {
     /// Every code [`Rejection::code`] can answer (error profiles map them).
-    pub const CODES: [&'static str; 25] = [
+    pub const CODES: [&'static str; 26] = [
         "bad_request",
         "invalid_multipart",
         "unauthorized",
@@ -119,6 +122,7 @@ impl Rejection {
         "upload_not_found",
         "offset_mismatch",
         "upload_gone",
+        "upload_locked",
         "unsupported_version",
     ];
 
@@ -143,6 +147,7 @@ impl Rejection {
             Self::NotFound | Self::UploadNotFound => 404,
             Self::OffsetMismatch(_) => 409,
             Self::UploadGone(_) => 410,
+            Self::UploadLocked => 423,
             Self::UnsupportedVersion => 412,
             Self::ClientTimeout => 408,
             Self::IdempotencyConflict => 409,
@@ -186,6 +191,7 @@ impl Rejection {
             Self::UploadNotFound => "upload_not_found",
             Self::OffsetMismatch(_) => "offset_mismatch",
             Self::UploadGone(_) => "upload_gone",
+            Self::UploadLocked => "upload_locked",
             Self::UnsupportedVersion => "unsupported_version",
         }
     }
@@ -206,6 +212,9 @@ impl Rejection {
             | Self::UploadGone(m)
             | Self::Internal(m) => m.clone(),
             Self::UploadNotFound => "no upload at this address for this caller".into(),
+            Self::UploadLocked => {
+                "another request of this upload is still running; retry shortly".into()
+            }
             Self::UnsupportedVersion => "only Tus-Resumable: 1.0.0 is supported".into(),
             Self::Forbidden { message, .. } => message.clone(),
             Self::NotFound => "no route matches this method and path".into(),

@@ -35,6 +35,7 @@ pub fn code_and_status(r: &Rejection) -> (&'static str, u16) {
         Rejection::Internal(_) => ("InternalError", 500),
         // Resumable uploads are not S3 requests; named as S3 would name the nearest thing.
         Rejection::UploadNotFound => ("NoSuchUpload", 404),
+        Rejection::UploadLocked => ("OperationAborted", 409),
         Rejection::OffsetMismatch(_) | Rejection::UploadGone(_) => ("InvalidRequest", 400),
         Rejection::UnsupportedVersion => ("PreconditionFailed", 412),
     }

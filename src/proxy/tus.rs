@@ -47,6 +47,8 @@ pub struct TusRequest {
     snapshots: VecDeque<(u64, String)>,
     /// The answer moved the record forward: nothing to record at the end.
     settled: bool,
+    /// This request marked the upload busy on this instance (`parked::Streams::take`).
+    taken: bool,
     /// The whole file once this request completed it: SHA-256, detected type, size.
     pub report: Option<(String, String, u64)>,
 }
@@ -98,6 +100,7 @@ pub async fn begin(
         released: 0,
         snapshots: VecDeque::new(),
         settled: false,
+        taken: false,
         report: None,
     });
     match ask {
@@ -139,7 +142,10 @@ pub async fn begin(
             if state.sha256.is_some() {
                 return Err(Rejection::OffsetMismatch("the upload is complete".into()));
             }
-            ctx.upload = parked.take(&key);
+            ctx.upload = parked.take(&key).map_err(|_| Rejection::UploadLocked)?;
+            if let Some(t) = ctx.tus.as_mut() {
+                t.taken = true;
+            }
             let hash = hash_for(&state, offset, ctx.upload.as_ref()).ok_or_else(|| {
                 Rejection::OffsetMismatch(format!("the upload stands at offset {}", state.offset))
             })?;
@@ -455,7 +461,23 @@ impl TusRequest {
 /// The end of a request the upstream's answer did not settle: a refused upload is terminated
 /// (record marked gone, hold released, DELETE upstream); a creation's hold is released; a PATCH
 /// cut mid-body records where the upstream may have stopped and parks its inspection.
+///
+/// Called before a refusal is written (a client retrying at once finds the hold released and
+/// the record gone) and again at the end of every request; the second call finds it settled.
 pub async fn finish(session: &Session, ctx: &mut RequestCtx) {
+    unsettled(session, ctx).await;
+    if let Some(t) = ctx.tus.as_mut() {
+        t.settled = true;
+    }
+    if let Some(t) = ctx.tus.as_ref()
+        && t.taken
+        && let Some(key) = &t.key
+    {
+        t.parked.release(key);
+    }
+}
+
+async fn unsettled(session: &Session, ctx: &mut RequestCtx) {
     let Some(t) = ctx.tus.as_mut() else {
         return;
     };
