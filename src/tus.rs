@@ -110,9 +110,11 @@ pub enum Ask {
     Patch { offset: u64, length: Option<u64> },
     /// `HEAD`: where the upload stands.
     Head,
+    /// `GET`: the upload's bytes, where the tus server serves them (owner only, like `HEAD`).
+    Get,
     /// `DELETE`: termination.
     Delete,
-    /// Anything else (`OPTIONS`, `GET`): passed through.
+    /// Anything else (`OPTIONS`): passed through.
     Other,
 }
 
@@ -154,14 +156,17 @@ fn number(headers: &HeaderMap, name: &str) -> Result<Option<u64>, Rejection> {
 }
 
 /// Reads what a request asks (`content_length`: the request's, read by the one rule in
-/// src/proxy/read.rs). Every request but `OPTIONS` and `GET` must speak tus 1.0.0.
+/// src/proxy/read.rs). Every request but `OPTIONS` and `GET` (not tus requests) must speak
+/// tus 1.0.0.
 pub fn ask(
     method: &str,
     headers: &HeaderMap,
     content_length: Option<u64>,
 ) -> Result<Ask, Rejection> {
-    if method == "OPTIONS" || method == "GET" {
-        return Ok(Ask::Other);
+    match method {
+        "OPTIONS" => return Ok(Ask::Other),
+        "GET" => return Ok(Ask::Get),
+        _ => {}
     }
     match one(headers, "tus-resumable")? {
         Some(VERSION) => {}

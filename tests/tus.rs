@@ -245,7 +245,10 @@ fn token_of(sub: &str, org: &str) -> String {
 #[test]
 fn an_upload_belongs_to_the_credential_and_tenant_that_created_it() {
     let tus = TusServer::start();
-    let gw = gateway(&tus, &[], "");
+    // With GET (@tus/server serves an upload's bytes): the owner's only, like HEAD.
+    let methods = "methods = [\"POST\", \"PATCH\", \"HEAD\", \"DELETE\", \"OPTIONS\"]";
+    let with_get = "methods = [\"POST\", \"PATCH\", \"HEAD\", \"DELETE\", \"OPTIONS\", \"GET\"]";
+    let gw = gateway(&tus, &[(methods, with_get)], "");
     let owner = token("user-1", "org-a");
     let png = fixture("media/photo.png");
     let (r, path) = create(&gw, &owner, png.len() as u64, "image/png");
@@ -259,6 +262,7 @@ fn an_upload_belongs_to_the_credential_and_tenant_that_created_it() {
         patch(&gw, &other, &path, 5000, &png[5000..]).assert_error(404, "upload_not_found");
         assert_eq!(call(&gw, &other, "HEAD", &path).status, 404);
         call(&gw, &other, "DELETE", &path).assert_error(404, "upload_not_found");
+        call(&gw, &other, "GET", &path).assert_error(404, "upload_not_found");
     }
     // A wrong offset is refused by the gateway, the upstream untouched.
     patch(&gw, &owner, &path, 4000, &png[4000..]).assert_error(409, "offset_mismatch");
@@ -271,6 +275,8 @@ fn an_upload_belongs_to_the_credential_and_tenant_that_created_it() {
         Some(sha256_hex(&png).as_str())
     );
     assert_eq!(done.header("x-upload-content-type"), Some("image/png"));
+    let get = call(&gw, &owner, "GET", &path);
+    assert_eq!((get.status, &get.body), (200, &png));
     assert_eq!(tus.files(), vec![(path[7..].to_string(), png)]);
 }
 

@@ -154,6 +154,8 @@ pub async fn begin(
             } else {
                 hold(ctx, &mut state, 0, 0).await?;
             }
+            // What the hold now covers is kept whatever happens next.
+            set_state(ctx, Some(key.clone()), state.clone());
             if let (Some(len), Some(cl)) = (state.length, content_length)
                 && offset + cl > len
             {
@@ -171,11 +173,11 @@ pub async fn begin(
                 _ => ctx.upload = Some(stream),
             }
         }
-        Ask::Head | Ask::Delete => {
+        Ask::Head | Ask::Get | Ask::Delete => {
             let state = load(&live.uploads, &key).await?;
             let gone = state.gone.clone();
             set_state(ctx, Some(key), state);
-            if let (Some(why), Ask::Head) = (gone, &ask) {
+            if let (Some(why), Ask::Head | Ask::Get) = (gone, &ask) {
                 return Err(Rejection::UploadGone(why));
             }
         }

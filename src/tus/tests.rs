@@ -119,6 +119,7 @@ fn malformed_requests_are_refused() {
         assert_eq!(r.status(), status, "{method} {pairs:?}: {r:?}");
     }
     assert_eq!(ask("OPTIONS", &headers(&[]), None).unwrap(), Ask::Other);
+    assert_eq!(ask("GET", &headers(&[]), None).unwrap(), Ask::Get);
 }
 
 #[test]
