@@ -408,7 +408,10 @@ impl Inspector {
             detected: None,
             limit: 0,
             size: 0,
-            hasher: hash::PartHasher::default(),
+            hasher: match self.parser.is_resumable() {
+                true => hash::PartHasher::Off,
+                false => hash::PartHasher::default(),
+            },
             scanner: None,
             svg: None,
             structure: None,

@@ -47,6 +47,9 @@ pub struct Offloaded {
 pub enum PartHasher {
     Inline(Sha256, u64),
     Offloaded(Offloaded),
+    /// Not hashed here: a resumable upload's digest spans requests and is kept by its own
+    /// hasher (src/tus/hash.rs); the report's digest stays empty.
+    Off,
 }
 
 impl Default for PartHasher {
@@ -59,6 +62,7 @@ impl PartHasher {
     /// Hashes `data` inline or queues it for the helper thread; never waits.
     pub fn update(&mut self, data: Bytes) {
         match self {
+            Self::Off => {}
             Self::Inline(h, n) => {
                 h.update(&data);
                 *n += data.len() as u64;
@@ -123,6 +127,7 @@ impl PartHasher {
     pub async fn finish(mut self) -> Option<String> {
         self.flush().await;
         let hasher = match self {
+            Self::Off => return Some(String::new()),
             Self::Inline(h, _) => h,
             Self::Offloaded(Offloaded { tx, digest, .. }) => {
                 drop(tx);
@@ -136,6 +141,7 @@ impl PartHasher {
     pub fn finish_inline(self) -> Result<String, Self> {
         match self {
             Self::Inline(h, _) => Ok(hex::encode(h.finalize())),
+            Self::Off => Ok(String::new()),
             offloaded => Err(offloaded),
         }
     }
