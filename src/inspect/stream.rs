@@ -83,6 +83,14 @@ impl UploadStream {
         resent.slice(from, to)
     }
 
+    /// The upstream acknowledged every byte released so far: the bytes kept to compare a
+    /// resend with are dropped (a parked upload then holds only its inspection's state).
+    pub fn acknowledged(&mut self) {
+        if let Some((_, resent)) = &mut self.resumable {
+            resent.clear();
+        }
+    }
+
     /// The upload's length became known (a deferred `Upload-Length`).
     pub fn set_length(&mut self, length: u64) {
         if let Some((ending, _)) = &mut self.resumable {

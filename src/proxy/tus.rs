@@ -419,7 +419,10 @@ pub async fn on_response(resp: &ResponseHeader, ctx: &mut RequestCtx) {
                 let kind = state.detected.clone().unwrap_or_default();
                 t.report = Some((sha, kind, offset));
                 commit(ctx.quota.as_ref(), &state, &key).await;
-            } else if let Some(stream) = ctx.upload.take() {
+            } else if let Some(mut stream) = ctx.upload.take() {
+                if offset == t.released {
+                    stream.acknowledged();
+                }
                 t.parked.park(&key, stream, t.rules.expiry);
             }
             save(t, &key, &state).await;

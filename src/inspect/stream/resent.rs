@@ -31,6 +31,12 @@ impl Resent {
         }
     }
 
+    /// The upstream acknowledged everything released: nothing can be sent again before it.
+    pub fn clear(&mut self) {
+        self.chunks.clear();
+        self.kept = 0;
+    }
+
     /// Whether the kept bytes reach back to `offset` (and end at `end`).
     pub fn covers(&self, offset: u64, end: u64) -> bool {
         let first = self.chunks.front().map_or(end, |c| c.0);
