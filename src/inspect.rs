@@ -8,12 +8,14 @@ mod framing;
 mod hash;
 mod holdback;
 mod part;
+mod resumable;
 mod scans;
 mod stream;
 
 pub use framing::{Ending, Framing, RAW_FIELD};
 pub use holdback::Holdback;
 pub use part::FileReport;
+pub use resumable::follows_stream;
 pub use stream::UploadStream;
 
 use crate::idempotency::Fingerprint;
@@ -36,17 +38,6 @@ enum Part {
         value: Vec<u8>,
         max_bytes: usize,
     },
-}
-
-/// Whether a file of type `mime` is checked by something that must read it whole, from its
-/// first byte, in one stream (structure, SVG or active-content checks, the malware scan).
-pub fn follows_stream(policy: &UploadPolicy, mime: &str) -> bool {
-    policy.scan.is_some()
-        || (matches!(mime, "image/svg+xml" | "text/html") && !policy.allows_active_content())
-        || policy
-            .structure
-            .as_deref()
-            .is_some_and(|r| crate::structure::Check::applies(r, mime))
 }
 
 /// Inspects one upload body (multipart, or raw: the body is the file).
@@ -95,11 +86,6 @@ impl Inspector {
             form: Fingerprint::default(),
             reserved: Vec::new(),
         }
-    }
-
-    /// Sets where a raw file ends (src/tus.rs: a resumable upload's length).
-    pub fn set_ending(&mut self, ending: Ending) {
-        self.parser.set_ending(ending);
     }
 
     /// Refuses parts named `names` (fields the gateway adds itself).
@@ -214,44 +200,6 @@ impl Inspector {
             self.on_event(event)?;
         }
         self.complete = true;
-        Ok(())
-    }
-
-    /// A resumable file's request ended before the file did (src/tus.rs): an undecided type is
-    /// decided on what was read (the next request's bytes cannot be waited for), so everything
-    /// read may go.
-    pub fn pause(&mut self) -> Result<(), Rejection> {
-        let Some(Part::File(mut f)) = self.part.take() else {
-            return Ok(());
-        };
-        let result = match f.detected.is_none() && f.size > 0 {
-            true => {
-                let window = std::mem::take(&mut f.sniff);
-                self.decide(&mut f, &window, true)
-            }
-            false => Ok(()),
-        };
-        self.part = Some(Part::File(f));
-        result
-    }
-
-    /// Continues a resumable file whose first `offset` bytes another instance (or an earlier
-    /// process) inspected as `detected`: from here on only its size, limit and hash follow.
-    pub fn continue_at(&mut self, offset: u64, detected: &str) -> Result<(), Rejection> {
-        self.parser.skip_to(offset);
-        self.scans = scans::Scans::new(None);
-        self.feed(Bytes::new())?;
-        self.total = offset;
-        self.first_type = Some(detected.to_string());
-        self.hold_from = None;
-        if let Some(Part::File(f)) = &mut self.part {
-            f.limit = self.policy.limit_for(media::category(detected));
-            f.size = offset;
-            f.detected = Some(sniff::Detected {
-                mime: detected.to_string(),
-                active: false,
-            });
-        }
         Ok(())
     }
 

@@ -6,6 +6,7 @@
 //! terminates it upstream. The rules that are pure live in src/tus.rs.
 
 mod parked;
+mod stream;
 
 pub use parked::Streams;
 mod quota;
@@ -13,19 +14,19 @@ mod terminate;
 
 use super::RequestCtx;
 use crate::config::Route;
-use crate::inspect::{Ending, Framing, UploadStream, follows_stream};
 use crate::policy::UploadPolicy;
 use crate::rejection::Rejection;
 use crate::reload::Live;
 use crate::tus::hash::ResumableHash;
 use crate::tus::store::UploadStore;
-use crate::tus::{self, Ask, LostStream, TusRules, UploadState};
+use crate::tus::{self, Ask, TusRules, UploadState};
 use bytes::Bytes;
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 use quota::{commit, give_back, hold};
 use std::collections::VecDeque;
 use std::sync::Arc;
+use stream::{hash_for, new_stream, read_window, stream_for};
 
 /// Hash states kept per request at the offsets it released (where a cut may leave the upstream).
 const SNAPSHOTS: usize = 64;
@@ -250,94 +251,6 @@ async fn save(t: &TusRequest, key: &str, state: &UploadState) {
         tracing::error!("upload store: {e}; the upload's record was not written");
         crate::metrics::quota_store_error("uploads");
     }
-}
-
-fn framing(state: &UploadState) -> Framing {
-    Framing::Raw {
-        declared: state.declared.clone(),
-        filename: state.filename.clone(),
-        aws_chunked: None,
-    }
-}
-
-fn ending(state: &UploadState) -> Ending {
-    state.length.map_or(Ending::Open, Ending::Length)
-}
-
-fn new_stream(policy: &Arc<UploadPolicy>, state: &UploadState) -> UploadStream {
-    UploadStream::resumable(policy.clone(), &framing(state), ending(state))
-}
-
-/// The inspection a request at `offset` continues: this instance's own, when it read the
-/// upload up to there; else, past offset 0, one that follows only size, limits and hash —
-/// which the route allows (`lost_stream = "continue"`) or the type needs nothing more.
-fn stream_for(
-    own: Option<UploadStream>,
-    state: &UploadState,
-    offset: u64,
-    policy: &Arc<UploadPolicy>,
-    rules: &TusRules,
-) -> Result<UploadStream, Rejection> {
-    if let Some(mut s) = own
-        && s.resume(offset)
-    {
-        if let Some(len) = state.length {
-            s.set_length(len);
-        }
-        return Ok(s);
-    }
-    match (&state.detected, offset) {
-        (_, 0) => Ok(new_stream(policy, state)),
-        (Some(d), _) if !follows_stream(policy, d) || rules.lost_stream == LostStream::Continue => {
-            UploadStream::continued(policy.clone(), &framing(state), ending(state), offset, d)
-        }
-        _ => Err(Rejection::UploadGone(
-            "the upload's checks read the whole file in one stream, and this gateway instance \
-             did not read its start"
-                .into(),
-        )),
-    }
-}
-
-/// The hash state a request at `offset` continues from: where the upload stands or a cut
-/// request may have left it, else the nearest such offset before it, continued over the bytes
-/// this instance released from there (a cut may leave the upstream inside a released chunk).
-fn hash_for(state: &UploadState, offset: u64, own: Option<&UploadStream>) -> Option<ResumableHash> {
-    if let Some(h) = state.hash_at(offset) {
-        return ResumableHash::from_hex(h);
-    }
-    let (from, h) = std::iter::once((state.offset, &state.hash))
-        .chain(state.cut.iter().map(|(o, h)| (*o, h)))
-        .filter(|(o, _)| *o <= offset)
-        .max_by_key(|(o, _)| *o)?;
-    let mut hash = ResumableHash::from_hex(h)?;
-    hash.update(&own?.released_bytes(from, offset)?);
-    Some(hash)
-}
-
-/// Reads the bytes at offset 0 until the type is decided (the upstream is not contacted yet).
-async fn read_window(
-    session: &mut Session,
-    ctx: &mut RequestCtx,
-    stream: UploadStream,
-    policy: &UploadPolicy,
-) -> Result<(), Rejection> {
-    super::window::start(session, ctx).await?;
-    let declared = super::read::content_length(session.req_header())?;
-    let deadline = super::window::deadline(ctx);
-    let sniff = policy.sniff_bytes as u64;
-    let s = ctx.upload.insert(stream);
-    while !s.inspector().first_file_decided()
-        && s.total() < sniff
-        && super::window::replayable_after_next_read(s.total(), declared)
-    {
-        match super::window::read_before(session, deadline).await? {
-            Ok(Some(chunk)) => s.window(chunk).await?,
-            Ok(None) => break,
-            Err(e) => return Err(super::window::read_error(&e)),
-        }
-    }
-    Ok(())
 }
 
 /// After each body chunk is inspected, before it is released: the bytes stay within the
