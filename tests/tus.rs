@@ -80,12 +80,7 @@ fn tus_js_client_uploads_arrive_whole_with_the_files_hash() {
         1 << 20,
         json!({}),
     );
-    assert_eq!(r["ok"], true, "{r}");
-    assert_eq!(r["sha256"], sha256_hex(&video).as_str(), "{r}");
-    assert_eq!(
-        tus.file(r["url"].as_str().unwrap()).as_deref(),
-        Some(&video[..])
-    );
+    assert_arrived(&tus, &r, &video);
     // A PNG in 1000-byte PATCHes: its structure check follows it across requests.
     let png = fixture("media/photo.png");
     let file = temp_file("photo.png", &png);
@@ -97,10 +92,8 @@ fn tus_js_client_uploads_arrive_whole_with_the_files_hash() {
         1000,
         json!({}),
     );
-    assert_eq!(r["ok"], true, "{r}");
-    assert_eq!(r["sha256"], sha256_hex(&png).as_str());
+    assert_arrived(&tus, &r, &png);
     assert!(r["requests"].as_array().unwrap().len() > 14, "{r}");
-    assert_eq!(tus.file(r["url"].as_str().unwrap()), Some(png.clone()));
     // With the length declared only by the last PATCH (creation-defer-length).
     let r = tus_js(
         &endpoint(gw.addr),
@@ -110,9 +103,7 @@ fn tus_js_client_uploads_arrive_whole_with_the_files_hash() {
         4096,
         json!({"deferred": true}),
     );
-    assert_eq!(r["ok"], true, "{r}");
-    assert_eq!(r["sha256"], sha256_hex(&png).as_str());
-    assert_eq!(tus.file(r["url"].as_str().unwrap()), Some(png));
+    assert_arrived(&tus, &r, &png);
 }
 
 #[test]
@@ -326,10 +317,8 @@ fn connections_cut_mid_patch_resume_and_complete_byte_identical() {
         1 << 20,
         json!({}),
     );
-    assert_eq!(r["ok"], true, "{r}");
     assert_eq!(relay.cut.load(std::sync::atomic::Ordering::SeqCst), 3);
-    assert_eq!(r["sha256"], sha256_hex(&video).as_str(), "{r}");
-    assert_eq!(tus.file(r["url"].as_str().unwrap()), Some(video));
+    assert_arrived(&tus, &r, &video);
     // A PNG (structure-checked, so its inspection must continue exactly where it stopped).
     let relay = Relay::start(gw.addr, 3, 9_000);
     let png = fixture("media/photo.png");
@@ -342,9 +331,7 @@ fn connections_cut_mid_patch_resume_and_complete_byte_identical() {
         2000,
         json!({}),
     );
-    assert_eq!(r["ok"], true, "{r}");
-    assert_eq!(r["sha256"], sha256_hex(&png).as_str(), "{r}");
-    assert_eq!(tus.file(r["url"].as_str().unwrap()), Some(png));
+    assert_arrived(&tus, &r, &png);
 }
 
 /// Two instances on one Redis, PATCHes alternating between them; then a restart mid-upload.

@@ -178,6 +178,18 @@ pub fn tuspy(endpoint: &str, file: &Path, token: &str, filetype: &str, chunk: us
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// A client's run `r` succeeded, its final answer carried `data`'s SHA-256, and the tus server
+/// stored exactly `data`.
+pub fn assert_arrived(tus: &TusServer, r: &Value, data: &[u8]) {
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(r["sha256"], crate::common::sha256_hex(data).as_str(), "{r}");
+    let stored = tus.file(r["url"].as_str().unwrap());
+    assert!(
+        stored.as_deref() == Some(data),
+        "the stored file differs: {r}"
+    );
+}
+
 /// A real MP4 (tests/fixtures/media/clip.mp4) grown to `len` bytes by a trailing `free` box.
 pub fn mp4(len: usize) -> Vec<u8> {
     let mut data = crate::common::fixture("media/clip.mp4");
