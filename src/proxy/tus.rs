@@ -45,7 +45,7 @@ pub struct TusRequest {
     /// SHA-256 of the file up to `released`, and the hash states at this request's releases.
     hash: ResumableHash,
     released: u64,
-    snapshots: VecDeque<(u64, String)>,
+    snapshots: VecDeque<(u64, ResumableHash)>,
     /// The answer moved the record forward: nothing to record at the end.
     settled: bool,
     /// This request marked the upload busy on this instance (`parked::Streams::take`).
@@ -269,7 +269,9 @@ pub fn on_body(ctx: &mut RequestCtx, release: &Bytes) -> Result<(), Rejection> {
     }
     t.hash.update(release);
     t.released += release.len() as u64;
-    t.snapshots.push_back((t.released, t.hash.to_hex()));
+    // A copy of the hasher (~200 bytes, no allocation beyond the queue's): serialized only if
+    // a cut makes it part of the record.
+    t.snapshots.push_back((t.released, t.hash.clone()));
     if t.snapshots.len() > SNAPSHOTS {
         t.snapshots.pop_front();
     }
@@ -372,7 +374,7 @@ impl TusRequest {
         self.snapshots
             .iter()
             .find(|(o, _)| *o == offset)
-            .map(|(_, h)| h.clone())
+            .map(|(_, h)| h.to_hex())
     }
 }
 
@@ -419,7 +421,7 @@ async fn unsettled(session: &Session, ctx: &mut RequestCtx) {
             }
             for (offset, hash) in t.snapshots.drain(..) {
                 if offset > state.offset && state.hash_at(offset).is_none() {
-                    state.cut.push((offset, hash));
+                    state.cut.push((offset, hash.to_hex()));
                 }
             }
             let excess = state.cut.len().saturating_sub(SNAPSHOTS);
