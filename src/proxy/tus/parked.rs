@@ -2,7 +2,7 @@
 //! `Gateway`): an upload's [`UploadStream`] (parser, sniffer, structure, SVG and scan state, the
 //! last released bytes) waits here for the upload's next request, which may come on another
 //! connection. Bounded by the uploads' expiry; an instance that did not read an upload's start
-//! has none (the record in the store says how to go on: src/proxy/tus.rs `stream_for`).
+//! has none (the record in the store says how to go on: src/proxy/tus/stream.rs `stream_for`).
 //!
 //! While a request has an upload's stream, the upload is *busy*: another request for it (a
 //! client resuming before this instance noticed its previous connection drop) is answered
