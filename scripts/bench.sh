@@ -136,7 +136,7 @@ if [ "$WHAT" = checks ] || [ "$WHAT" = all ]; then
     echo "(clamd not installed: no scan column)"
   fi
 fi
-"$SINK" $PORT_SINK 1 & PIDS+=($!)
+"$SINK" $PORT_SINK 1 & PIDS+=($!); PID_sink=$!
 SYSTEMS="direct:$PORT_SINK"
 if command -v nginx >/dev/null 2>&1; then
   cat >"$DIR/nginx.conf" <<NGX
@@ -173,6 +173,20 @@ for p in $PORT_SINK $PORT_PLAIN $PORT_GW $PORT_JWT $PORT_QUOTA; do
   for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$p/" && break; sleep 0.1; done
 done
 jwt_for() { [ "$1" = gateway+jwt ] || [ "$1" = +quotas ]; }
+# The process(es) whose CPU time a system's requests cost: the sink for `direct`, nginx's
+# workers, the gateway process otherwise.
+pids_for() {
+  case $1 in
+    direct) echo "$PID_sink" ;;
+    nginx) pgrep -P "$(cat "$DIR/nginx.pid")" | paste -sd' ' - ;;
+    pingora) echo "$PID_plain" ;;
+    gateway) echo "$PID_gw" ;;
+    gateway+jwt) echo "$PID_gw_jwt" ;;
+    +quotas) echo "$PID_gw_quota" ;;
+  esac
+}
+# utime + stime of the given processes, in clock ticks (/proc/PID/stat fields 14 and 15).
+cpu_ticks() { for p in "$@"; do cut -d' ' -f14,15 "/proc/$p/stat"; done | awk '{t += $1 + $2} END {print t + 0}'; }
 auth_for() { jwt_for "$1" && echo "Authorization: Bearer $TOKEN" || echo "X-Bench: 1"; }
 
 # Each system must accept the upload before it is timed.
@@ -189,18 +203,24 @@ if [ "$WHAT" = small ] || [ "$WHAT" = all ]; then
   echo "== 17 KiB multipart JPEG, wrk -t1 -c64 -d${SECS}s: requests/s, p50, p99, ratio to nginx (or direct)"
   printf 'wrk.method = "POST"\nlocal f = io.open("%s/small.body", "rb"); wrk.body = f:read("*all"); f:close()\nwrk.headers["Content-Type"] = "multipart/form-data; boundary=%s"\n' "$DIR" "$B" >"$DIR/post.lua"
   { cat "$DIR/post.lua"; printf 'wrk.headers["Authorization"] = "Bearer %s"\n' "$TOKEN"; } >"$DIR/post-jwt.lua"
-  declare -A RPS
+  declare -A RPS CPU
   for s in $SYSTEMS; do
     name=${s%%:*}; port=${s##*:}
     script="$DIR/post.lua"; jwt_for "$name" && script="$DIR/post-jwt.lua"
+    pids=$(pids_for "$name"); before=$(cpu_ticks $pids)
     out=$(wrk -t1 -c64 -d"${SECS}s" --latency -s "$script" "http://127.0.0.1:$port/media")
+    ticks=$(( $(cpu_ticks $pids) - before ))
     RPS[$name]=$(echo "$out" | awk '/Requests\/sec/{print $2}')
+    reqs=$(echo "$out" | awk '/requests in/{print $1}')
+    # CPU µs per request of the proxy (or sink) process, from its own accounting.
+    CPU[$name]=$(python3 -c "import os,sys; t,n=int(sys.argv[1]),int(sys.argv[2]); print('%.0f' % (t * 1e6 / os.sysconf('SC_CLK_TCK') / n) if n else '-')" "$ticks" "${reqs:-0}")
     p50=$(echo "$out" | awk '$1=="50%"{print $2}'); p99=$(echo "$out" | awk '$1=="99%"{print $2}')
     bad=$(echo "$out" | awk '/Non-2xx/{print $NF}')
-    base=${RPS[nginx]:-${RPS[direct]}}
-    printf '%-12s rps=%-10s p50=%-8s p99=%-8s non2xx=%-4s x_nginx=%s\n' "$name" "${RPS[$name]}" "$p50" "$p99" "${bad:-0}" "$(ratio "${RPS[$name]}" "$base")"
+    base=${RPS[nginx]:-${RPS[direct]}}; cbase=${CPU[nginx]:-${CPU[direct]}}
+    printf '%-12s rps=%-10s p50=%-8s p99=%-8s non2xx=%-4s cpu_us=%-5s x_nginx=%-5s cpu_x_nginx=%s\n' "$name" "${RPS[$name]}" "$p50" "$p99" "${bad:-0}" "${CPU[$name]}" "$(ratio "${RPS[$name]}" "$base")" "$(ratio "${CPU[$name]}" "$cbase")"
   done
   echo "quotas on / off (gateway+jwt with and without a memory-store tier): $(ratio "${RPS[+quotas]}" "${RPS[gateway+jwt]}")"
+  echo "inspection's CPU per request over the uninspected route: gateway $(ratio "${CPU[gateway]}" "${CPU[pingora]}"), gateway+jwt $(ratio "${CPU[gateway+jwt]}" "${CPU[pingora]}")"
 fi
 
 if [ "$WHAT" = big ] || [ "$WHAT" = all ]; then

@@ -48,7 +48,10 @@ async def main():
         if len(started) >= n:
             break
     await asyncio.sleep(5)
-    print("connections=%d rss_before=%.1f rss_during=%.1f MiB" % (len(started), base, rss(pid)))
+    during = rss(pid)
+    per = (during - base) * 1024 / max(len(started), 1)
+    print("connections=%d rss_before=%.1f rss_during=%.1f MiB growth=%.1f MiB per_connection=%.1f KiB"
+          % (len(started), base, during, during - base, per))
     for t in tasks:
         t.cancel()
 
