@@ -38,6 +38,9 @@ pub struct ServerSettings {
     pub h2c: bool,
     /// The HTTP/2 concurrent-stream limit per connection.
     pub h2_max_concurrent_streams: u32,
+    /// User-space read and write buffer bytes per client connection (pingora's L4 buffers).
+    pub read_buffer_bytes: usize,
+    pub write_buffer_bytes: usize,
     pub upgrade_sock: String,
     /// Timed reloads (`None`: off).
     pub reload_interval: Option<Duration>,
@@ -221,6 +224,14 @@ fn server(f: &file::ServerFile, errors: &mut Collector) -> ServerSettings {
     if f.h2_max_concurrent_streams == 0 {
         errors.push("server.h2_max_concurrent_streams", "must be at least 1");
     }
+    for (at, bytes) in [
+        ("server.read_buffer_bytes", f.read_buffer_bytes),
+        ("server.write_buffer_bytes", f.write_buffer_bytes),
+    ] {
+        if bytes > 1 << 20 {
+            errors.push(at, "at most 1048576 (it is held per connection)");
+        }
+    }
     if f.window_timeout_ms == 0 {
         errors.push("server.window_timeout_ms", "must be at least 1");
     }
@@ -232,6 +243,8 @@ fn server(f: &file::ServerFile, errors: &mut Collector) -> ServerSettings {
         window_timeout: Duration::from_millis(f.window_timeout_ms),
         h2c: f.h2c,
         h2_max_concurrent_streams: f.h2_max_concurrent_streams,
+        read_buffer_bytes: f.read_buffer_bytes,
+        write_buffer_bytes: f.write_buffer_bytes,
         upgrade_sock: f.upgrade_sock.clone(),
         reload_interval: (f.reload_interval_seconds > 0)
             .then(|| Duration::from_secs(f.reload_interval_seconds)),

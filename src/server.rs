@@ -4,6 +4,7 @@
 use crate::config::Config;
 use crate::proxy::Gateway;
 use crate::reload::{Live, Reloader, Shared};
+use pingora::listeners::{L4BufferSettings, ListenerConfig};
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
 use std::sync::Arc;
@@ -54,8 +55,12 @@ pub fn build_live(
         h2.max_concurrent_streams(config.server.h2_max_concurrent_streams);
         app.h2_options = Some(h2);
     }
+    let buffers = L4BufferSettings::new(
+        config.server.read_buffer_bytes,
+        config.server.write_buffer_bytes,
+    );
     for l in &config.listeners {
-        add_listener(&mut proxy, l)?;
+        add_listener(&mut proxy, l, buffers)?;
     }
     server.add_service(proxy);
     if let Some(admin) = config.admin {
@@ -65,14 +70,17 @@ pub fn build_live(
     Ok(server)
 }
 
-/// A plain listener, or a TLS one offering HTTP/2 by ALPN when configured.
+/// A plain listener, or a TLS one offering HTTP/2 by ALPN when configured, with the
+/// configured per-connection buffers.
 fn add_listener<A>(
     svc: &mut pingora::services::listening::Service<A>,
     l: &crate::config::Listener,
+    buffers: L4BufferSettings,
 ) -> Result<(), String> {
     let addr = l.address.to_string();
+    let endpoint = ListenerConfig::tcp(addr.as_str()).l4_buffer(buffers);
     let Some(tls) = &l.tls else {
-        svc.add_tcp(&addr);
+        svc.add_listener(endpoint);
         return Ok(());
     };
     let (cert, key) = (tls.cert.to_string_lossy(), tls.key.to_string_lossy());
@@ -81,7 +89,7 @@ fn add_listener<A>(
     if tls.h2 {
         settings.enable_h2();
     }
-    svc.add_tls_with_settings(&addr, None, settings);
+    svc.add_listener(endpoint.tls(settings));
     Ok(())
 }
 

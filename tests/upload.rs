@@ -329,3 +329,31 @@ fn a_retried_put_is_forwarded_twice_but_inspected_once() {
         Some(sha256_hex(&data).as_str())
     );
 }
+
+/// `[server] read_buffer_bytes = 0` / `write_buffer_bytes = 0` (pingora's unbuffered listener):
+/// the same bytes arrive, inspected, and the answer comes back whole.
+#[test]
+fn unbuffered_connections_carry_uploads_unchanged() {
+    let upstream = RecordingUpstream::start();
+    let text = TEST_CONFIG.replace(
+        "[server]\n",
+        "[server]\nread_buffer_bytes = 0\nwrite_buffer_bytes = 0\n",
+    );
+    assert!(
+        text.contains("read_buffer_bytes = 0"),
+        "the config has a [server] table"
+    );
+    let gw = TestGateway::start_with(&text, upstream.addr);
+    let data = fixture("media/photo.jpg");
+    let form = Form::new("unbuffered").file("file", "p.jpg", "image/jpeg", &data);
+    let sent = form.clone().finish();
+    let resp = gw.request().form(form);
+    assert_eq!(resp.status, 201, "{}", String::from_utf8_lossy(&resp.body));
+    assert_eq!(
+        resp.header("x-upload-sha256"),
+        Some(sha256_hex(&data).as_str())
+    );
+    let got = upstream.wait_for(1).pop().unwrap();
+    assert!(got.complete);
+    assert_eq!(got.sha256, sha256_hex(&sent));
+}

@@ -86,6 +86,16 @@ pub struct ServerFile {
     /// Concurrent streams one HTTP/2 connection may open (default 100, pingora's).
     #[serde(default = "default_h2_streams")]
     pub h2_max_concurrent_streams: u32,
+    /// Bytes of user-space read buffer per client connection (default 65 536, pingora's): a
+    /// request head and a body of up to this size arrive in one read. Allocated for the
+    /// connection's life but resident only as far as reads fill it; 0 reads straight from the
+    /// socket and saves ~17 KiB per slow upload at one more read per request
+    /// (docs/PERFORMANCE.md).
+    #[serde(default = "default_read_buffer")]
+    pub read_buffer_bytes: usize,
+    /// Bytes of write buffer per client connection (default 1 460, pingora's: one segment).
+    #[serde(default = "default_write_buffer")]
+    pub write_buffer_bytes: usize,
     /// The unix socket a running gateway hands its listeners over on SIGQUIT to the one started
     /// with `--upgrade`.
     #[serde(default = "default_upgrade_sock")]
@@ -112,6 +122,8 @@ impl Default for ServerFile {
             window_timeout_ms: default_window_timeout(),
             h2c: false,
             h2_max_concurrent_streams: default_h2_streams(),
+            read_buffer_bytes: default_read_buffer(),
+            write_buffer_bytes: default_write_buffer(),
             upgrade_sock: default_upgrade_sock(),
             reload_interval_seconds: 0,
             errors: None,
@@ -119,6 +131,12 @@ impl Default for ServerFile {
     }
 }
 
+fn default_read_buffer() -> usize {
+    pingora::listeners::DEFAULT_L4_READ_BUFFER_SIZE
+}
+fn default_write_buffer() -> usize {
+    pingora::listeners::DEFAULT_L4_WRITE_BUFFER_SIZE
+}
 fn default_threads() -> usize {
     2
 }

@@ -198,3 +198,29 @@ fn s3_routes_inspect_raw_putobject_bodies_and_have_no_gateway_credential() {
         "{err}"
     );
 }
+
+#[test]
+fn connection_buffers_default_to_pingoras_and_are_bounded() {
+    let c = Config::parse(GOOD).unwrap();
+    assert_eq!(
+        (c.server.read_buffer_bytes, c.server.write_buffer_bytes),
+        (65536, 1460)
+    );
+    let set = format!("{GOOD}\n[server]\nread_buffer_bytes = 0\nwrite_buffer_bytes = 8192\n");
+    let c = Config::parse(&set).unwrap();
+    assert_eq!(
+        (c.server.read_buffer_bytes, c.server.write_buffer_bytes),
+        (0, 8192)
+    );
+    let big =
+        format!("{GOOD}\n[server]\nread_buffer_bytes = 1048577\nwrite_buffer_bytes = 1048577\n");
+    let err = Config::parse(&big).unwrap_err().to_string();
+    assert!(
+        err.contains("server.read_buffer_bytes: at most 1048576"),
+        "{err}"
+    );
+    assert!(
+        err.contains("server.write_buffer_bytes: at most 1048576"),
+        "{err}"
+    );
+}
