@@ -2,7 +2,7 @@
 //! runs, tokens, the example config, and a TCP relay that cuts connections mid-request.
 #![allow(dead_code)]
 
-use crate::common::{TestGateway, free_port, wait_until_listening};
+use crate::common::{TestGateway, free_port};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
@@ -24,9 +24,16 @@ fn tools() -> PathBuf {
         dir.display()
     );
     // The scripts run next to their packages (ES modules resolve from the script's folder).
-    for f in ["server.mjs", "client.mjs"] {
-        std::fs::copy(Path::new(ROOT).join("tests/tus").join(f), dir.join(f)).unwrap();
-    }
+    // Copied once per test process and renamed into place: a test's node never reads a copy
+    // another test is still writing.
+    static COPIED: std::sync::Once = std::sync::Once::new();
+    COPIED.call_once(|| {
+        for f in ["server.mjs", "client.mjs"] {
+            let part = dir.join(format!("{f}.{}", std::process::id()));
+            std::fs::copy(Path::new(ROOT).join("tests/tus").join(f), &part).unwrap();
+            std::fs::rename(&part, dir.join(f)).unwrap();
+        }
+    });
     dir
 }
 
@@ -46,20 +53,37 @@ impl Drop for TusServer {
 }
 
 impl TusServer {
+    /// Started on a free port; started again on another if node exits before it listens (the
+    /// port was taken between `free_port` and node's bind).
     pub fn start() -> Self {
-        let port = free_port();
-        let dir = std::env::temp_dir().join(format!("ugw-tus-{port}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let child = Command::new("node")
-            .current_dir(tools())
-            .args(["server.mjs", &port.to_string()])
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("node must be installed (scripts/prereqs.sh)");
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        wait_until_listening(addr);
-        Self { child, dir, addr }
+        for _ in 0..5 {
+            let port = free_port();
+            let dir = std::env::temp_dir().join(format!("ugw-tus-{port}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            let mut child = Command::new("node")
+                .current_dir(tools())
+                .args(["server.mjs", &port.to_string()])
+                .arg(&dir)
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("node must be installed (scripts/prereqs.sh)");
+            let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while std::time::Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                let probe = std::time::Duration::from_millis(200);
+                if TcpStream::connect_timeout(&addr, probe).is_ok() {
+                    return Self { child, dir, addr };
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        panic!("@tus/server did not start listening (node tests/tus/server.mjs)")
     }
 
     /// The uploads' data files (not their `.json` records): name → bytes.
@@ -127,11 +151,27 @@ pub fn token(sub: &str, org: &str) -> String {
     jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).unwrap()
 }
 
+/// A temporary file for a client to read, removed when dropped.
+pub struct TempFile(PathBuf);
+
+impl std::ops::Deref for TempFile {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// Writes `data` to a temporary file for a client to read.
-pub fn temp_file(name: &str, data: &[u8]) -> PathBuf {
+pub fn temp_file(name: &str, data: &[u8]) -> TempFile {
     let path = std::env::temp_dir().join(format!("ugw-tus-{}-{name}", free_port()));
     std::fs::write(&path, data).unwrap();
-    path
+    TempFile(path)
 }
 
 /// tus-js-client uploads `file` to `endpoint` (the JSON line it prints).
