@@ -137,7 +137,10 @@ fn unprefixed_keys_and_jwts(status: &str) -> (Authenticator, String) {
          [jwt]\n[[jwt.keys]]\nalgorithms = [\"HS256\"]\nsecret_file = \"hs256.secret\"\n",
     )
     .unwrap();
-    (Authenticator::from_config(&f, &dir).unwrap(), key)
+    let authenticator = Authenticator::from_config(&f, &dir).unwrap();
+    // Read when it was built: the files are not needed any more.
+    std::fs::remove_dir_all(&dir).unwrap();
+    (authenticator, key)
 }
 
 #[test]
