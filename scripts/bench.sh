@@ -40,7 +40,10 @@ OUT=$PROFILE
 [ "$PROFILE" = dev ] && OUT=debug
 GW=$PWD/target/$OUT/upload-gateway
 SINK=$PWD/target/$OUT/examples/sink
-PORT_SINK=18181 PORT_NGINX=18180 PORT_PLAIN=18186 PORT_GW=18182 PORT_JWT=18184 PORT_QUOTA=18188
+# Free loopback ports, so a process left on a fixed port cannot break the run.
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+PORT_SINK=$(free_port) PORT_NGINX=$(free_port) PORT_PLAIN=$(free_port) PORT_GW=$(free_port)
+PORT_JWT=$(free_port) PORT_QUOTA=$(free_port)
 B="----bench7MA4YWxkTrZu0gW"
 
 python3 - "$DIR" "$PWD/tests/fixtures/media" "$B" "$BIG_MIB" <<'PY'
@@ -108,7 +111,7 @@ gwconf $PORT_PLAIN 0 0 >"$DIR/plain.toml"
 gwconf $PORT_GW 1 0 >"$DIR/gw.toml"
 gwconf $PORT_JWT 1 1 >"$DIR/gw-jwt.toml"
 gwconf $PORT_QUOTA 1 1 1 >"$DIR/gw-quota.toml"
-PORT_STRUCT=18190 PORT_SCAN=18192 PORT_CLAMD=18194
+PORT_STRUCT=$(free_port) PORT_SCAN=$(free_port) PORT_CLAMD=$(free_port)
 gwconf $PORT_STRUCT 1 0 0 1 >"$DIR/gw-structure.toml"
 gwconf $PORT_SCAN 1 0 0 1 "127.0.0.1:$PORT_CLAMD" >"$DIR/gw-scan.toml"
 

@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 SECS=${SOAK_SECONDS:-1800}
 RATE=${SOAK_RATE:-40}
 DIR=${SOAK_DIR:-/tmp/ugw-soak}
-PORT_SINK=18281 PORT_GW=18282
+# Free loopback ports, so a process left on a fixed port cannot break the run.
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+PORT_SINK=$(free_port) PORT_GW=$(free_port)
 mkdir -p "$DIR"
 scripts/prereqs.sh
 # BUILD_PROFILE=dev (CI's smoke) reuses the test build's dependencies instead of a release build.
