@@ -22,8 +22,7 @@ GW=$PWD/target/$OUT/upload-gateway
 S3S=$(command -v s3s-fs || echo "$HOME/.cargo/bin/s3s-fs")
 PY=$PWD/target/tools/py/bin/python
 KEY=AKIDBENCH0000001 SECRET=bench-secret-for-s3s-fs-0123456789
-# Free loopback ports, so a process left on a fixed port cannot break the run.
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+. scripts/ports.sh
 PORT_S3=$(free_port) PORT_GW=$(free_port)
 
 rm -rf "$DIR/root" && mkdir -p "$DIR/root/media"

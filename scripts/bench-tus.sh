@@ -23,8 +23,7 @@ OUT=$PROFILE
 GW=$PWD/target/$OUT/upload-gateway
 TOOLS=$PWD/target/tools/tus
 cp tests/tus/server.mjs tests/tus/client.mjs "$TOOLS/"
-# Free loopback ports, so a process left on a fixed port cannot break the run.
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+. scripts/ports.sh
 PORT_TUS=$(free_port) PORT_GW=$(free_port)
 SECRET_FILE=$PWD/tests/fixtures/keys/hs256.secret
 

@@ -40,8 +40,7 @@ OUT=$PROFILE
 [ "$PROFILE" = dev ] && OUT=debug
 GW=$PWD/target/$OUT/upload-gateway
 SINK=$PWD/target/$OUT/examples/sink
-# Free loopback ports, so a process left on a fixed port cannot break the run.
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+. scripts/ports.sh
 PORT_SINK=$(free_port) PORT_NGINX=$(free_port) PORT_PLAIN=$(free_port) PORT_GW=$(free_port)
 PORT_JWT=$(free_port) PORT_QUOTA=$(free_port)
 B="----bench7MA4YWxkTrZu0gW"

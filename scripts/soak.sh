@@ -8,8 +8,7 @@ cd "$(dirname "$0")/.."
 SECS=${SOAK_SECONDS:-1800}
 RATE=${SOAK_RATE:-40}
 DIR=${SOAK_DIR:-/tmp/ugw-soak}
-# Free loopback ports, so a process left on a fixed port cannot break the run.
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+. scripts/ports.sh
 PORT_SINK=$(free_port) PORT_GW=$(free_port)
 mkdir -p "$DIR"
 scripts/prereqs.sh
