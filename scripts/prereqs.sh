@@ -31,7 +31,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # The S3 tests: s3s-fs (an S3 server that verifies SigV4, from crates.io, ~2 min to build once)
-# and boto3 in a venv under target/tools/py (tests/s3.rs).
+# and boto3 in a venv under target/tools/py (tests/it/s3.rs).
 if ! $build_only; then
   if ! command -v s3s-fs >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/s3s-fs" ]; then
     echo "installing s3s-fs 0.14.1 with cargo" >&2

@@ -1,6 +1,7 @@
 //! The demo as a newcomer uses it: backend + gateway + metrics from `demo::build`, driven with
 //! the printed credentials (token and API key) the way the printed curl lines do.
 
+#[path = "it/common/mod.rs"]
 mod common;
 
 use common::*;

@@ -3,6 +3,7 @@
 //! and `promtool check metrics` finds nothing to complain about. (Its own test binary: the
 //! metric registry is process-wide.)
 
+#[path = "it/common/mod.rs"]
 mod common;
 
 use common::{RecordingUpstream, Request, TEST_CONFIG, TestGateway, fixture, free_port};

@@ -4,6 +4,7 @@
 //! alert on a misspelt name cannot hide. (Its own test binary: the registry is process-wide and
 //! must have seen no request.)
 
+#[path = "it/common/mod.rs"]
 mod common;
 
 use common::{RecordingUpstream, Request, TestGateway, free_port};

@@ -48,7 +48,7 @@ pub fn upload_framing(
         policy.check_raw_length(declared, spec.decoded_length)?;
     }
     // Conflicting framing never gets here: pingora answers duplicate Content-Length with its own
-    // 400 and drops Content-Length when Transfer-Encoding is present (tests/reject.rs).
+    // 400 and drops Content-Length when Transfer-Encoding is present (tests/it/reject.rs).
     match super::read::content_length(req)? {
         Some(len) => {
             policy.check_content_length(len)?;

@@ -1,6 +1,6 @@
 //! One tenant's quota state and the rules on it, pure (no I/O, time passed in). The memory
-//! store keeps one per tenant; the Redis store's Lua scripts (quota/redis/*.lua) implement the
-//! same rules, and the same behaviour tests run against both (tests/quota_store.rs).
+//! store keeps one per tenant; the Redis store's Lua scripts (quota/lua/*.lua) implement the
+//! same rules, and the same behaviour tests run against both (tests/it/quota_redis.rs).
 
 use super::{Ask, Limits, Metric, Usage, Verdict, Window, WindowState};
 use std::collections::HashMap;

@@ -1,4 +1,4 @@
-"""boto3 against the gateway fronting an S3 server that verifies signatures (tests/s3.rs).
+"""boto3 against the gateway fronting an S3 server that verifies signatures (tests/it/s3.rs).
 
 usage: s3_scenarios.py GATEWAY STORAGE ACCESS_KEY SECRET FIXTURES [all|quota|https]
 (https: GATEWAY is an https:// URL and AWS_CA_BUNDLE names its certificate; boto3 then sends

@@ -1,4 +1,4 @@
-"""tuspy driven by tests/tus.rs: uploads one file and prints one JSON line.
+"""tuspy driven by tests/it/tus.rs: uploads one file and prints one JSON line.
 
 Usage: python tuspy_client.py ENDPOINT FILE TOKEN FILETYPE CHUNK_SIZE
 """

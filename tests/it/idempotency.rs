@@ -5,11 +5,9 @@
 //! (a retry with another multipart boundary is the same payload); and two gateway instances on
 //! one real redis-server agree.
 
-mod common;
-#[path = "quota/support.rs"]
-mod support;
+use crate::common::quota_support as support;
 
-use common::*;
+use crate::common::*;
 use std::time::Duration;
 use support::{Redis, TempDir};
 use upload_gateway::multipart::Form;

@@ -8,9 +8,7 @@
 //! run is CI's, scripts/svg-differential.sh runs the long one). Chromium comes from Debian's
 //! `chromium` package (scripts/prereqs.sh).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use upload_gateway::multipart::Form;

@@ -2,11 +2,9 @@
 //! with several kids), API keys by prefix and the organisation header. Every refusal happens in
 //! the header phase: the upstream is never contacted and an Expect client never sends its body.
 
-mod common;
-#[path = "auth/isolation.rs"]
 mod isolation;
 
-use common::*;
+use crate::common::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 use upload_gateway::auth::keys::generate;
@@ -188,7 +186,7 @@ fn png_form() -> Form {
     Form::new("auth-b").file("file", "p.png", "image/png", &fixture("media/photo.png"))
 }
 
-fn upload_with(e: &Env, header: (&str, &str)) -> common::client::Response {
+fn upload_with(e: &Env, header: (&str, &str)) -> crate::common::client::Response {
     e.gw.request().header(header.0, header.1).form(png_form())
 }
 

@@ -5,6 +5,7 @@
 pub mod clamd;
 pub mod client;
 pub mod examples;
+pub mod quota_support;
 pub mod tls;
 pub mod upstream;
 pub mod wire;

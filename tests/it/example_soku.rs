@@ -3,10 +3,8 @@
 //! leaves the machine) is refused in the API's own error format before the backend is
 //! contacted; a public URL (documentation addresses) reaches it byte-identical.
 
-mod common;
-
-use common::examples::key;
-use common::*;
+use crate::common::examples::key;
+use crate::common::*;
 use std::path::PathBuf;
 
 fn post(gw: &TestGateway, key: &str, content_type: &str, body: &str) -> Response {

@@ -2,9 +2,7 @@
 //! the real request would take; allowed origins get the headers on every answer, refusals
 //! included, so browser code can read them.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use upload_gateway::multipart::Form;
 
 const APP: &str = "https://app.example.com";

@@ -2,9 +2,7 @@
 //! asserts the upstream side too: untouched when decided in the sniff window, never a complete
 //! body otherwise.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use upload_gateway::multipart::Form;
 
 fn upload(file: &[u8], declared: &str, filename: &str) -> (Form, Vec<u8>) {
@@ -143,7 +141,7 @@ fn late_good_file_part_passes() {
     );
 }
 
-fn raw(gw: &TestGateway, content_type: &str, body: &[u8]) -> common::client::Response {
+fn raw(gw: &TestGateway, content_type: &str, body: &[u8]) -> crate::common::client::Response {
     gw.request().header("Content-Type", content_type).body(body)
 }
 

@@ -3,11 +3,9 @@
 //! in the error profile's spelling, the CORS headers of an allowed origin (where a route
 //! applies) and the `RateLimit` headers where quotas apply (`headers::decorate`).
 
-mod common;
-#[path = "quota/support.rs"]
-mod support;
+use crate::common::quota_support as support;
 
-use common::*;
+use crate::common::*;
 use support::*;
 use upload_gateway::multipart::Form;
 

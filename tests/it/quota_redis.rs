@@ -2,11 +2,9 @@
 //! rules as the memory store, two gateway instances share one limit, Redis going away fails
 //! open or closed as configured and recovers, and a killed instance's holds expire.
 
-mod common;
-#[path = "quota/support.rs"]
-mod support;
+use crate::common::quota_support as support;
 
-use common::*;
+use crate::common::*;
 use std::io::Write;
 use std::time::{Duration, Instant};
 use support::*;

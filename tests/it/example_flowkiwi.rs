@@ -2,10 +2,8 @@
 //! 5 MB (videos 100 MB) but no executables or archives, and every refusal is the API's
 //! application/problem+json (403 `missingPermissions`, 422 `violations`, never 413/415).
 
-mod common;
-
-use common::examples::*;
-use common::*;
+use crate::common::examples::*;
+use crate::common::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use std::path::PathBuf;

@@ -4,9 +4,7 @@
 //! proves the signature survived the gateway; every refusal is checked on the storage's disk:
 //! no object, not even a partial one.
 
-mod common;
-
-use common::{TestGateway, free_port, sha256_hex, wait_until_listening};
+use crate::common::{TestGateway, free_port, sha256_hex, wait_until_listening};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -127,7 +125,7 @@ fn presigned_and_sdk_uploads_are_inspected_with_signatures_intact() {
     let s3 = storage();
     let gw = TestGateway::start_with(&config(), s3.addr);
     let r = run_scenarios(&gw, &s3, "all");
-    let png = sha256_hex(&common::fixture("media/photo.png"));
+    let png = sha256_hex(&crate::common::fixture("media/photo.png"));
     let outcome = |name: &str| (r[name]["status"].as_u64(), r[name]["code"].as_str());
     // Accepted, verified by the storage, stored byte for byte.
     assert_eq!(r["presigned_png"]["status"], 200, "{r}");
@@ -214,7 +212,7 @@ fn quotas_are_spent_per_access_key_only_on_the_storages_success() {
     );
     assert_eq!(r["listed"], serde_json::json!(["first.png"]), "{r}");
     let usage = |tenant: &str| {
-        common::Request::new(admin.parse().unwrap())
+        crate::common::Request::new(admin.parse().unwrap())
             .method("GET")
             .path(&format!("/usage/{tenant}"))
             .header("Authorization", "Bearer admin-token-for-s3-tests-000")
@@ -222,7 +220,7 @@ fn quotas_are_spent_per_access_key_only_on_the_storages_success() {
             .json()
     };
     let a = usage("orgA");
-    let png = common::fixture("media/photo.png").len() as u64;
+    let png = crate::common::fixture("media/photo.png").len() as u64;
     assert_eq!(a["quotas"][0]["metric"], "storage_bytes", "{a}");
     assert_eq!(a["quotas"][0]["used"], png, "{a}");
     assert_eq!(a["quotas"][1]["used"], 1, "{a}");
@@ -235,7 +233,7 @@ fn quotas_are_spent_per_access_key_only_on_the_storages_success() {
 #[test]
 fn sdk_uploads_in_aws_chunked_are_decoded_inspected_and_checksummed() {
     let s3 = storage();
-    let (cert, key) = common::tls::certificate("s3");
+    let (cert, key) = crate::common::tls::certificate("s3");
     let text = config().replace(
         "address = \"{LISTEN}\"",
         &format!(
@@ -250,7 +248,7 @@ fn sdk_uploads_in_aws_chunked_are_decoded_inspected_and_checksummed() {
     let outcome = |name: &str| (r[name]["status"].as_u64(), r[name]["code"].as_str());
     assert_eq!(r["sent_aws_chunked"], true, "boto3 used aws-chunked: {r}");
     assert_eq!(r["put_object_png"]["status"], 200, "{r}");
-    let png = sha256_hex(&common::fixture("media/photo.png"));
+    let png = sha256_hex(&crate::common::fixture("media/photo.png"));
     assert_eq!(r["put_object_png_stored"]["sha256"], png.as_str());
     for name in ["put_object_spoof", "put_object_late_script"] {
         assert_eq!(

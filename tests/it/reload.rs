@@ -2,9 +2,7 @@
 //! finishes under the one it started with, an invalid file keeps the running configuration, and
 //! the binary reloads on SIGHUP instead of dying.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -25,7 +23,7 @@ fn config_text(listen: SocketAddr, upstream: SocketAddr, allowed: &str) -> Strin
 
 fn load(path: &Path) -> Result<Config, String> {
     let mut c = Config::load(path).map_err(|e| e.to_string())?;
-    // As in tests/common: in-process servers steal work (docs/ARCHITECTURE.md).
+    // As in tests/it/common: in-process servers steal work (docs/ARCHITECTURE.md).
     c.server.work_stealing = true;
     Ok(c)
 }

@@ -5,10 +5,8 @@
 //! `X-Request-Id`; from another origin the preflight is refused and the browser never sends
 //! the upload. Chromium comes from Debian's `chromium` package (scripts/prereqs.sh).
 
-mod common;
-
+use crate::common::*;
 use base64::Engine;
-use common::*;
 use std::sync::{Arc, OnceLock};
 
 /// Serves one HTML page (set once known) on its own origin (`http://127.0.0.1:PORT`) until the

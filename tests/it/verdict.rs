@@ -4,10 +4,8 @@
 //! tampered file or verdict fails all of them; clients cannot send the verdict's fields; and the
 //! reference backend with `--verdict-key-file` verifies it and stores dimensions and scan status.
 
-mod common;
-
-use common::clamd::{Mode, fake_clamd};
-use common::*;
+use crate::common::clamd::{Mode, fake_clamd};
+use crate::common::*;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use upload_gateway::multipart::{Event, Form, Parser, boundary_from_content_type};

@@ -2,11 +2,9 @@
 //! bombs. Each asserts what the client got (status and JSON code), what the upstream saw, and
 //! that the gateway then serves a normal upload on a new connection.
 
-mod common;
-#[path = "faults/scripted.rs"]
 mod scripted;
 
-use common::*;
+use crate::common::*;
 use scripted::{Behaviour, Scripted};
 use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;

@@ -2,11 +2,9 @@
 //! over HTTP/2 get the same enforcement as over HTTP/1.1 — a spoofed file is refused before the
 //! upstream is contacted, a valid one arrives byte-identical. Certificates are made here.
 
-mod common;
-
+use crate::common::tls::{certificate, h2_tls_connect, tls_config};
+use crate::common::{RecordingUpstream, TEST_CONFIG, TestGateway, fixture, free_port, sha256_hex};
 use bytes::Bytes;
-use common::tls::{certificate, h2_tls_connect, tls_config};
-use common::{RecordingUpstream, TEST_CONFIG, TestGateway, fixture, free_port, sha256_hex};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -204,7 +202,7 @@ fn h2c_prior_knowledge_gets_the_same_enforcement() {
 }
 
 /// A refusal decided while the body streams (the image limit crossed past the sniff window)
-/// reaches curl over TLS and HTTP/2 whole: status, code and request id (tests/h2_refusals.rs
+/// reaches curl over TLS and HTTP/2 whole: status, code and request id (tests/it/h2_refusals.rs
 /// covers h2c and the h2 crate).
 #[test]
 fn a_stream_phase_refusal_reaches_curl_over_tls_h2() {

@@ -4,9 +4,7 @@
 //! upstream never receiving a complete body; the real corpus passes byte-identical; a route
 //! without the checks lets the same hostile files through.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use upload_gateway::multipart::Form;
 
 fn config() -> String {

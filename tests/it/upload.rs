@@ -1,8 +1,6 @@
 //! End to end: real corpus files through the real gateway to a recording upstream.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use upload_gateway::multipart::Form;
 
 /// The corpus files and their correct declared types (`file<TAB>type`).

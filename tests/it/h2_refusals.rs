@@ -2,14 +2,12 @@
 //! ALPN h2): the client gets the whole refusal — status, JSON code and request id — as a
 //! complete response, the upstream never gets a complete body, and the connection serves the
 //! next stream. Driven by the h2 crate (h2c and TLS) and by curl (h2c here; TLS in
-//! tests/tls_h2.rs). Over HTTP/1.1, Python's http.client, which writes its whole body before it
+//! tests/it/tls_h2.rs). Over HTTP/1.1, Python's http.client, which writes its whole body before it
 //! reads, gets the same refusals instead of a connection reset.
 
-mod common;
-
+use crate::common::tls::{certificate, h2_tls_connect, tls_config};
+use crate::common::{RecordingUpstream, TEST_CONFIG, TestGateway, fixture, sha256_hex};
 use bytes::Bytes;
-use common::tls::{certificate, h2_tls_connect, tls_config};
-use common::{RecordingUpstream, TEST_CONFIG, TestGateway, fixture, sha256_hex};
 use std::process::Command;
 use upload_gateway::multipart::Form;
 
@@ -274,7 +272,7 @@ fn after_an_http1_refusal_the_rest_of_the_body_is_read_and_the_close_is_clean() 
     s.write_all(head.as_bytes()).unwrap();
     s.write_all(&body[..split]).unwrap();
     let mut reader = BufReader::new(s.try_clone().unwrap());
-    let answer = common::client::read_response(&mut reader, true);
+    let answer = crate::common::client::read_response(&mut reader, true);
     assert_eq!(answer.status, 415);
     s.write_all(&body[split..])
         .expect("the gateway reads the rest of the body");

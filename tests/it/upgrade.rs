@@ -2,9 +2,7 @@
 //! a timer, a graceful upgrade (`--upgrade` + SIGQUIT) under a stream of uploads, and a
 //! graceful shutdown (SIGTERM) that lets the upload in flight finish.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};

@@ -1,9 +1,7 @@
 //! The reference backend behind the real gateway: upload, list with filters and paging, get,
 //! download, delete; and a client killed halfway through a large upload leaves nothing.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};

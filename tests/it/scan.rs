@@ -4,10 +4,8 @@
 //! refuses the EICAR test string and passes the corpus. Both sides are asserted: the client's
 //! answer, and that the upstream never holds a complete body of a refused file.
 
-mod common;
-
-use common::clamd::{EICAR, Mode, fake_clamd, fake_clamd_unix};
-use common::*;
+use crate::common::clamd::{EICAR, Mode, fake_clamd, fake_clamd_unix};
+use crate::common::*;
 use std::time::Duration;
 use upload_gateway::multipart::Form;
 
@@ -16,7 +14,7 @@ fn config(clamd: &str, extra: &str) -> String {
 }
 
 fn config_with(clamd: &str, timeout_ms: u64, extra: &str) -> String {
-    common::with_scan(clamd, timeout_ms, extra)
+    crate::common::with_scan(clamd, timeout_ms, extra)
 }
 
 fn png_with_eicar(pad: usize) -> Vec<u8> {

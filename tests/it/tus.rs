@@ -3,15 +3,11 @@
 //! installs them). Every outcome is checked in the tus server's store directory too: accepted
 //! uploads arrive byte for byte, refused ones never complete there (they are terminated).
 
-mod common;
-#[path = "tus/creation.rs"]
 mod creation;
-#[path = "quota/support.rs"]
-mod quota_support;
-#[path = "tus/support.rs"]
+use crate::common::quota_support;
 mod support;
 
-use common::{Response, TestGateway, fixture, sha256_hex};
+use crate::common::{Response, TestGateway, fixture, sha256_hex};
 use serde_json::json;
 use support::*;
 

@@ -1,12 +1,10 @@
 //! Quotas end to end with the memory store: concurrency never passes a limit, every failure
 //! gives its hold back, deletes give quota back, windows count down and reset, usage endpoints.
-//! (The same with Redis and two instances: tests/quota_redis.rs.)
+//! (The same with Redis and two instances: tests/it/quota_redis.rs.)
 
-mod common;
-#[path = "quota/support.rs"]
-mod support;
+use crate::common::quota_support as support;
 
-use common::*;
+use crate::common::*;
 use std::io::Write;
 use support::*;
 use upload_gateway::multipart::Form;

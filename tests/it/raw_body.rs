@@ -5,10 +5,8 @@
 //! is held until every check passed, so a refused body never reaches the upstream complete.
 //! Driven by the test client (Content-Length and chunked) and by curl (`-T`, HTTP/1.1 and h2c).
 
-mod common;
-
-use common::clamd::{EICAR, Mode, fake_clamd};
-use common::{RecordingUpstream, TestGateway, chunked, fixture, free_port, sha256_hex};
+use crate::common::clamd::{EICAR, Mode, fake_clamd};
+use crate::common::{RecordingUpstream, TestGateway, chunked, fixture, free_port, sha256_hex};
 use std::process::Command;
 
 /// `PUT /files/{name}`: images (100 kB), video, PDF; SVG judged by the allowlist parser.
@@ -43,7 +41,12 @@ fn gateway(extra: &str) -> (TestGateway, RecordingUpstream) {
     (gw, up)
 }
 
-fn put(gw: &TestGateway, name: &str, content_type: Option<&str>, body: &[u8]) -> common::Response {
+fn put(
+    gw: &TestGateway,
+    name: &str,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> crate::common::Response {
     let mut req = gw.request().method("PUT").path(&format!("/files/{name}"));
     if let Some(ct) = content_type {
         req = req.header("Content-Type", ct);

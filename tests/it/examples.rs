@@ -3,10 +3,8 @@
 //! page's own statuses, bodies and content types, and refused bodies never reach the backend
 //! complete.
 
-mod common;
-
-use common::examples::*;
-use common::*;
+use crate::common::examples::*;
+use crate::common::*;
 use std::path::PathBuf;
 use upload_gateway::multipart::Form;
 

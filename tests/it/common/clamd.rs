@@ -1,4 +1,4 @@
-//! A scripted fake clamd speaking the INSTREAM protocol (tests/scan.rs, tests/verdict.rs).
+//! A scripted fake clamd speaking the INSTREAM protocol (tests/it/scan.rs, tests/it/verdict.rs).
 
 use super::sha256_hex;
 use std::io::{Read, Write};
