@@ -90,7 +90,8 @@ gwconf() {
     printf 'file_count = 1000000000000\nrequests = { limit = 1000000000, window_seconds = 60 }\n'
     printf 'upload_bytes = { limit = 1000000000000000, window_seconds = 86400 }\n'
   fi
-  printf '[server]\nthreads = 2\n[[listeners]]\naddress = "127.0.0.1:%s"\n[upstreams.sink]\naddress = "127.0.0.1:%s"\n' "$1" "$PORT_SINK"
+  # No per-client cap: every benchmark client connects from 127.0.0.1 (1,000 slow uploads).
+  printf '[server]\nthreads = 2\nmax_connections_per_ip = 0\n[[listeners]]\naddress = "127.0.0.1:%s"\n[upstreams.sink]\naddress = "127.0.0.1:%s"\n' "$1" "$PORT_SINK"
   [ "$3" = 1 ] && printf '[auth]\n[[auth.jwt.keys]]\nalgorithms = ["HS256"]\nsecret_file = "%s/jwt.secret"\n' "$DIR"
   printf '[[routes]]\nname = "upload"\npath = "/media"\nmethods = ["POST"]\nupstream = "sink"\n'
   [ "$3" = 1 ] && printf 'scopes = ["media:write"]\n'

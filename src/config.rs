@@ -34,6 +34,8 @@ pub struct ServerSettings {
     pub client_read_timeout: Duration,
     /// The deadline for the sniff window or a JSON body, from the request head.
     pub window_timeout: Duration,
+    /// Connection caps and deadlines (src/connections.rs).
+    pub connections: crate::connections::Limits,
     /// HTTP/2 with prior knowledge on plain listeners.
     pub h2c: bool,
     /// The HTTP/2 concurrent-stream limit per connection.
@@ -232,8 +234,15 @@ fn server(f: &file::ServerFile, errors: &mut Collector) -> ServerSettings {
             errors.push(at, "at most 1048576 (it is held per connection)");
         }
     }
-    if f.window_timeout_ms == 0 {
-        errors.push("server.window_timeout_ms", "must be at least 1");
+    for (at, ms) in [
+        ("server.window_timeout_ms", f.window_timeout_ms),
+        ("server.first_byte_timeout_ms", f.first_byte_timeout_ms),
+        ("server.head_timeout_ms", f.head_timeout_ms),
+        ("server.keepalive_timeout_ms", f.keepalive_timeout_ms),
+    ] {
+        if ms == 0 {
+            errors.push(at, "must be at least 1");
+        }
     }
     ServerSettings {
         threads: f.threads,
@@ -241,6 +250,17 @@ fn server(f: &file::ServerFile, errors: &mut Collector) -> ServerSettings {
         grace_period_seconds: f.grace_period_seconds,
         client_read_timeout: Duration::from_millis(f.client_read_timeout_ms),
         window_timeout: Duration::from_millis(f.window_timeout_ms),
+        connections: crate::connections::Limits {
+            caps: crate::connections::Caps {
+                total: f.max_connections,
+                per_client: f.max_connections_per_ip,
+            },
+            deadlines: crate::connections::Deadlines {
+                first_byte: Duration::from_millis(f.first_byte_timeout_ms),
+                head: Duration::from_millis(f.head_timeout_ms),
+                keepalive: Duration::from_millis(f.keepalive_timeout_ms),
+            },
+        },
         h2c: f.h2c,
         h2_max_concurrent_streams: f.h2_max_concurrent_streams,
         read_buffer_bytes: f.read_buffer_bytes,

@@ -8,6 +8,7 @@ pub mod backend;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod connections;
 pub mod cors;
 pub mod demo;
 pub mod errors;

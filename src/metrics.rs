@@ -10,7 +10,9 @@ use prometheus::{
 };
 use std::sync::LazyLock;
 
+mod connections;
 mod prime;
+pub use connections::{ConnectionOpen, connection_expired, connection_refused};
 pub use prime::{RouteLabels, prime};
 
 struct Families {

@@ -194,6 +194,7 @@ impl ProxyHttp for Gateway {
         let live = self.live.load_full();
         ctx.live = Some(live.clone());
         session.set_read_timeout(Some(live.config.server.client_read_timeout));
+        crate::connections::mark_head_read(session.stream());
         self.header_phase(&live, session, ctx)
             .await
             .map_err(|r| ctx.refuse(r))?;
@@ -324,5 +325,6 @@ impl ProxyHttp for Gateway {
         tus::finish(session, ctx).await;
         idempotency::finish(ctx).await;
         finish::record(session, e, ctx);
+        crate::connections::mark_request_done(session.stream());
     }
 }

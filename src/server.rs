@@ -2,11 +2,13 @@
 //! (the binary) or until a test drops its handle.
 
 use crate::config::Config;
+use crate::connections::Guarded;
 use crate::proxy::Gateway;
 use crate::reload::{Live, Reloader, Shared};
 use pingora::listeners::{L4BufferSettings, ListenerConfig};
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
+use pingora::services::listening::Service;
 use std::sync::Arc;
 
 /// A pingora server with the gateway service on every configured listener (and `/metrics` on
@@ -39,22 +41,21 @@ pub fn build_live(
     };
     let mut server = Server::new_with_opt_and_conf(Some(opt), conf);
     server.bootstrap();
-    let mut proxy = pingora::proxy::http_proxy_service_with_name(
-        &server.configuration,
-        Gateway::new(live.clone()),
-        "upload-gateway",
-    );
-    if let Some(app) = proxy.app_logic_mut() {
-        if config.server.h2c {
-            let mut options = pingora::apps::HttpServerOptions::default();
-            options.h2c = true;
-            app.server_options = Some(options);
-        }
-        // pingora's bounded defaults, with the configured stream limit.
-        let mut h2 = pingora::protocols::http::v2::server::default_h2_options();
-        h2.max_concurrent_streams(config.server.h2_max_concurrent_streams);
-        app.h2_options = Some(h2);
-    }
+    let mut http =
+        pingora::proxy::HttpProxy::new(Gateway::new(live.clone()), server.configuration.clone());
+    http.handle_init_modules();
+    let mut options = pingora::apps::HttpServerOptions::default();
+    options.h2c = config.server.h2c;
+    // An HTTP/2 connection with no stream open is idle like an HTTP/1 one between requests.
+    options.h2_idle_timeout = Some(config.server.connections.deadlines.keepalive);
+    http.server_options = Some(options);
+    // pingora's bounded defaults, with the configured stream limit.
+    let mut h2 = pingora::protocols::http::v2::server::default_h2_options();
+    h2.max_concurrent_streams(config.server.h2_max_concurrent_streams);
+    http.h2_options = Some(h2);
+    // Caps and deadlines on every client connection (src/connections.rs).
+    let guarded = Guarded::new(http, config.server.connections);
+    let mut proxy = Service::new("upload-gateway".to_string(), guarded);
     let buffers = L4BufferSettings::new(
         config.server.read_buffer_bytes,
         config.server.write_buffer_bytes,

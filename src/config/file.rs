@@ -80,6 +80,24 @@ pub struct ServerFile {
     /// is contacted, whatever the per-read timeout.
     #[serde(default = "default_window_timeout")]
     pub window_timeout_ms: u64,
+    /// Client connections open at once (default 10 000; 0 = no cap): one more is closed on accept.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Client connections open at once from one address, an IPv6 client's /64 (default 256;
+    /// 0 = no cap — behind a load balancer that connects from a few addresses).
+    #[serde(default = "default_max_connections_per_ip")]
+    pub max_connections_per_ip: usize,
+    /// A new connection's first byte must arrive within this many ms (default 10 000).
+    #[serde(default = "default_first_byte_timeout")]
+    pub first_byte_timeout_ms: u64,
+    /// A whole HTTP/1 request head must arrive within this many ms of its first byte
+    /// (default 20 000), whatever the per-read timeout.
+    #[serde(default = "default_head_timeout")]
+    pub head_timeout_ms: u64,
+    /// An idle connection between two requests is closed after this many ms (default 60 000;
+    /// HTTP/2: with no stream open).
+    #[serde(default = "default_keepalive_timeout")]
+    pub keepalive_timeout_ms: u64,
     /// HTTP/2 with prior knowledge (h2c) on the plain listeners, beside HTTP/1.1 (default false).
     #[serde(default)]
     pub h2c: bool,
@@ -120,6 +138,11 @@ impl Default for ServerFile {
             grace_period_seconds: default_grace(),
             client_read_timeout_ms: default_client_timeout(),
             window_timeout_ms: default_window_timeout(),
+            max_connections: default_max_connections(),
+            max_connections_per_ip: default_max_connections_per_ip(),
+            first_byte_timeout_ms: default_first_byte_timeout(),
+            head_timeout_ms: default_head_timeout(),
+            keepalive_timeout_ms: default_keepalive_timeout(),
             h2c: false,
             h2_max_concurrent_streams: default_h2_streams(),
             read_buffer_bytes: default_read_buffer(),
@@ -151,6 +174,21 @@ fn default_h2_streams() -> u32 {
 }
 fn default_window_timeout() -> u64 {
     30_000
+}
+fn default_max_connections() -> usize {
+    10_000
+}
+fn default_max_connections_per_ip() -> usize {
+    256
+}
+fn default_first_byte_timeout() -> u64 {
+    10_000
+}
+fn default_head_timeout() -> u64 {
+    20_000
+}
+fn default_keepalive_timeout() -> u64 {
+    60_000
 }
 
 #[derive(Debug, Deserialize)]

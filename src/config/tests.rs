@@ -224,3 +224,42 @@ fn connection_buffers_default_to_pingoras_and_are_bounded() {
         "{err}"
     );
 }
+
+#[test]
+fn connection_caps_and_deadlines_have_protective_defaults_and_no_zero_deadline() {
+    use crate::connections::{Caps, Deadlines};
+    let c = Config::parse(GOOD).unwrap();
+    assert_eq!(
+        c.server.connections.caps,
+        Caps {
+            total: 10_000,
+            per_client: 256
+        }
+    );
+    assert_eq!(
+        c.server.connections.deadlines,
+        Deadlines {
+            first_byte: Duration::from_secs(10),
+            head: Duration::from_secs(20),
+            keepalive: Duration::from_secs(60),
+        }
+    );
+    let set = format!(
+        "{GOOD}\n[server]\nmax_connections = 0\nmax_connections_per_ip = 0\n\
+         first_byte_timeout_ms = 1\nhead_timeout_ms = 2\nkeepalive_timeout_ms = 3\n"
+    );
+    let c = Config::parse(&set).unwrap();
+    assert_eq!(c.server.connections.caps.total, 0);
+    assert_eq!(c.server.connections.caps.per_client, 0);
+    assert_eq!(c.server.connections.deadlines.keepalive.as_millis(), 3);
+    let zero = format!(
+        "{GOOD}\n[server]\nfirst_byte_timeout_ms = 0\nhead_timeout_ms = 0\nkeepalive_timeout_ms = 0\n"
+    );
+    let err = Config::parse(&zero).unwrap_err().to_string();
+    for key in ["first_byte", "head", "keepalive"] {
+        assert!(
+            err.contains(&format!("server.{key}_timeout_ms: must be at least 1")),
+            "{err}"
+        );
+    }
+}

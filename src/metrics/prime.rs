@@ -32,6 +32,7 @@ const STORE_OPS: [&str; 5] = ["reserve", "commit", "free", "record", "release"];
 
 /// Initialises the series of `routes`, and of the quota store's operations when one is set.
 pub fn prime(routes: &[RouteLabels<'_>], quota_store: bool) {
+    super::connections::prime();
     let Some(f) = FAMILIES.as_ref() else {
         return;
     };

@@ -50,14 +50,14 @@ fn refusals() -> Vec<(&'static str, Form, u16, &'static str)> {
     ]
 }
 
-struct Answer {
-    status: u16,
-    request_id: Option<String>,
-    body: String,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) request_id: Option<String>,
+    pub(crate) body: String,
 }
 
 /// Sends `form` on an open h2 connection and reads the whole answer.
-async fn send(client: &mut h2::client::SendRequest<Bytes>, form: Form) -> Answer {
+pub(crate) async fn send(client: &mut h2::client::SendRequest<Bytes>, form: Form) -> Answer {
     let content_type = form.content_type();
     let body = form.finish();
     let req = http::Request::post("http://localhost/media")

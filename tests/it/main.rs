@@ -11,6 +11,7 @@ mod backend;
 mod browser_cors;
 mod browser_svg;
 mod cli;
+mod connections;
 mod cors;
 mod example_flowkiwi;
 mod example_soku;

@@ -1,0 +1,211 @@
+//! Connection caps and deadlines ([server] max_connections_per_ip, first_byte_timeout_ms,
+//! head_timeout_ms, keepalive_timeout_ms): silent, trickling and idle connections are closed by
+//! their deadline while uploads on fresh connections go through; a body slower than the head
+//! deadline and an HTTP/2 connection are not cut by it; one connection beyond the per-client
+//! cap is closed on accept, and its place comes back when another closes.
+
+use crate::common::*;
+use std::io::{BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+use upload_gateway::multipart::Form;
+
+fn config(server: &str) -> String {
+    TEST_CONFIG.replace("[server]\n", &format!("[server]\n{server}\n"))
+}
+
+fn upload(gw: &TestGateway) -> Response {
+    let png = fixture("media/photo.png");
+    let form = Form::new("conn").file("file", "p.png", "image/png", &png);
+    gw.request().path("/media").form(form)
+}
+
+/// How long after `since` the gateway closed `s` (EOF or reset); panics after `within`.
+fn closed_after(s: &mut TcpStream, since: Instant, within: Duration) -> Duration {
+    s.set_read_timeout(Some(within)).unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return since.elapsed(),
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return since.elapsed(),
+            Err(e) => panic!("still open after {within:?}: {e}"),
+        }
+    }
+}
+
+/// A client sending a request head one byte every 100 ms until the gateway closes it; returns
+/// when that happened, from its first byte.
+fn trickle_head(addr: SocketAddr) -> Duration {
+    let mut s = TcpStream::connect(addr).unwrap();
+    let start = Instant::now();
+    let head = b"POST /media HTTP/1.1\r\nHost: x\r\nX-Padding: ";
+    for b in head.iter().chain(std::iter::repeat(&b'a')) {
+        if s.write_all(&[*b]).is_err() || start.elapsed() > Duration::from_secs(10) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    closed_after(&mut s, start, Duration::from_secs(5))
+}
+
+#[test]
+fn silent_trickling_and_idle_connections_close_at_their_deadlines_while_uploads_go_through() {
+    let upstream = RecordingUpstream::start();
+    let gw = TestGateway::start_with(
+        &config("first_byte_timeout_ms = 500\nhead_timeout_ms = 900\nkeepalive_timeout_ms = 700"),
+        upstream.addr,
+    );
+    let start = Instant::now();
+    let mut silent: Vec<TcpStream> = (0..40)
+        .map(|_| TcpStream::connect(gw.addr).unwrap())
+        .collect();
+    let tricklers: Vec<_> = (0..20)
+        .map(|_| {
+            let addr = gw.addr;
+            std::thread::spawn(move || trickle_head(addr))
+        })
+        .collect();
+    // Uploads on fresh connections are served meanwhile.
+    for _ in 0..3 {
+        let t = Instant::now();
+        assert_eq!(upload(&gw).status, 201);
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    }
+    for s in &mut silent {
+        let after = closed_after(s, start, Duration::from_secs(5));
+        assert!(
+            after >= Duration::from_millis(450),
+            "closed early: {after:?}"
+        );
+    }
+    for t in tricklers {
+        let after = t.join().unwrap();
+        assert!(
+            after >= Duration::from_millis(850) && after < Duration::from_secs(4),
+            "a trickled head was closed after {after:?}"
+        );
+    }
+    // Between requests: a connection reused within the keep-alive time serves the next
+    // request; one left idle longer is closed.
+    let mut s = TcpStream::connect(gw.addr).unwrap();
+    let mut reader = BufReader::new(s.try_clone().unwrap());
+    for pause in [0, 300] {
+        std::thread::sleep(Duration::from_millis(pause));
+        s.write_all(b"GET /media/a.png HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let r = crate::common::client::read_response(&mut reader, false);
+        assert_eq!(r.status, 201, "after an idle {pause} ms");
+    }
+    let idle = Instant::now();
+    let after = closed_after(&mut s, idle, Duration::from_secs(5));
+    assert!(after >= Duration::from_millis(650), "{after:?}");
+    // Only the uploads and the two reads reached the upstream, each whole.
+    let got = upstream.wait_for(5);
+    assert!(got.iter().all(|r| r.complete));
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(upstream.received().len(), 5);
+}
+
+#[test]
+fn a_body_slower_than_the_head_deadline_is_not_cut() {
+    let upstream = RecordingUpstream::start();
+    let gw = TestGateway::start_with(
+        &config("first_byte_timeout_ms = 300\nhead_timeout_ms = 300"),
+        upstream.addr,
+    );
+    let png = fixture("media/photo.png");
+    let form = Form::new("slow").file("file", "p.png", "image/png", &png);
+    let ct = form.content_type();
+    let body = form.finish();
+    let sent = body.clone();
+    let r = gw
+        .request()
+        .path("/media")
+        .header("Content-Type", &ct)
+        .header("Content-Length", &body.len().to_string())
+        .stream(Box::new(move |s| {
+            for piece in body.chunks(body.len() / 8 + 1) {
+                s.write_all(piece)?;
+                std::thread::sleep(Duration::from_millis(150));
+            }
+            Ok(())
+        }));
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let got = upstream.wait_for(1);
+    assert!(got[0].complete);
+    assert_eq!(got[0].sha256, sha256_hex(&sent));
+}
+
+#[test]
+fn an_h2c_connection_outlives_the_first_byte_and_head_deadlines() {
+    let upstream = RecordingUpstream::start();
+    let gw = TestGateway::start_with(
+        &config("h2c = true\nfirst_byte_timeout_ms = 300\nhead_timeout_ms = 300"),
+        upstream.addr,
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+        let (mut client, conn) = h2::client::handshake(tcp).await.unwrap();
+        let conn = tokio::spawn(conn);
+        for _ in 0..2 {
+            let png = fixture("media/photo.png");
+            let form = Form::new("h2").file("file", "p.png", "image/png", &png);
+            let a = crate::h2_refusals::send(&mut client, form).await;
+            assert_eq!(a.status, 201, "{}", a.body);
+            tokio::time::sleep(Duration::from_millis(800)).await;
+        }
+        drop(client);
+        let _ = conn.await;
+    });
+    assert_eq!(upstream.wait_for(2).len(), 2);
+}
+
+fn refused_per_ip() -> f64 {
+    prometheus::gather()
+        .iter()
+        .filter(|f| f.name() == "upload_gateway_connections_refused_total")
+        .flat_map(|f| f.get_metric().iter())
+        .filter(|m| {
+            m.get_label()
+                .iter()
+                .any(|l| l.value() == "max_connections_per_ip")
+        })
+        .map(|m| m.get_counter().value())
+        .sum()
+}
+
+#[test]
+fn a_connection_beyond_the_per_client_cap_is_closed_on_accept_until_a_place_frees() {
+    let (upstream, refused_before) = (RecordingUpstream::start(), refused_per_ip());
+    let gw = TestGateway::start_with(
+        &config("max_connections_per_ip = 3\nfirst_byte_timeout_ms = 20000"),
+        upstream.addr,
+    );
+    let mut held: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect(gw.addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let start = Instant::now();
+    let mut extra = TcpStream::connect(gw.addr).unwrap();
+    let after = closed_after(&mut extra, start, Duration::from_secs(5));
+    assert!(after < Duration::from_secs(2), "{after:?}");
+    assert!(refused_per_ip() > refused_before);
+    // An upload is refused the same way (the connection closes without an answer) ...
+    let mut s = TcpStream::connect(gw.addr).unwrap();
+    let _ = s.write_all(b"GET /media/a.png HTTP/1.1\r\nHost: x\r\n\r\n");
+    closed_after(&mut s, Instant::now(), Duration::from_secs(5));
+    upstream.assert_untouched();
+    // ... until one of the three closes: its place comes back.
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| upload(&gw).status));
+        if r.as_ref().is_ok_and(|s| *s == 201) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no place came back: {r:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
