@@ -261,6 +261,8 @@ impl Rejection {
             Self::RateLimited {
                 retry_after_secs, ..
             } => vec![("Retry-After", retry_after_secs.to_string())],
+            // The store did not answer in time: a client may try again in a second.
+            Self::QuotaUnavailable => vec![("Retry-After", "1".to_string())],
             _ => Vec::new(),
         }
     }
@@ -275,6 +277,12 @@ impl std::fmt::Display for Rejection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unavailable_quota_store_asks_the_client_to_retry_in_a_second() {
+        let h = Rejection::QuotaUnavailable.extra_headers();
+        assert_eq!(h, vec![("Retry-After", "1".to_string())]);
+    }
 
     #[test]
     fn unauthorized_sets_rfc6750_header() {

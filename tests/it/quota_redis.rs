@@ -203,6 +203,11 @@ fn redis_down_fails_closed_or_open_as_configured_and_recovers() {
     let started = Instant::now();
     let r = closed.upload(&t, "");
     r.assert_error(503, "quota_unavailable");
+    assert_eq!(
+        r.header("retry-after"),
+        Some("1"),
+        "an overload answer says when to retry"
+    );
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "no hang: {:?}",
