@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod backend;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod connections;

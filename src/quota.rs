@@ -274,12 +274,7 @@ impl Quotas {
     }
 }
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
+pub use crate::clock::now_ms;
 
 /// The refusal a verdict means for the client.
 pub fn refusal(v: &Verdict) -> Option<Rejection> {

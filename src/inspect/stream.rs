@@ -216,9 +216,7 @@ impl UploadStream {
                 if self.holdback.released() <= close && releasable > close =>
             {
                 self.inspector.settle().await?;
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
+                let now = crate::clock::now_unix();
                 let json = verdict::verdict_json(ctx, self.inspector.files(), now);
                 let parts = verdict::parts(settings, boundary, &json);
                 let mut out = bytes::BytesMut::from(&self.holdback.release_to(close)[..]);

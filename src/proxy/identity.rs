@@ -8,11 +8,7 @@ use crate::rejection::Rejection;
 use http::header::HeaderName;
 use pingora::http::RequestHeader;
 
-fn now_unix() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
+use crate::clock::now_unix;
 
 /// The credential header a route reads.
 pub fn credential_header<'a>(auth: &'a Authenticator, route: &'a Route) -> &'a HeaderName {
