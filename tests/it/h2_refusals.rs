@@ -8,7 +8,6 @@
 use crate::common::tls::{certificate, h2_tls_connect, tls_config};
 use crate::common::{RecordingUpstream, TEST_CONFIG, TestGateway, fixture, sha256_hex};
 use bytes::Bytes;
-use std::process::Command;
 use upload_gateway::multipart::Form;
 
 /// TEST_CONFIG with h2c and a 4 MB image limit, so a larger PNG is refused mid-stream.
@@ -170,7 +169,7 @@ fn curl_over_h2c_reads_every_stream_phase_refusal() {
         let ct = form.content_type();
         let path = std::env::temp_dir().join(format!("ug-h2-{i}-{}", std::process::id()));
         std::fs::write(&path, form.finish()).unwrap();
-        let out = Command::new("curl")
+        let out = crate::common::tool("curl")
             .args(["-sS", "--http2-prior-knowledge", "-H"])
             .arg(format!("Content-Type: {ct}"))
             .arg("--data-binary")
@@ -230,7 +229,7 @@ print(r.status, json.loads(r.read())["error"]["code"], r.getheader("x-request-id
         let ct = form.content_type();
         let path = std::env::temp_dir().join(format!("ug-h1-{i}-{}", std::process::id()));
         std::fs::write(&path, form.finish()).unwrap();
-        let out = Command::new("python3")
+        let out = crate::common::tool("python3")
             .args(["-c", script, "127.0.0.1"])
             .arg(gw.addr.port().to_string())
             .arg(&path)

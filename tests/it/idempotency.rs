@@ -324,7 +324,7 @@ fn two_instances_on_one_redis_agree() {
 
     // The records live in Redis with the TTL, under the configured prefix.
     std::thread::sleep(Duration::from_millis(50));
-    let out = std::process::Command::new("redis-cli")
+    let out = crate::common::tool("redis-cli")
         .args([
             "-p",
             &redis.port.to_string(),

@@ -7,7 +7,6 @@
 
 use crate::common::clamd::{EICAR, Mode, fake_clamd};
 use crate::common::{RecordingUpstream, TestGateway, chunked, fixture, free_port, sha256_hex};
-use std::process::Command;
 
 /// `PUT /files/{name}`: images (100 kB), video, PDF; SVG judged by the allowlist parser.
 const CONFIG: &str = r#"
@@ -183,7 +182,7 @@ fn curl_uploads_a_file_and_is_refused_a_spoof() {
     let elf = dir.join("fake.png");
     std::fs::write(&elf, fixture("hostile/elf-binary.bin")).unwrap();
     let curl = |version: &str, file: &std::path::Path| {
-        let out = Command::new("curl")
+        let out = crate::common::tool("curl")
             .args(["-sS", version, "-H", "Content-Type: image/png", "-T"])
             .arg(file)
             .args(["-w", "\n%{http_code} %{http_version}"])

@@ -7,7 +7,6 @@ use crate::common::{RecordingUpstream, TEST_CONFIG, TestGateway, fixture, free_p
 use bytes::Bytes;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use upload_gateway::multipart::Form;
 
 fn png_form() -> (Form, Vec<u8>) {
@@ -20,7 +19,7 @@ fn png_form() -> (Form, Vec<u8>) {
 
 /// `curl` over TLS: returns (status, HTTP version, body).
 fn curl(args: &[&str], url: &str, cacert: &Path) -> (u16, String, String) {
-    let out = Command::new("curl")
+    let out = crate::common::tool("curl")
         .args(["-sS", "--cacert"])
         .arg(cacert)
         .args(args)

@@ -184,7 +184,7 @@ fn the_backend_gets_a_verdict_it_can_verify() {
         ] {
             std::fs::write(dir.0.join(name), data).unwrap();
         }
-        std::process::Command::new("python3")
+        crate::common::tool("python3")
             .arg(&py)
             .arg(dir.0.join("verdict.key"))
             .args([dir.0.join("v.json"), dir.0.join("sig"), dir.0.join("file")])

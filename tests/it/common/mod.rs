@@ -19,6 +19,18 @@ use upload_gateway::config::Config;
 pub use client::{Request, Response, chunked};
 pub use upstream::RecordingUpstream;
 
+/// A command for the external tool `name` (scripts/prereqs.sh installs every one the tests use);
+/// panics naming the tool when it is not on PATH, instead of failing obscurely later.
+pub fn tool(name: &str) -> std::process::Command {
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()));
+    assert!(
+        on_path,
+        "{name} is missing: run scripts/prereqs.sh (it installs every tool the tests use)"
+    );
+    std::process::Command::new(name)
+}
+
 /// A free loopback port: bind `:0`, read it, release it.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -152,7 +164,7 @@ pub fn serve_http(answer: impl Fn(&str) -> (&'static str, String) + Send + 'stat
 /// profile and `budget_ms` of virtual time for its scripts; returns the DOM it dumped.
 pub fn chromium_dom(url: &str, budget_ms: u64) -> String {
     let profile = std::env::temp_dir().join(format!("ugw-chromium-{}", free_port()));
-    let out = std::process::Command::new("chromium")
+    let out = tool("chromium")
         .args([
             "--headless",
             "--no-sandbox",

@@ -5,7 +5,7 @@ use crate::common::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use upload_gateway::multipart::Form;
@@ -250,7 +250,7 @@ impl Redis {
 
     /// Starts (again) on the same port, without persistence.
     pub fn restart(&mut self) {
-        let child = Command::new("redis-server")
+        let child = crate::common::tool("redis-server")
             .args([
                 "--port",
                 &self.port.to_string(),

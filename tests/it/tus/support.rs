@@ -60,7 +60,7 @@ impl TusServer {
             let port = free_port();
             let dir = std::env::temp_dir().join(format!("ugw-tus-{port}"));
             std::fs::create_dir_all(&dir).unwrap();
-            let mut child = Command::new("node")
+            let mut child = crate::common::tool("node")
                 .current_dir(tools())
                 .args(["server.mjs", &port.to_string()])
                 .arg(&dir)
@@ -183,7 +183,7 @@ pub fn tus_js(
     chunk: usize,
     opts: Value,
 ) -> Value {
-    let out = Command::new("node")
+    let out = crate::common::tool("node")
         .current_dir(tools())
         .arg("client.mjs")
         .arg(endpoint)
@@ -203,6 +203,10 @@ pub fn tus_js(
 /// tuspy uploads `file` (the JSON line it prints); tuspy lives in the venv of the S3 tests.
 pub fn tuspy(endpoint: &str, file: &Path, token: &str, filetype: &str, chunk: usize) -> Value {
     let python = Path::new(ROOT).join("target/tools/py/bin/python");
+    assert!(
+        python.is_file(),
+        "the test venv (tuspy, boto3) is missing: run scripts/prereqs.sh"
+    );
     let out = Command::new(&python)
         .arg(Path::new(ROOT).join("tests/tus/tuspy_client.py"))
         .arg(endpoint)
