@@ -71,13 +71,6 @@ pub async fn begin(
     let bucket = identity.bucket(ctx.tenant.as_deref());
     let principal = identity.principal.clone();
     let req = session.req_header();
-    let sent: Vec<&[u8]> = req
-        .headers
-        .get_all(&rules.header)
-        .iter()
-        .map(|v| v.as_bytes())
-        .collect();
-    let sent = rules.key_of(&sent).map_err(Rejection::BadRequest)?;
     let target = req.uri.path_and_query().map_or("/", |p| p.as_str());
     let base = Fingerprint::of_request(req.method.as_str(), target);
     let fingerprint = match payload {
@@ -89,44 +82,15 @@ pub async fn begin(
         Payload::Upload(..) | Payload::Json(_) => None,
         Payload::Uninspected => Some(base.clone().hex()),
     };
-    let key = match (sent, &fingerprint) {
-        (Some(k), _) => k,
-        (None, _) if rules.required => {
-            return Err(Rejection::BadRequest(format!(
-                "this route requires an {} header",
-                rules.header
-            )));
-        }
-        (None, Some(fp)) if rules.derive => idempotency::derived_key(fp),
-        (None, _) => return Ok(false),
+    let Some(key) = key_of(req, &rules, fingerprint.as_deref())? else {
+        return Ok(false);
     };
     let store_key = idempotency::store_key(&route.name, &bucket, &principal, &key);
     let owner = Record::Pending {
         owner: hex::encode(rand::random::<[u8; 16]>()),
     }
     .encode();
-    let unavailable = |e: crate::quota::StoreError| {
-        tracing::error!("{e} (idempotency)");
-        Rejection::QuotaUnavailable
-    };
-    // A first request's answer reaches its client just before its record is written (pingora's
-    // body hook cannot await the store): a pending key is looked at again for a short grace
-    // before it counts as in flight.
-    let mut tries = 0;
-    let held = loop {
-        let held = store
-            .claim(&store_key, &owner, rules.lock_ms)
-            .await
-            .map_err(unavailable)?;
-        match held.as_deref().map(Record::decode) {
-            Some(Ok(Record::Pending { .. })) if tries < GRACE_TRIES => {
-                tries += 1;
-                tokio::time::sleep(GRACE_STEP).await;
-            }
-            _ => break held,
-        }
-    };
-    let Some(held) = held else {
+    let Some(held) = claim(store, &store_key, &owner, rules.lock_ms).await? else {
         ctx.idempotency = Some(KeyClaim {
             rules,
             store: store.clone(),
@@ -141,12 +105,12 @@ pub async fn begin(
         });
         return Ok(false);
     };
-    let (first, response) = match Record::decode(&held).map_err(unavailable)? {
-        Record::Pending { .. } => return Err(Rejection::IdempotencyConflict),
-        Record::Done {
-            fingerprint,
-            response,
-        } => (fingerprint, response),
+    let Record::Done {
+        fingerprint: first,
+        response,
+    } = Record::decode(&held).map_err(unavailable)?
+    else {
+        return Err(Rejection::IdempotencyConflict);
     };
     let this = match (fingerprint, payload) {
         (Some(fp), _) => fp,
@@ -166,6 +130,61 @@ pub async fn begin(
     tracing::debug!(key = %key, "idempotent replay");
     replay(session, ctx, &response).await;
     Ok(true)
+}
+
+fn unavailable(e: crate::quota::StoreError) -> Rejection {
+    tracing::error!("{e} (idempotency)");
+    Rejection::QuotaUnavailable
+}
+
+/// The request's key: the one it sent, else one derived from a known payload fingerprint when
+/// the route derives keys; `None` when the request has no key (and needs none).
+fn key_of(
+    req: &pingora::http::RequestHeader,
+    rules: &Idempotency,
+    fingerprint: Option<&str>,
+) -> Result<Option<String>, Rejection> {
+    let sent: Vec<&[u8]> = req
+        .headers
+        .get_all(&rules.header)
+        .iter()
+        .map(|v| v.as_bytes())
+        .collect();
+    match (
+        rules.key_of(&sent).map_err(Rejection::BadRequest)?,
+        fingerprint,
+    ) {
+        (Some(k), _) => Ok(Some(k)),
+        (None, _) if rules.required => Err(Rejection::BadRequest(format!(
+            "this route requires an {} header",
+            rules.header
+        ))),
+        (None, Some(fp)) if rules.derive => Ok(Some(idempotency::derived_key(fp))),
+        (None, _) => Ok(None),
+    }
+}
+
+/// Claims `key` for `owner`: `None` when claimed, else the record that holds it. A first
+/// request's answer reaches its client just before its record is written (pingora's body hook
+/// cannot await the store): a pending key is looked at again for a short grace before it
+/// counts as in flight.
+async fn claim(
+    store: &Arc<dyn IdempotencyStore>,
+    key: &str,
+    owner: &str,
+    lock_ms: u64,
+) -> Result<Option<String>, Rejection> {
+    for _ in 0..GRACE_TRIES {
+        let held = store
+            .claim(key, owner, lock_ms)
+            .await
+            .map_err(unavailable)?;
+        match held.as_deref().map(Record::decode) {
+            Some(Ok(Record::Pending { .. })) => tokio::time::sleep(GRACE_STEP).await,
+            _ => return Ok(held),
+        }
+    }
+    store.claim(key, owner, lock_ms).await.map_err(unavailable)
 }
 
 /// A JSON body read after its key was claimed: the claim's payload fingerprint.
