@@ -102,6 +102,11 @@ for i, f in enumerate(["photo.png", "photo.jpg", "report.pdf"]):
     put("tus", f, bytes([i * 7 + 1, i * 3 + 2, i]) + head + open(os.path.join(fx, "media", f), "rb").read()[:65536])
 PY
 
+# Several targets: build them all in one cargo run (their links run in parallel) instead of one
+# at a time as each `cargo fuzz run` would.
+if [ "$(wc -w <<<"$TARGETS")" -gt 1 ]; then
+  cargo +nightly fuzz build --fuzz-dir fuzz -s "${FUZZ_SANITIZER:-address}"
+fi
 for t in $TARGETS; do
   dict=()
   case $t in multipart|differential) dict=(-dict=fuzz/multipart.dict) ;; esac

@@ -21,7 +21,7 @@ OUT=$PROFILE
 [ "$PROFILE" = dev ] && OUT=debug
 FIRST=${HOSTILE_FIRST_BYTE_S:-10}
 HEAD=${HOSTILE_HEAD_S:-20}
-# Defaults for every other connection setting: max_connections 10000, max_connections_per_ip
+# Defaults for every other connection setting: max_connections 16384, max_connections_per_ip
 # 256 (conf/gateway.toml); the deadlines are the defaults unless shortened.
 SERVER=""
 [ "$FIRST" != 10 ] && SERVER+="first_byte_timeout_ms = $((FIRST * 1000))"$'\n'

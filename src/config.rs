@@ -255,6 +255,7 @@ fn server(f: &file::ServerFile, errors: &mut Collector) -> ServerSettings {
                 total: f.max_connections,
                 per_client: f.max_connections_per_ip,
             },
+            max_requests: f.max_requests,
             deadlines: crate::connections::Deadlines {
                 first_byte: Duration::from_millis(f.first_byte_timeout_ms),
                 head: Duration::from_millis(f.head_timeout_ms),

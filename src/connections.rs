@@ -5,9 +5,11 @@
 
 mod counts;
 mod deadline;
+mod requests;
 
 pub use counts::{Caps, Counts, Refusal, Slot, client_key};
 pub use deadline::{Deadlined, Deadlines, Expired, mark_head_read, mark_request_done};
+pub use requests::{InFlight, RequestSlot};
 
 use async_trait::async_trait;
 use pingora::apps::ServerApp;
@@ -23,6 +25,8 @@ use std::time::Instant;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub caps: Caps,
+    /// Requests in flight at once, over every connection (0 = no cap).
+    pub max_requests: usize,
     pub deadlines: Deadlines,
 }
 

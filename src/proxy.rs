@@ -34,6 +34,8 @@ pub struct Gateway {
     live: Shared,
     /// Resumable uploads' inspections between their requests (src/proxy/tus/parked.rs).
     parked: std::sync::Arc<tus::Streams>,
+    /// Requests in flight, over every connection and reload (`[server] max_requests`).
+    in_flight: crate::connections::InFlight,
 }
 
 impl Gateway {
@@ -42,6 +44,7 @@ impl Gateway {
         Self {
             live,
             parked: Default::default(),
+            in_flight: Default::default(),
         }
     }
 
@@ -195,6 +198,12 @@ impl ProxyHttp for Gateway {
         ctx.live = Some(live.clone());
         session.set_read_timeout(Some(live.config.server.client_read_timeout));
         crate::connections::mark_head_read(session.stream());
+        let cap = live.config.server.connections.max_requests;
+        ctx.request_slot = Some(
+            self.in_flight
+                .enter(cap)
+                .ok_or_else(|| ctx.refuse(Rejection::Overloaded))?,
+        );
         self.header_phase(&live, session, ctx)
             .await
             .map_err(|r| ctx.refuse(r))?;

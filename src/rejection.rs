@@ -72,6 +72,8 @@ pub enum Rejection {
     /// 503 `quota_unavailable`: the quota store cannot be reached and the metric fails closed,
     /// or an idempotency key cannot be checked.
     QuotaUnavailable,
+    /// 503 `overloaded`: `[server] max_requests` are in flight.
+    Overloaded,
     /// 502 `storage_error`: the upstream is unreachable or failed.
     StorageError(String),
     /// 504 `timeout`: the upstream did not answer in time.
@@ -97,7 +99,7 @@ pub enum Rejection {
 
 impl Rejection {
     /// Every code [`Rejection::code`] can answer (error profiles map them).
-    pub const CODES: [&'static str; 26] = [
+    pub const CODES: [&'static str; 27] = [
         "bad_request",
         "invalid_multipart",
         "unauthorized",
@@ -116,6 +118,7 @@ impl Rejection {
         "rate_limited",
         "quota_exceeded",
         "quota_unavailable",
+        "overloaded",
         "storage_error",
         "timeout",
         "internal",
@@ -157,7 +160,7 @@ impl Rejection {
             Self::UnsupportedMediaType(_) | Self::ContentMismatch { .. } => 415,
             Self::Validation { .. } => 422,
             Self::RateLimited { .. } | Self::QuotaExceeded { .. } => 429,
-            Self::QuotaUnavailable => 503,
+            Self::QuotaUnavailable | Self::Overloaded => 503,
             Self::Internal(_) => 500,
             Self::StorageError(_) => 502,
             Self::UpstreamTimeout => 504,
@@ -185,6 +188,7 @@ impl Rejection {
             Self::RateLimited { .. } => "rate_limited",
             Self::QuotaExceeded { .. } => "quota_exceeded",
             Self::QuotaUnavailable => "quota_unavailable",
+            Self::Overloaded => "overloaded",
             Self::StorageError(_) => "storage_error",
             Self::UpstreamTimeout | Self::ClientTimeout => "timeout",
             Self::Internal(_) => "internal",
@@ -246,6 +250,7 @@ impl Rejection {
             Self::QuotaUnavailable => {
                 "the quota store (quotas, idempotency keys) cannot be reached; retry later".into()
             }
+            Self::Overloaded => "the gateway has too many requests in flight; retry later".into(),
             Self::UpstreamTimeout => "the storage backend did not answer in time".into(),
             Self::ClientTimeout => "the client was too slow sending the request".into(),
         }
@@ -262,7 +267,7 @@ impl Rejection {
                 retry_after_secs, ..
             } => vec![("Retry-After", retry_after_secs.to_string())],
             // The store did not answer in time: a client may try again in a second.
-            Self::QuotaUnavailable => vec![("Retry-After", "1".to_string())],
+            Self::QuotaUnavailable | Self::Overloaded => vec![("Retry-After", "1".to_string())],
             _ => Vec::new(),
         }
     }

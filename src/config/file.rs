@@ -80,13 +80,19 @@ pub struct ServerFile {
     /// is contacted, whatever the per-read timeout.
     #[serde(default = "default_window_timeout")]
     pub window_timeout_ms: u64,
-    /// Client connections open at once (default 10 000; 0 = no cap): one more is closed on accept.
+    /// Client connections open at once (default 16 384; 0 = no cap): one more is closed on
+    /// accept. Keep it under half the process's open-file limit: a proxied request also holds
+    /// a connection to its upstream.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
     /// Client connections open at once from one address, an IPv6 client's /64 (default 256;
     /// 0 = no cap — behind a load balancer that connects from a few addresses).
     #[serde(default = "default_max_connections_per_ip")]
     pub max_connections_per_ip: usize,
+    /// Requests in flight at once over every connection (default 10 000; 0 = no cap): one more
+    /// is answered `503 overloaded` with `Retry-After: 1`.
+    #[serde(default = "default_max_requests")]
+    pub max_requests: usize,
     /// A new connection's first byte must arrive within this many ms (default 10 000).
     #[serde(default = "default_first_byte_timeout")]
     pub first_byte_timeout_ms: u64,
@@ -140,6 +146,7 @@ impl Default for ServerFile {
             window_timeout_ms: default_window_timeout(),
             max_connections: default_max_connections(),
             max_connections_per_ip: default_max_connections_per_ip(),
+            max_requests: default_max_requests(),
             first_byte_timeout_ms: default_first_byte_timeout(),
             head_timeout_ms: default_head_timeout(),
             keepalive_timeout_ms: default_keepalive_timeout(),
@@ -176,6 +183,9 @@ fn default_window_timeout() -> u64 {
     30_000
 }
 fn default_max_connections() -> usize {
+    16_384
+}
+fn default_max_requests() -> usize {
     10_000
 }
 fn default_max_connections_per_ip() -> usize {

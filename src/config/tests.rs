@@ -232,7 +232,7 @@ fn connection_caps_and_deadlines_have_protective_defaults_and_no_zero_deadline()
     assert_eq!(
         c.server.connections.caps,
         Caps {
-            total: 10_000,
+            total: 16_384,
             per_client: 256
         }
     );
@@ -250,6 +250,10 @@ fn connection_caps_and_deadlines_have_protective_defaults_and_no_zero_deadline()
     );
     let c = Config::parse(&set).unwrap();
     assert_eq!(c.server.connections.caps.total, 0);
+    assert_eq!(
+        Config::parse(GOOD).unwrap().server.connections.max_requests,
+        10_000
+    );
     assert_eq!(c.server.connections.caps.per_client, 0);
     assert_eq!(c.server.connections.deadlines.keepalive.as_millis(), 3);
     let zero = format!(

@@ -24,7 +24,7 @@ pub fn code_and_status(r: &Rejection) -> (&'static str, u16) {
         Rejection::IdempotencyConflict | Rejection::IdempotencyMismatch => {
             ("OperationAborted", 409)
         }
-        Rejection::RateLimited { .. } => ("SlowDown", 503),
+        Rejection::RateLimited { .. } | Rejection::Overloaded => ("SlowDown", 503),
         // Ceph RGW's code for a user or bucket over its quota.
         Rejection::QuotaExceeded { .. } => ("QuotaExceeded", 403),
         Rejection::ScanUnavailable

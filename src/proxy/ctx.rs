@@ -34,6 +34,8 @@ pub struct RequestCtx {
     /// The configuration this request is served with, from its start to its end.
     pub live: Option<Arc<crate::reload::Live>>,
     pub request_id: String,
+    /// This request's place under `[server] max_requests`, given back when the context drops.
+    pub request_slot: Option<crate::connections::RequestSlot>,
     /// The gateway's span in the W3C trace (src/trace.rs).
     pub trace: crate::trace::TraceContext,
     /// The request's span: opened in the header phase, fields recorded as they become known.
@@ -79,6 +81,7 @@ impl RequestCtx {
         Self {
             live: None,
             request_id: String::new(),
+            request_slot: None,
             trace: Default::default(),
             span: tracing::Span::none(),
             started: Instant::now(),

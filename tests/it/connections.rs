@@ -209,3 +209,44 @@ fn a_connection_beyond_the_per_client_cap_is_closed_on_accept_until_a_place_free
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn a_request_beyond_max_requests_is_503_overloaded_with_retry_after_until_one_finishes() {
+    let upstream = RecordingUpstream::start();
+    let gw = TestGateway::start_with(&config("max_requests = 1"), upstream.addr);
+    // One upload in flight: its head is sent, its body held back.
+    let png = fixture("media/photo.png");
+    let form = Form::new("held").file("file", "p.png", "image/png", &png);
+    let ct = form.content_type();
+    let body = form.finish();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let held = {
+        let req = gw
+            .request()
+            .path("/media")
+            .header("Content-Type", &ct)
+            .header("Content-Length", &body.len().to_string());
+        std::thread::spawn(move || {
+            req.stream(Box::new(move |s| {
+                let _ = rx.recv();
+                s.write_all(&body)
+            }))
+        })
+    };
+    // The held upload is alone in flight before the others start.
+    std::thread::sleep(Duration::from_millis(300));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let refused = loop {
+        let r = upload(&gw);
+        if r.status == 503 {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "never overloaded: {}", r.status);
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    refused.assert_error(503, "overloaded");
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    tx.send(()).unwrap();
+    assert_eq!(held.join().unwrap().status, 201);
+    assert_eq!(upload(&gw).status, 201, "the place came back");
+}
