@@ -19,6 +19,7 @@ mod examples;
 mod faults;
 mod h2_refusals;
 mod idempotency;
+mod layers;
 mod limits;
 mod quota;
 mod quota_redis;
