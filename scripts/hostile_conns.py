@@ -110,6 +110,8 @@ async def main():
         await asyncio.sleep(1)
         peak = max(peak, rss_mib())
         dt, status = await upload()
+        if dt > 0.1:
+            print("slow upload at %.1f s: %.0f ms" % (time.monotonic() - t0, 1000 * dt))
         latencies.append(dt)
         statuses.append(status)
         if time.monotonic() - t0 > FIRST_BYTE + HEAD + 120:

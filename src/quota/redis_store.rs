@@ -85,7 +85,8 @@ impl RedisStore {
             .map_err(err)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
+            // The longest wait any call takes (a commit's); each call bounds its own.
+            .set_response_timeout(Some(settle_timeout(timeout)))
             .set_number_of_retries(1)
             .set_max_delay(timeout);
         let conn = {
@@ -138,8 +139,16 @@ impl RedisStore {
         &self,
         inv: &redis::ScriptInvocation<'_>,
     ) -> Result<T, StoreError> {
+        self.run_within(inv, self.timeout).await
+    }
+
+    async fn run_within<T: FromRedisValue>(
+        &self,
+        inv: &redis::ScriptInvocation<'_>,
+        timeout: Duration,
+    ) -> Result<T, StoreError> {
         let mut conn = self.conn.clone();
-        match tokio::time::timeout(self.timeout, inv.invoke_async(&mut conn)).await {
+        match tokio::time::timeout(timeout, inv.invoke_async(&mut conn)).await {
             Ok(r) => r.map_err(err),
             Err(_) => Err(StoreError("timed out".into())),
         }
@@ -152,6 +161,11 @@ impl RedisStore {
             Err(_) => Err(StoreError("timed out".into())),
         }
     }
+}
+
+/// How long a commit may wait: 8 × the decision timeout, at least 2 s.
+fn settle_timeout(timeout: Duration) -> Duration {
+    (timeout * 8).max(Duration::from_secs(2))
 }
 
 fn num(v: Option<&String>) -> Result<u64, StoreError> {
@@ -242,7 +256,11 @@ impl QuotaStore for RedisStore {
             .arg(storage)
             .arg(files)
             .arg(tier);
-        let _: i64 = self.run(&inv).await?;
+        // The upstream already stored the upload: its commit may wait longer than a decision
+        // (an overloaded gateway answered reserves late, then dropped commits: stored files
+        // that were never charged). No retry: a commit that ran but answered late would count
+        // twice.
+        let _: i64 = self.run_within(&inv, settle_timeout(self.timeout)).await?;
         self.list(tenant).await
     }
 

@@ -44,7 +44,7 @@ fn crate_paths(text: &str) -> Vec<String> {
         if after.starts_with('{') {
             let group = &after[1..after.find('}').unwrap_or(after.len())];
             for name in group.split(',') {
-                let name = name.trim().split_whitespace().next().unwrap_or("");
+                let name = name.split_whitespace().next().unwrap_or("");
                 if !name.is_empty() {
                     out.push(format!("{path}{name}"));
                 }
