@@ -5,6 +5,8 @@
 # usage: scripts/fuzz.sh [SECONDS] [TARGET...]
 #   FUZZ_RUNS=N        run N executions per target instead of SECONDS
 #   FUZZ_SANITIZER=X   cargo-fuzz sanitizer (default address; `none` runs several times faster)
+#   FUZZ_BUILD=dev     unoptimised targets (CI's smoke: they build in a fraction of the time and
+#                      run slower; overflow checks and debug assertions are on either way)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-60}
@@ -102,10 +104,12 @@ for i, f in enumerate(["photo.png", "photo.jpg", "report.pdf"]):
     put("tus", f, bytes([i * 7 + 1, i * 3 + 2, i]) + head + open(os.path.join(fx, "media", f), "rb").read()[:65536])
 PY
 
+BUILD=()
+[ "${FUZZ_BUILD:-}" = dev ] && BUILD=(--dev)
 # Several targets: build them all in one cargo run (their links run in parallel) instead of one
 # at a time as each `cargo fuzz run` would.
 if [ "$(wc -w <<<"$TARGETS")" -gt 1 ]; then
-  cargo +nightly fuzz build --fuzz-dir fuzz -s "${FUZZ_SANITIZER:-address}"
+  cargo +nightly fuzz build --fuzz-dir fuzz -s "${FUZZ_SANITIZER:-address}" "${BUILD[@]}"
 fi
 for t in $TARGETS; do
   dict=()
@@ -114,7 +118,7 @@ for t in $TARGETS; do
   [ -n "${FUZZ_RUNS:-}" ] && limit=(-runs="$FUZZ_RUNS")
   echo "== $t (${limit[*]}, sanitizer ${FUZZ_SANITIZER:-address})"
   mkdir -p "fuzz/corpus/$t"
-  out=$(cargo +nightly fuzz run --fuzz-dir fuzz -s "${FUZZ_SANITIZER:-address}" "$t" "fuzz/corpus/$t" -- \
+  out=$(cargo +nightly fuzz run --fuzz-dir fuzz -s "${FUZZ_SANITIZER:-address}" "${BUILD[@]}" "$t" "fuzz/corpus/$t" -- \
     "${limit[@]}" -rss_limit_mb=2048 -timeout=10 -max_len=70000 "${dict[@]}" \
     -print_final_stats=1 2>&1) || true
   grep -E "stat::number_of_executed_units|stat::peak_rss_mb|ERROR|panicked|SUMMARY|Done [0-9]+ runs" <<<"$out" || true
