@@ -51,11 +51,6 @@ impl<A> Guarded<A> {
         }
     }
 
-    /// The wrapped application (to configure it).
-    pub fn inner_mut(&mut self) -> Option<&mut A> {
-        Arc::get_mut(&mut self.inner)
-    }
-
     fn refused(&self, why: Refusal, client: Option<IpAddr>) {
         crate::metrics::connection_refused(why.label());
         let now = seconds_since_start();
