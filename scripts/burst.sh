@@ -65,7 +65,7 @@ TOML
   RUST_LOG=warn target/$OUT/upload-gateway run -c "$DIR/gw-$store.toml" >"$DIR/gw-$store.log" 2>&1 &
   GW=$!
   PIDS+=($GW)
-  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT_GW) 2>/dev/null && break; sleep 0.1; done
+  wait_listening "$PORT_GW"
   echo "== $store store"
   python3 scripts/burst.py "$PORT_GW" "$GW" "$N" "$SECS" "$DIR/jwt.secret" || status=$?
   kill "$GW" 2>/dev/null || true

@@ -35,5 +35,5 @@ trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
 target/$OUT/examples/sink $PORT_SINK 1 & PIDS+=($!)
 RUST_LOG=warn target/$OUT/upload-gateway run -c "$DIR/gw.toml" >"$DIR/gw.log" 2>&1 & GW=$!
 PIDS+=($GW)
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT_GW) 2>/dev/null && break; sleep 0.1; done
+wait_listening "$PORT_GW"
 python3 scripts/soak.py $PORT_GW $GW "$SECS" "$RATE"
