@@ -263,4 +263,9 @@ fn a_request_beyond_max_requests_is_503_overloaded_with_retry_after_until_one_fi
     tx.send(()).unwrap();
     assert_eq!(held.join().unwrap().status, 201);
     assert_eq!(upload(&gw).status, 201, "the place came back");
+    // The upstream saw the held upload and the last one, whole; no refused one.
+    let got = upstream.wait_for(2);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(upstream.received().len(), 2);
+    assert!(got.iter().all(|r| r.complete));
 }
