@@ -31,7 +31,8 @@ pub struct StructureFile {
     /// a ZIP header) in image metadata and comment segments.
     #[serde(default)]
     pub metadata_scripts: bool,
-    /// Refuse PDFs with `/JS`, `/JavaScript`, `/Launch`, `/EmbeddedFile(s)`.
+    /// Refuse PDFs with `/JS`, `/JavaScript`, `/Launch`, `/EmbeddedFile(s)`, form actions, XFA
+    /// or `javascript:` links, also inside object streams (README, "Structure checks").
     #[serde(default)]
     pub pdf_scripts: bool,
 }

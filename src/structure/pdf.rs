@@ -1,13 +1,19 @@
 //! PDF, streamed: every name token (`/JavaScript`, also spelled with `#xx` escapes) outside
 //! stream data is compared with the active-content names; stream data is skipped up to
-//! `endstream` (binary data would match by chance) except object streams (`/Type /ObjStm`),
-//! which hold objects and are inflated — with a bound — and tokenized the same way.
+//! `endstream` (binary data would match by chance) except object streams (`/Type /ObjStm`, or
+//! a dictionary with `/N` and `/First`), which hold objects: their filters are undone
+//! (`filters.rs`, with a bound on the bytes made) and the objects tokenized the same way.
+
+mod filters;
+#[cfg(test)]
+mod tests;
 
 use super::Problem;
-use flate2::{Decompress, FlushDecompress, Status};
+use filters::{Chain, StreamDict};
 
-/// Names that make a PDF run code or carry files.
-const ACTIVE: [&[u8]; 8] = [
+/// Names that make a PDF run code or carry files. An XFA form is refused whole: its scripts
+/// live in XML streams the dictionary only points to.
+const ACTIVE: [&[u8]; 9] = [
     b"JS",
     b"JavaScript",
     b"Launch",
@@ -16,16 +22,17 @@ const ACTIVE: [&[u8]; 8] = [
     b"SubmitForm",
     b"ImportData",
     b"GoToE",
+    b"XFA",
 ];
-/// Inflated object-stream bytes tokenized per file; beyond, the file is refused.
-const MAX_INFLATED: u64 = 64 * 1024 * 1024;
+/// Decoded object-stream bytes tokenized per file; beyond, the file is refused.
+const MAX_DECODED: u64 = 64 * 1024 * 1024;
 const NAME_MAX: usize = 127;
 
 fn is_delimiter(b: u8) -> bool {
     b"()<>[]{}/%".contains(&b)
 }
 
-fn is_space(b: u8) -> bool {
+pub(super) fn is_space(b: u8) -> bool {
     b"\0\t\n\x0c\r ".contains(&b)
 }
 
@@ -55,6 +62,8 @@ struct Tokens {
     lt: bool,
     /// In a hex string (`<6A61…>`): the high digit of the byte being read, if any.
     hex: Option<Option<u8>>,
+    /// The object's `/Filter` and `/DecodeParms`, for its stream.
+    dict: StreamDict,
 }
 
 /// What a token told the caller.
@@ -63,6 +72,9 @@ enum Event {
     /// The `stream` keyword: its data follows.
     Stream {
         objstm: bool,
+        dict: StreamDict,
+        /// The keyword ended with CR: an LF after it is the end of line, not data.
+        cr: bool,
     },
 }
 
@@ -102,10 +114,12 @@ impl Tokens {
                     b"Launch" => "a launch action",
                     b"SubmitForm" | b"ImportData" => "a form action",
                     b"GoToE" => "a jump into an embedded file",
+                    b"XFA" => "an XFA form (its scripts)",
                     _ => "an embedded file",
                 }));
             }
             self.uri = name == b"URI";
+            self.dict.name(&name);
             match name.as_slice() {
                 b"ObjStm" => self.objstm = true,
                 b"N" => self.keys.0 = true,
@@ -189,15 +203,21 @@ impl Tokens {
                 let keys = std::mem::take(&mut self.keys);
                 event = Event::Stream {
                     objstm: std::mem::take(&mut self.objstm) || keys == (true, true),
+                    dict: std::mem::take(&mut self.dict),
+                    cr: b == b'\r',
                 }
             }
             b"obj" | b"endobj" => {
                 self.objstm = false;
                 self.keys = (false, false);
+                self.dict = StreamDict::default();
             }
-            _ => {}
+            b"" => {}
+            _ => self.dict.word(&word),
         }
         match b {
+            b'[' => self.dict.open_array(),
+            b']' => self.dict.close_array(),
             b'/' => self.name = Some(Vec::new()),
             b'%' => self.comment = true,
             b'<' => self.lt = true,
@@ -261,16 +281,21 @@ impl Tokens {
     }
 }
 
-/// An object stream being inflated, and the tokens of its content.
-type ObjectStream = (Decompress, Tokens);
+/// An object stream being decoded: its filters, the tokens of its objects, and whether an LF
+/// may still end the `stream` line.
+struct ObjectStream {
+    chain: Chain,
+    tokens: Tokens,
+    skip_lf: bool,
+}
 
 #[derive(Default)]
 pub struct Pdf {
     tokens: Tokens,
-    /// In stream data: the bytes of a possible `endstream` carried over; and the inflater of an
+    /// In stream data: the bytes of a possible `endstream` carried over; and the decoder of an
     /// object stream.
-    stream: Option<(Vec<u8>, Option<ObjectStream>)>,
-    inflated: u64,
+    stream: Option<(Vec<u8>, Option<Box<ObjectStream>>)>,
+    decoded: u64,
 }
 
 impl std::fmt::Debug for Pdf {
@@ -286,13 +311,20 @@ const END: &[u8] = b"endstream";
 impl Pdf {
     pub fn feed(&mut self, mut data: &[u8]) -> Result<(), Problem> {
         while !data.is_empty() {
-            let Some((carry, inflate)) = &mut self.stream else {
+            let Some((carry, objects)) = &mut self.stream else {
                 let mut used = 0;
                 for &b in data {
                     used += 1;
-                    if let Event::Stream { objstm } = self.tokens.byte(b)? {
-                        let inflate = objstm.then(|| (Decompress::new(true), Tokens::default()));
-                        self.stream = Some((Vec::new(), inflate));
+                    if let Event::Stream { objstm, dict, cr } = self.tokens.byte(b)? {
+                        let objects = match objstm {
+                            true => Some(Box::new(ObjectStream {
+                                chain: Chain::new(&dict)?,
+                                tokens: Tokens::default(),
+                                skip_lf: cr,
+                            })),
+                            false => None,
+                        };
+                        self.stream = Some((Vec::new(), objects));
                         break;
                     }
                 }
@@ -307,12 +339,16 @@ impl Pdf {
                 .map(|i| i as isize - (joined.len() - head) as isize)
                 .or_else(|| memchr::memmem::find(data, END).map(|i| i as isize));
             let stream_end = at.map_or(data.len(), |i| i.max(0) as usize);
-            if let Some((z, tokens)) = inflate {
-                self.inflated += inflate_into(z, tokens, &data[..stream_end])?;
-                if self.inflated > MAX_INFLATED {
-                    return Err(Problem::Malformed(
-                        "PDF object streams inflating beyond 64 MiB",
-                    ));
+            if let Some(o) = objects {
+                let mut bytes = &data[..stream_end];
+                if std::mem::take(&mut o.skip_lf) && bytes.first() == Some(&b'\n') {
+                    bytes = &bytes[1..];
+                }
+                let (tokens, decoded) = (&mut o.tokens, &mut self.decoded);
+                let mut sink = |out: &[u8]| tokenize(tokens, decoded, out);
+                o.chain.feed(bytes, &mut sink)?;
+                if at.is_some() {
+                    o.chain.finish(&mut sink)?;
                 }
             }
             match at {
@@ -337,26 +373,16 @@ impl Pdf {
     }
 }
 
-/// Inflates object-stream bytes and tokenizes the result; returns the bytes made. A stream
-/// that does not inflate is not an object stream we can read: it stops being inflated.
-fn inflate_into(z: &mut Decompress, tokens: &mut Tokens, mut input: &[u8]) -> Result<u64, Problem> {
-    let mut out = [0u8; 8192];
-    let start = z.total_out();
-    loop {
-        let (before_in, before_out) = (z.total_in(), z.total_out());
-        let Ok(status) = z.decompress(input, &mut out, FlushDecompress::None) else {
-            return Err(Problem::Malformed(
-                "PDF object stream that does not inflate",
-            ));
-        };
-        let made = (z.total_out() - before_out) as usize;
-        for &b in &out[..made] {
-            tokens.byte(b)?;
-        }
-        input = &input[(z.total_in() - before_in) as usize..];
-        let drained = input.is_empty() && made < out.len();
-        if status == Status::StreamEnd || drained || made == 0 && z.total_in() == before_in {
-            return Ok(z.total_out() - start);
-        }
+/// Tokenizes decoded object-stream bytes, counting them against the bound.
+fn tokenize(tokens: &mut Tokens, decoded: &mut u64, out: &[u8]) -> Result<(), Problem> {
+    *decoded += out.len() as u64;
+    if *decoded > MAX_DECODED {
+        return Err(Problem::Malformed(
+            "PDF object streams decoding beyond 64 MiB",
+        ));
     }
+    for &b in out {
+        tokens.byte(b)?;
+    }
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! Structure checks through the gateway: hostile files built here from the real corpus (script
 //! in a GIF comment, a ZIP after a JPEG's end, a PNG cut before IEND, PNG/GIF headers declaring
-//! 60,000 × 60,000 pixels, a PDF with JavaScript) are refused on a route with the checks, the
+//! 60,000 × 60,000 pixels, a PDF with JavaScript, also in a predicted object stream, and an XFA
+//! form) are refused on a route with the checks, the
 //! upstream never receiving a complete body; the real corpus passes byte-identical; a route
 //! without the checks lets the same hostile files through.
 
@@ -39,7 +40,24 @@ fn hostile() -> Vec<(&'static str, &'static str, Vec<u8>, &'static str)> {
         at..at,
         b"9 0 obj << /OpenAction << /S /JavaScript /JS (app.alert(1)) >> >> endobj\n".to_vec(),
     );
+    let hidden = [
+        pdf_with(b"5 0 obj << /Type 8 0 R /N 1 /First 4 /Filter /FlateDecode /DecodeParms << /Predictor 12 /Columns 5 >> >>\nstream\r\n", &zlib(&up_rows(b"2 0 << /S /JavaScript /JS (app.alert(1)) >>", 5)), b"\nendstream endobj\n"),
+        pdf_with(b"5 0 obj << /AcroForm << /XFA 7 0 R >> >> endobj\n", b"", b""),
+    ];
+    let [predicted, xfa] = hidden;
     vec![
+        (
+            "JavaScript in a PNG-predicted object stream",
+            "application/pdf",
+            predicted,
+            "unsupported_media_type",
+        ),
+        (
+            "an XFA form",
+            "application/pdf",
+            xfa,
+            "unsupported_media_type",
+        ),
         (
             "script in a GIF comment",
             "image/gif",
@@ -67,6 +85,35 @@ fn hostile() -> Vec<(&'static str, &'static str, Vec<u8>, &'static str)> {
             "unsupported_media_type",
         ),
     ]
+}
+
+/// The corpus PDF with an object spliced in before its `%%EOF`.
+fn pdf_with(head: &[u8], data: &[u8], tail: &[u8]) -> Vec<u8> {
+    let mut pdf = fixture("media/report.pdf");
+    let at = pdf.len() - 6;
+    pdf.splice(at..at, [head, data, tail].concat());
+    pdf
+}
+
+/// Rows of `columns` bytes, each PNG-filtered with "Up" (the difference to the row above).
+fn up_rows(data: &[u8], columns: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut prev = vec![0u8; columns];
+    for row in data.chunks(columns) {
+        let mut row = row.to_vec();
+        row.resize(columns, b' ');
+        out.push(2);
+        out.extend(row.iter().zip(&prev).map(|(x, p)| x.wrapping_sub(*p)));
+        prev = row;
+    }
+    out
+}
+
+fn zlib(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(data).unwrap();
+    z.finish().unwrap()
 }
 
 /// A body whose file part is followed by more than the sniff window of form data, so the file
