@@ -2,12 +2,13 @@
 //! verified, the route's scopes checked, the tenant chosen. A failure here means the body is
 //! never read and the upstream never contacted.
 
+pub mod file;
 mod jwt;
 pub mod keys;
 
 use crate::config::error::{Collector, ConfigError};
-use crate::config::file::{AuthFile, IdentityHeadersFile};
 use crate::rejection::Rejection;
+use file::{AuthFile, IdentityHeadersFile};
 use http::header::{AUTHORIZATION, HeaderName};
 use keys::ApiKeys;
 use std::collections::BTreeMap;

@@ -12,9 +12,9 @@ mod resumable;
 mod scans;
 mod stream;
 
+pub use crate::file_report::FileReport;
 pub use framing::{Ending, Framing, RAW_FIELD};
 pub use holdback::Holdback;
-pub use part::FileReport;
 pub use resumable::follows_stream;
 pub use stream::UploadStream;
 

@@ -33,7 +33,7 @@ pub fn init(json: bool) {
 /// `{field, filename, detected_type, size, sha256}` (with `dimensions` and `scan` when known)
 /// in the JSON format; `field:filename:type:size:sha256[:WxH][:scan=…]`, comma-separated
 /// (`-` when none), in the human one.
-pub fn describe_files(files: &[crate::inspect::FileReport]) -> String {
+pub fn describe_files(files: &[crate::file_report::FileReport]) -> String {
     if JSON.load(Ordering::Relaxed) {
         return files_json(files).to_string();
     }
@@ -64,7 +64,7 @@ pub fn describe_files(files: &[crate::inspect::FileReport]) -> String {
         .join(",")
 }
 
-fn files_json(files: &[crate::inspect::FileReport]) -> Value {
+fn files_json(files: &[crate::file_report::FileReport]) -> Value {
     files
         .iter()
         .map(|f| {

@@ -2,7 +2,7 @@
 //! listener's `/metrics`). Labels are bounded: a route name, a status code, a rejection code,
 //! a media category — never a tenant id or a raw MIME string.
 
-use crate::inspect::FileReport;
+use crate::file_report::FileReport;
 use crate::media;
 use prometheus::{
     HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, register_histogram_vec,

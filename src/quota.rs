@@ -20,7 +20,6 @@ pub use settings::{QuotaSettings, RouteQuota, StoreKind, Tier};
 
 pub mod error;
 
-use crate::idempotency::IdempotencyStore;
 use crate::rejection::Rejection;
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -222,56 +221,6 @@ pub trait QuotaStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Every tenant with usage.
     async fn tenants(&self) -> Result<Vec<String>, StoreError>;
-}
-
-/// The configured quotas with their running store.
-pub struct Quotas {
-    pub settings: QuotaSettings,
-    pub store: Arc<dyn QuotaStore>,
-    /// The same store, holding idempotency records (src/idempotency.rs).
-    pub idempotency: Arc<dyn crate::idempotency::IdempotencyStore>,
-    /// The same store, holding resumable uploads' records (src/tus/store.rs).
-    pub uploads: Arc<dyn crate::tus::store::UploadStore>,
-}
-
-impl std::fmt::Debug for Quotas {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Quotas")
-            .field("store", &self.settings.store)
-            .finish()
-    }
-}
-
-impl Quotas {
-    /// Builds the store (Redis connects lazily, on the first call).
-    pub fn start(settings: QuotaSettings) -> Result<Self, StoreError> {
-        type Stores = (
-            Arc<dyn QuotaStore>,
-            Arc<dyn IdempotencyStore>,
-            Arc<dyn crate::tus::store::UploadStore>,
-        );
-        let (store, idempotency, uploads): Stores = match &settings.store {
-            StoreKind::Memory => {
-                let s = Arc::new(MemoryStore::default());
-                (s.clone(), s.clone(), s)
-            }
-            StoreKind::Redis { url, key_prefix } => {
-                let s = Arc::new(RedisStore::new(url, key_prefix, settings.timeout)?);
-                (s.clone(), s.clone(), s)
-            }
-        };
-        Ok(Self {
-            settings,
-            store,
-            idempotency,
-            uploads,
-        })
-    }
-
-    /// Whether a store failure on a call touching `metrics` lets the request through.
-    pub fn fails_open(&self, metrics: &[Metric]) -> bool {
-        metrics.iter().all(|m| self.settings.fail_open.contains(m))
-    }
 }
 
 pub use crate::clock::now_ms;

@@ -6,7 +6,7 @@
 
 use crate::config::Config;
 use crate::idempotency::IdempotencyStore;
-use crate::quota::Quotas;
+use crate::stores::Quotas;
 use crate::tus::store::UploadStore;
 use arc_swap::ArcSwap;
 use std::sync::Arc;

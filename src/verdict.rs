@@ -7,7 +7,7 @@
 //! stored file's SHA-256 knows the bytes it stored are the bytes the gateway verified.
 
 use crate::config::error::ConfigError;
-use crate::inspect::FileReport;
+use crate::file_report::FileReport;
 use crate::multipart::{Event, Parser, boundary_from_content_type};
 use hmac::{Hmac, KeyInit, Mac};
 use serde::Deserialize;

@@ -1,7 +1,8 @@
 //! `/readyz`: ready when every upstream accepts a TCP connection within a short timeout and the
 //! quota store (if any) answers; `200 {"ready":true,…}` or `503` naming what is not ready.
 
-use crate::quota::{Quotas, now_ms};
+use crate::quota::now_ms;
+use crate::stores::Quotas;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -3,8 +3,9 @@
 //! `{"storage_bytes":…,"file_count":…}`) a tenant's usage to reconcile it with the backend's
 //! truth, and list tenants over a share of a limit (`GET /usage?over=80`).
 
-use crate::quota::{Quotas, now_ms, report};
+use crate::quota::{now_ms, report};
 use crate::reply::send;
+use crate::stores::Quotas;
 use bytes::Bytes;
 use pingora::http::Method;
 use pingora::protocols::http::ServerSession;

@@ -1,9 +1,9 @@
 //! JWT verification: keys from config (HMAC secrets, PEM public keys, JWKS files), each with
 //! an explicit algorithm allowlist, so no `none` and no algorithm confusion.
 
+use super::file::{JwtFile, JwtKeyFile};
 use super::{Identity, Mode};
 use crate::config::error::ConfigError;
-use crate::config::file::{JwtFile, JwtKeyFile};
 use crate::rejection::Rejection;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::JwkSet;

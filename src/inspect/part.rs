@@ -1,4 +1,4 @@
-//! One file part's state while it streams, and the report the gateway keeps of it.
+//! One file part's state while it streams (its report is `crate::file_report`).
 
 use super::hash;
 use crate::media;
@@ -6,22 +6,6 @@ use crate::policy::UploadPolicy;
 use crate::rejection::Rejection;
 use crate::sniff::svg::SvgCheck;
 use crate::sniff::{ActiveScanner, Detected};
-
-/// What the gateway learned about one file part.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileReport {
-    pub field: String,
-    pub filename: Option<String>,
-    /// The detected (canonical) media type.
-    pub content_type: String,
-    pub size: u64,
-    /// Lower-case hex SHA-256 of the part's content.
-    pub sha256: String,
-    /// Width × height of an image, when a structure check read them.
-    pub dimensions: Option<(u32, u32)>,
-    /// The malware scan's verdict, on routes that scan.
-    pub scan: Option<crate::scan::Verdict>,
-}
 
 pub(super) struct FilePart {
     pub(super) field: String,

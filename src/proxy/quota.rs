@@ -5,8 +5,9 @@
 use super::RequestCtx;
 use crate::config::Route;
 use crate::metrics;
-use crate::quota::{self, Ask, Limits, Metric, Quotas, Tier, Verdict, WindowState};
+use crate::quota::{self, Ask, Limits, Metric, Tier, Verdict, WindowState};
 use crate::rejection::Rejection;
+use crate::stores::Quotas;
 use pingora::http::{RequestHeader, ResponseHeader};
 use std::sync::Arc;
 

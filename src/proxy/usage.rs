@@ -4,8 +4,9 @@
 use super::RequestCtx;
 use super::identity;
 use crate::auth::{Authenticator, ScopeRule};
-use crate::quota::{Quotas, now_ms, report};
+use crate::quota::{now_ms, report};
 use crate::rejection::Rejection;
+use crate::stores::Quotas;
 use pingora::http::{Method, RequestHeader, ResponseHeader};
 use pingora::proxy::Session;
 

@@ -134,3 +134,90 @@ fn the_path_reader_sees_groups_and_plain_paths() {
         ]
     );
 }
+
+/// The rows of the order block in docs/ARCHITECTURE.md ("The order the layers have"): per row,
+/// the module paths it names (`config::error`, `inspect`, …).
+fn documented_rows() -> Vec<Vec<String>> {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/ARCHITECTURE.md"))
+            .unwrap();
+    let start = doc.find("The order the layers have").expect("order block");
+    let block = &doc[start..];
+    let block = &block[block.find("```\n").unwrap() + 4..];
+    let block = &block[..block.find("```").unwrap()];
+    block
+        .lines()
+        .filter(|l| !l.starts_with(' '))
+        .map(|l| {
+            let names = l.split("  ").next().unwrap();
+            let mut plain = String::new();
+            let mut depth = 0;
+            for c in names.chars() {
+                match c {
+                    '(' => depth += 1,
+                    ')' => depth -= 1,
+                    _ if depth == 0 => plain.push(c),
+                    _ => {}
+                }
+            }
+            plain
+                .split(',')
+                .map(|n| n.trim().to_string())
+                .filter(|n| !n.is_empty())
+                .collect()
+        })
+        .collect()
+}
+
+/// The row of a module path: the row naming its longest listed prefix.
+fn row_of(rows: &[Vec<String>], module: &str) -> Option<usize> {
+    let mut best: Option<(usize, usize)> = None;
+    for (i, row) in rows.iter().enumerate() {
+        for name in row {
+            let hit = module == name || module.starts_with(&format!("{name}::"));
+            if hit && best.is_none_or(|(len, _)| name.len() > len) {
+                best = Some((name.len(), i));
+            }
+        }
+    }
+    best.map(|(_, i)| i)
+}
+
+#[test]
+fn the_documented_module_order_holds() {
+    let rows = documented_rows();
+    assert!(rows.len() > 10, "order block not read: {rows:?}");
+    let mut broken = Vec::new();
+    for (file, text) in sources() {
+        let test = file.ends_with("tests.rs") || file.contains("/tests/");
+        if file == "lib.rs" || file == "main.rs" || test {
+            continue;
+        }
+        let text: String = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let module = file.trim_end_matches(".rs").replace('/', "::");
+        let Some(own) = row_of(&rows, &module) else {
+            broken.push(format!("{file}: in no row of the order"));
+            continue;
+        };
+        for path in crate_paths(&text) {
+            match row_of(&rows, &path) {
+                Some(row) if row > own => broken.push(format!(
+                    "{file} (row {}) names crate::{path} (row {}, below it)",
+                    own + 1,
+                    row + 1
+                )),
+                None => broken.push(format!("{file}: crate::{path} is in no row")),
+                _ => {}
+            }
+        }
+    }
+    assert!(
+        broken.is_empty(),
+        "docs/ARCHITECTURE.md's module order is not the code's:\n{}",
+        broken.join("\n")
+    );
+}
