@@ -6,6 +6,7 @@ use upload_gateway::cli::Cli;
 
 // jemalloc, as pingora's own examples use: fewer cycles per allocation than glibc's malloc on
 // the request path, and freed memory goes back to the system (docs/PERFORMANCE.md).
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
