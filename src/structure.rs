@@ -3,13 +3,15 @@
 //! (`max_width`, `max_height`, `max_pixels`: pixel bombs), an intact end (`end_marker`: no
 //! data after JPEG EOI / PNG IEND / GIF trailer, not truncated, well-formed), script markers in
 //! image metadata and comments (`metadata_scripts`; never in pixel data), and PDF active
-//! content (`pdf_scripts`). See docs/ARCHITECTURE.md, "Structure checks".
+//! content (`pdf_scripts`), executables and macros inside zip-based files (`archive_entries`).
+//! See docs/ARCHITECTURE.md, "Structure checks".
 
 mod gif;
 mod jpeg;
 mod markers;
 mod pdf;
 mod png;
+mod zip;
 
 pub use markers::MarkerScanner;
 
@@ -35,6 +37,11 @@ pub struct StructureFile {
     /// or `javascript:` links, also inside object streams (README, "Structure checks").
     #[serde(default)]
     pub pdf_scripts: bool,
+    /// Walk every entry of office documents and zips: refuse executables (PE, ELF, Mach-O,
+    /// Java classes), JAR manifests, VBA projects in types that are not macro-enabled, and
+    /// entries only the central directory shows.
+    #[serde(default)]
+    pub archive_entries: bool,
 }
 
 /// A route's validated structure rules.
@@ -46,6 +53,7 @@ pub struct StructureRules {
     pub end_marker: bool,
     pub metadata_scripts: bool,
     pub pdf_scripts: bool,
+    pub archive_entries: bool,
 }
 
 impl StructureRules {
@@ -70,6 +78,7 @@ impl StructureRules {
             end_marker: f.end_marker,
             metadata_scripts: f.metadata_scripts,
             pdf_scripts: f.pdf_scripts,
+            archive_entries: f.archive_entries,
         })
     }
 
@@ -161,6 +170,7 @@ enum Parser {
     Png(Box<png::Png>),
     Gif(gif::Gif),
     Pdf(Box<pdf::Pdf>),
+    Zip(Box<zip::Zip>),
     /// Another image format: dimensions from its header in the first bytes (up to 64 KiB
     /// kept), when there; tried on prefixes of 64, 128, … bytes and at the end.
     Header {
@@ -223,8 +233,6 @@ pub struct Check {
 }
 
 impl Check {
-    /// The check for a file detected as `mime`, fed `seen` (the part's bytes so far), if the
-    /// rules ask anything of that type.
     /// Whether a file of type `mime` gets a check under `rules` (it then needs the whole
     /// stream, from its first byte).
     pub fn applies(rules: &StructureRules, mime: &str) -> bool {
@@ -232,10 +240,13 @@ impl Check {
         match mime {
             "image/jpeg" | "image/png" | "image/apng" | "image/gif" => image_rules,
             "application/pdf" => rules.pdf_scripts,
+            m if zip::Zip::reads(m) => rules.archive_entries,
             m => m.starts_with("image/") && rules.limits_dimensions(),
         }
     }
 
+    /// The check for a file detected as `mime`, fed `seen` (the part's bytes so far), if the
+    /// rules ask anything of that type.
     pub fn start(
         rules: &Arc<StructureRules>,
         mime: &str,
@@ -247,6 +258,9 @@ impl Check {
             "image/png" | "image/apng" if image_rules => Parser::Png(Box::default()),
             "image/gif" if image_rules => Parser::Gif(gif::Gif::default()),
             "application/pdf" if rules.pdf_scripts => Parser::Pdf(Box::default()),
+            m if rules.archive_entries && zip::Zip::reads(m) => {
+                Parser::Zip(Box::new(zip::Zip::new(m)))
+            }
             m if m.starts_with("image/") && rules.limits_dimensions() => Parser::Header {
                 bytes: Vec::new(),
                 next_try: 64,
@@ -273,6 +287,7 @@ impl Check {
             Parser::Png(p) => (p.feed(data), p.shape),
             Parser::Gif(p) => (p.feed(data), p.shape),
             Parser::Pdf(p) => (p.feed(data), Shape::default()),
+            Parser::Zip(p) => (p.feed(data), Shape::default()),
             Parser::Header { bytes, next_try } => {
                 // Tried on fixed prefixes (64, 128, … bytes): the answer cannot depend on
                 // how the file was chunked.
@@ -306,6 +321,7 @@ impl Check {
                 Parser::Png(p) => p.finish(),
                 Parser::Gif(p) => p.finish(),
                 Parser::Pdf(p) => p.finish(),
+                Parser::Zip(p) => p.finish(),
                 Parser::Header { bytes, .. } => {
                     if let Some((w, h)) = header_size(bytes) {
                         let mut shape = Shape::default();
@@ -323,11 +339,13 @@ impl Check {
 
     fn problem(&mut self, p: Problem) -> Result<(), Rejection> {
         let pdf = matches!(self.parser, Parser::Pdf(_));
+        // A zip walk runs only when the route asks for it: all it finds is refused.
+        let zip = matches!(self.parser, Parser::Zip(_));
         let refuse = match &p {
-            Problem::Truncated(_) | Problem::Trailing(_) => self.rules.end_marker,
-            Problem::Malformed(_) => self.rules.end_marker || pdf,
+            Problem::Truncated(_) | Problem::Trailing(_) => self.rules.end_marker || zip,
+            Problem::Malformed(_) => self.rules.end_marker || pdf || zip,
             Problem::Script(..) => self.rules.metadata_scripts,
-            Problem::Active(_) => self.rules.pdf_scripts,
+            Problem::Active(_) => self.rules.pdf_scripts || zip,
         };
         self.stopped = true;
         if !refuse {
@@ -342,7 +360,8 @@ impl Check {
                 self.mime
             )),
             Problem::Active(what) => Rejection::UnsupportedMediaType(format!(
-                "PDF with {what} is not allowed on this route"
+                "{} with {what} is not allowed on this route",
+                if zip { &self.mime } else { "PDF" }
             )),
         })
     }

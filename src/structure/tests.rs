@@ -16,6 +16,7 @@ fn all() -> Arc<StructureRules> {
         end_marker: true,
         metadata_scripts: true,
         pdf_scripts: true,
+        archive_entries: true,
     })
 }
 

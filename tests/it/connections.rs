@@ -172,7 +172,7 @@ fn refused_per_ip() -> f64 {
                 .iter()
                 .any(|l| l.value() == "max_connections_per_ip")
         })
-        .map(|m| m.get_counter().value())
+        .map(|m| m.get_counter().get_value())
         .sum()
 }
 

@@ -74,7 +74,7 @@ fn verdicts_from_a_scripted_clamd() {
             .filter(|f| f.name() == "upload_gateway_scans_total")
             .flat_map(|f| f.get_metric().iter())
             .filter(|m| m.get_label().iter().any(|l| l.value() == result))
-            .map(|m| m.get_counter().value())
+            .map(|m| m.get_counter().get_value())
             .sum::<f64>()
     };
     assert!(

@@ -1,19 +1,21 @@
 //! Structure checks through the gateway: hostile files built here from the real corpus (script
 //! in a GIF comment, a ZIP after a JPEG's end, a PNG cut before IEND, PNG/GIF headers declaring
 //! 60,000 × 60,000 pixels, a PDF with JavaScript, also in a predicted object stream, and an XFA
-//! form) are refused on a route with the checks, the
+//! form, an executable in a docx) are refused on a route with the checks, the
 //! upstream never receiving a complete body; the real corpus passes byte-identical; a route
 //! without the checks lets the same hostile files through.
 
 use crate::common::*;
 use upload_gateway::multipart::Form;
 
+const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+
 fn config() -> String {
     let text = TEST_CONFIG.replace(
         "[routes.upload.fields.notes]\nmax_bytes = 200000\n",
         "[routes.upload.fields.notes]\nmax_bytes = 200000\n\
          [routes.upload.structure]\nmax_width = 10000\nmax_height = 10000\n\
-         max_pixels = 40000000\nend_marker = true\nmetadata_scripts = true\npdf_scripts = true\n",
+         max_pixels = 40000000\nend_marker = true\nmetadata_scripts = true\npdf_scripts = true\narchive_entries = true\n",
     );
     assert!(
         text.contains("[routes.upload.structure]"),
@@ -45,11 +47,25 @@ fn hostile() -> Vec<(&'static str, &'static str, Vec<u8>, &'static str)> {
         pdf_with(b"5 0 obj << /AcroForm << /XFA 7 0 R >> >> endobj\n", b"", b""),
     ];
     let [predicted, xfa] = hidden;
+    // A stored PE entry added before the corpus document's central directory.
+    let mut docx = fixture("media/report.docx");
+    let directory = docx.windows(4).position(|w| w == b"PK\x01\x02").unwrap();
+    let mut exe = b"PK\x03\x04\x14\0\0\0\0\0\0\0\0\0\0\0\0\0".to_vec();
+    exe.extend_from_slice(&[64, 0, 0, 0, 64, 0, 0, 0, 9, 0, 0, 0]);
+    exe.extend_from_slice(b"word/x.js");
+    exe.extend_from_slice(&[b"MZ".as_slice(), &[0; 62]].concat());
+    docx.splice(directory..directory, exe);
     vec![
         (
             "JavaScript in a PNG-predicted object stream",
             "application/pdf",
             predicted,
+            "unsupported_media_type",
+        ),
+        (
+            "an executable inside a docx",
+            DOCX,
+            docx,
             "unsupported_media_type",
         ),
         (
@@ -142,6 +158,7 @@ fn hostile_files_are_refused_and_the_corpus_passes() {
         ("photo.gif", "image/gif"),
         ("photo.webp", "image/webp"),
         ("report.pdf", "application/pdf"),
+        ("report.docx", DOCX),
         ("clip.mp4", "video/mp4"),
     ] {
         let bytes = fixture(&format!("media/{name}"));
