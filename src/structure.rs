@@ -6,11 +6,14 @@
 //! content (`pdf_scripts`), executables and macros inside zip-based files (`archive_entries`).
 //! See docs/ARCHITECTURE.md, "Structure checks".
 
+mod ahead;
 mod gif;
+mod ico;
 mod jpeg;
 mod markers;
 mod pdf;
 mod png;
+mod tiff;
 mod zip;
 
 pub use markers::MarkerScanner;
@@ -171,6 +174,9 @@ enum Parser {
     Gif(gif::Gif),
     Pdf(Box<pdf::Pdf>),
     Zip(Box<zip::Zip>),
+    /// Dimensions of every image in a TIFF or an ICO (their structures lie anywhere ahead).
+    Tiff(Box<tiff::Tiff>),
+    Ico(Box<ico::Ico>),
     /// Another image format: dimensions from its header in the first bytes (up to 64 KiB
     /// kept), when there; tried on prefixes of 64, 128, … bytes and at the end.
     Header {
@@ -261,6 +267,8 @@ impl Check {
             m if rules.archive_entries && zip::Zip::reads(m) => {
                 Parser::Zip(Box::new(zip::Zip::new(m)))
             }
+            "image/tiff" if rules.limits_dimensions() => Parser::Tiff(Box::default()),
+            "image/vnd.microsoft.icon" if rules.limits_dimensions() => Parser::Ico(Box::default()),
             m if m.starts_with("image/") && rules.limits_dimensions() => Parser::Header {
                 bytes: Vec::new(),
                 next_try: 64,
@@ -288,6 +296,8 @@ impl Check {
             Parser::Gif(p) => (p.feed(data), p.shape),
             Parser::Pdf(p) => (p.feed(data), Shape::default()),
             Parser::Zip(p) => (p.feed(data), Shape::default()),
+            Parser::Tiff(p) => (p.feed(data), p.shape),
+            Parser::Ico(p) => (p.feed(data), p.shape),
             Parser::Header { bytes, next_try } => {
                 // Tried on fixed prefixes (64, 128, … bytes): the answer cannot depend on
                 // how the file was chunked.
@@ -322,6 +332,8 @@ impl Check {
                 Parser::Gif(p) => p.finish(),
                 Parser::Pdf(p) => p.finish(),
                 Parser::Zip(p) => p.finish(),
+                Parser::Tiff(p) => p.finish(),
+                Parser::Ico(p) => p.finish(),
                 Parser::Header { bytes, .. } => {
                     if let Some((w, h)) = header_size(bytes) {
                         let mut shape = Shape::default();
@@ -339,8 +351,12 @@ impl Check {
 
     fn problem(&mut self, p: Problem) -> Result<(), Rejection> {
         let pdf = matches!(self.parser, Parser::Pdf(_));
-        // A zip walk runs only when the route asks for it: all it finds is refused.
-        let zip = matches!(self.parser, Parser::Zip(_));
+        // A zip walk, a TIFF or ICO reader runs only when the route asks for what it checks:
+        // all it finds is refused (an image whose sizes cannot be read cannot be vouched for).
+        let zip = matches!(
+            self.parser,
+            Parser::Zip(_) | Parser::Tiff(_) | Parser::Ico(_)
+        );
         let refuse = match &p {
             Problem::Truncated(_) | Problem::Trailing(_) => self.rules.end_marker || zip,
             Problem::Malformed(_) => self.rules.end_marker || pdf || zip,
