@@ -461,4 +461,6 @@ impl Inspector {
 }
 
 #[cfg(test)]
+mod chunking_tests;
+#[cfg(test)]
 mod tests;
