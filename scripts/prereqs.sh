@@ -31,17 +31,18 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # The S3 tests: s3s-fs (an S3 server that verifies SigV4, from crates.io, ~2 min to build once)
-# and boto3 in a venv under target/tools/py (tests/it/s3.rs).
+# and boto3 in a venv under target/tools/py (tests/it/s3.rs); the PDF differential: pypdf in it
+# (tests/it/pdf_differential.rs).
 if ! $build_only; then
   if ! command -v s3s-fs >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/s3s-fs" ]; then
     echo "installing s3s-fs 0.14.1 with cargo" >&2
     cargo install s3s-fs@0.14.1 --locked --features binary
   fi
-  if ! target/tools/py/bin/python -c "import boto3, tusclient" >/dev/null 2>&1; then
-    echo "creating target/tools/py with boto3 and tuspy" >&2
+  if ! target/tools/py/bin/python -c "import boto3, tusclient, pypdf" >/dev/null 2>&1; then
+    echo "creating target/tools/py with boto3, tuspy and pypdf" >&2
     mkdir -p target/tools
     [ -x target/tools/py/bin/python ] || python3 -m venv target/tools/py
-    target/tools/py/bin/pip install -q "boto3==1.44.18" "tuspy==1.1.0"
+    target/tools/py/bin/pip install -q "boto3==1.44.18" "tuspy==1.1.0" "pypdf==7.1.1"
   fi
   # The tus tests: @tus/server, @tus/file-store and tus-js-client (tests/tus/package.json,
   # pinned by its lock file) under target/tools/tus, run with the machine's node.

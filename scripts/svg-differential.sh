@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/prereqs.sh
-SVG_DIFF_VARIANTS=${1:-2400} cargo test --locked --test it browser_svg:: -- --nocapture
+SVG_DIFF_VARIANTS=${1:-2400} cargo test --locked --no-default-features --test it browser_svg:: -- --nocapture

@@ -21,6 +21,7 @@ mod h2_refusals;
 mod idempotency;
 mod layers;
 mod limits;
+mod pdf_differential;
 mod quota;
 mod quota_redis;
 mod raw_body;
