@@ -80,6 +80,15 @@ for k, v in {"url": b'{"url":"https://192.0.2.1/a.mp4"}', "dup": b'{"url":"a","u
 for i, f in enumerate(["photo.jpg", "photo.png", "photo.gif", "report.pdf", "photo.webp"]):
     put("structure", f, bytes([i, 7]) + open(os.path.join(fx, "media", f), "rb").read()[:65536])
 put("structure", "pdf-js", b"\x03\x05%PDF-1.7\n1 0 obj << /S /J#61vaScript /JS (x) >> endobj\n%%EOF\n")
+import struct, zlib
+for i, f in [(6, "icon.ico"), (7, "report.docx")]:
+    put("structure", f, bytes([i, 7]) + open(os.path.join(fx, "media", f), "rb").read()[:65536])
+put("structure", "archive.zip", bytes([8, 3]) + open(os.path.join(fx, "hostile/archive.zip"), "rb").read())
+ifd = lambda w, h, nxt: struct.pack("<H", 2) + struct.pack("<HHII", 256, 4, 1, w) + struct.pack("<HHII", 257, 4, 1, h) + struct.pack("<I", nxt)
+put("structure", "tiff-two-pages", b"\x05\x05II*\x00" + struct.pack("<I", 8) + ifd(10, 10, 38) + ifd(20, 20, 0))
+rows = b"".join(b"\x02" + bytes(8) for _ in range(3))
+objstm = zlib.compress(b"\x00" + b"2 0 << /JS (x) >>".ljust(8 * 3)[:8] + rows[9:])
+put("structure", "pdf-objstm-predictor", b"\x03\x09%PDF-1.7\n1 0 obj << /Type /ObjStm /N 1 /First 4 /Filter /FlateDecode /DecodeParms << /Predictor 12 /Columns 8 >> >>\nstream\r\n" + objstm + b"\nendstream endobj\n%%EOF\n")
 for k, v in {"body": b'\x00--b\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\nx\r\n--b\r\nContent-Disposition: form-data; name="upload_gateway_verdict"\r\n\r\n{"version":1,"issued_at":0,"files":[]}\r\n--b\r\nContent-Disposition: form-data; name="upload_gateway_verdict_signature"\r\n\r\nsha256=00\r\n--b--\r\n',
              "clamd": b"\x01stream: Eicar FOUND\x00", "key": b'\x02"abc-123"'}.items():
     put("verdict", k, v)

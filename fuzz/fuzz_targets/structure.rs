@@ -1,11 +1,22 @@
-//! Structure checks (JPEG, PNG, GIF, PDF parsers and image headers): no panic on any bytes, and
+//! Structure checks (JPEG, PNG, GIF, PDF with its stream filters, TIFF, ICO, the zip walk of
+//! office files, and image headers): no panic on any bytes, and
 //! the same answer however the file is chunked (first byte: the type, second: the chunk size).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use std::sync::Arc;
 use upload_gateway::structure::{Check, StructureRules};
 
-const TYPES: [&str; 5] = ["image/jpeg", "image/png", "image/gif", "application/pdf", "image/webp"];
+const TYPES: [&str; 9] = [
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "application/pdf",
+    "image/webp",
+    "image/tiff",
+    "image/vnd.microsoft.icon",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/zip",
+];
 
 fn run(rules: &Arc<StructureRules>, mime: &str, file: &[u8], chunk: usize) -> Result<Option<(u32, u32)>, String> {
     let window = file.len().min(512);
@@ -28,6 +39,7 @@ fuzz_target!(|data: &[u8]| {
         end_marker: true,
         metadata_scripts: true,
         pdf_scripts: true,
+        archive_entries: true,
     });
     let whole = run(&rules, mime, file, usize::MAX);
     let chunked = run(&rules, mime, file, *c as usize % 64 + 1);
