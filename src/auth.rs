@@ -6,7 +6,7 @@ pub mod file;
 mod jwt;
 pub mod keys;
 
-use crate::config::error::{Collector, ConfigError};
+use crate::config::error::{Collector, ConfigError, header_name};
 use crate::rejection::Rejection;
 use file::{AuthFile, IdentityHeadersFile};
 use http::header::{AUTHORIZATION, HeaderName};
@@ -160,14 +160,8 @@ impl Authenticator {
             errors.push("auth", "configure [auth.jwt] and/or api_keys_file");
         }
         let mut header = |at: &str, name: &str| {
-            HeaderName::try_from(name)
-                .map_err(|_| {
-                    errors.push(
-                        format!("auth.{at}"),
-                        format!("{name:?} is not a header name"),
-                    )
-                })
-                .unwrap_or(AUTHORIZATION)
+            let parsed = header_name(name, format!("auth.{at}")).map_err(|e| vec![e]);
+            errors.take(parsed).unwrap_or(AUTHORIZATION)
         };
         let credential_header = header("credential_header", &f.credential_header);
         let tenant_header = header("tenant_header", &f.tenant_header);

@@ -56,13 +56,9 @@ fn default_errors(
 ) -> Arc<ErrorProfile> {
     match &f.errors {
         None => Arc::new(ErrorProfile::default()),
-        Some(name) => profiles.get(name).cloned().unwrap_or_else(|| {
-            errors.push(
-                "server.errors",
-                format!("no error profile named {name:?} (define [errors.{name}])"),
-            );
-            Arc::new(ErrorProfile::default())
-        }),
+        Some(name) => errors
+            .named(("error profile", "errors"), profiles, name, "server.errors")
+            .unwrap_or_default(),
     }
 }
 

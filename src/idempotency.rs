@@ -11,7 +11,7 @@
 
 mod stores;
 
-use crate::config::error::ConfigError;
+use crate::config::error::{ConfigError, header_name};
 use crate::quota::error::StoreError;
 use async_trait::async_trait;
 use http::HeaderName;
@@ -69,13 +69,8 @@ impl Idempotency {
     pub fn from_config(f: &IdempotencyFile, at: &str) -> Result<Self, Vec<ConfigError>> {
         let mut errors = Vec::new();
         let mut name = |n: &str, field: &str| {
-            HeaderName::try_from(n.to_ascii_lowercase())
-                .map_err(|_| {
-                    errors.push(ConfigError::new(
-                        format!("{at}.{field}"),
-                        format!("{n:?} is not a valid header name"),
-                    ))
-                })
+            header_name(n, format!("{at}.{field}"))
+                .map_err(|e| errors.push(e))
                 .ok()
         };
         let header = name(f.header.as_deref().unwrap_or("idempotency-key"), "header");

@@ -19,6 +19,12 @@ impl ConfigError {
     }
 }
 
+/// A header name the config names at `path` (any case; kept lower-cased).
+pub fn header_name(value: &str, path: impl Into<String>) -> Result<http::HeaderName, ConfigError> {
+    http::HeaderName::try_from(value.to_ascii_lowercase())
+        .map_err(|_| ConfigError::new(path, format!("{value:?} is not a valid header name")))
+}
+
 /// Every error found in a config, one per line when displayed.
 #[derive(Debug, thiserror::Error)]
 #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
@@ -31,6 +37,25 @@ pub struct Collector(Vec<ConfigError>);
 impl Collector {
     pub fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
         self.0.push(ConfigError::new(path, message));
+    }
+
+    /// The entry `name` of a named table (`[errors.NAME]`, `[upstreams.NAME]`,
+    /// `[quotas.tiers.NAME]`), or an error at `path` saying which table should define it.
+    pub fn named<V: Clone>(
+        &mut self,
+        (what, table): (&str, &str),
+        entries: &std::collections::HashMap<String, V>,
+        name: &str,
+        path: impl Into<String>,
+    ) -> Option<V> {
+        let found = entries.get(name).cloned();
+        if found.is_none() {
+            self.push(
+                path,
+                format!("no {what} named {name:?} (define [{table}.{name}])"),
+            );
+        }
+        found
     }
 
     /// The value of a section validator, its errors kept for the report.

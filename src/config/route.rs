@@ -1,7 +1,7 @@
 //! Routes: how a request's method and path select a route, and the route's validated settings.
 
 use super::Upstream;
-use super::error::Collector;
+use super::error::{Collector, header_name};
 use super::file::RouteFile;
 use crate::auth::{Mode, ScopeRule};
 use crate::errors::ErrorProfile;
@@ -141,31 +141,23 @@ impl Route {
     ) -> Option<Self> {
         let profile = match &r.errors {
             None => Some(Arc::new(ErrorProfile::default())),
-            Some(name) => {
-                let found = profiles.get(name).cloned();
-                if found.is_none() {
-                    errors.push(
-                        format!("{at}.errors"),
-                        format!("no error profile named {name:?} (define [errors.{name}])"),
-                    );
-                }
-                found
-            }
+            Some(name) => errors.named(
+                ("error profile", "errors"),
+                profiles,
+                name,
+                format!("{at}.errors"),
+            ),
         };
         if !r.path.starts_with('/') {
             errors.push(format!("{at}.path"), "must start with '/'");
         }
         let methods = methods(&r.methods, at, errors);
-        let upstream = upstreams.get(&r.upstream).cloned();
-        if upstream.is_none() {
-            errors.push(
-                format!("{at}.upstream"),
-                format!(
-                    "no upstream named {:?} (define [upstreams.{}])",
-                    r.upstream, r.upstream
-                ),
-            );
-        }
+        let upstream = errors.named(
+            ("upstream", "upstreams"),
+            upstreams,
+            &r.upstream,
+            format!("{at}.upstream"),
+        );
         let upload = r.upload.as_ref().and_then(|u| {
             errors
                 .take(UploadPolicy::from_config(u, &format!("{at}.upload")))
@@ -282,14 +274,12 @@ impl Route {
             );
         }
         let sandbox = r.sandbox_upstream.as_ref().and_then(|s| {
-            let found = upstreams.get(s).cloned();
-            if found.is_none() {
-                errors.push(
-                    format!("{at}.sandbox_upstream"),
-                    format!("no upstream named {s:?}"),
-                );
-            }
-            found
+            errors.named(
+                ("upstream", "upstreams"),
+                upstreams,
+                s,
+                format!("{at}.sandbox_upstream"),
+            )
         });
         if (r.public || !has_auth) && (!r.scopes.is_empty() || !r.any_scopes.is_empty()) {
             errors.push(
@@ -298,14 +288,7 @@ impl Route {
             );
         }
         let credential_header = r.credential_header.as_ref().and_then(|h| {
-            HeaderName::try_from(h.as_str())
-                .map_err(|_| {
-                    errors.push(
-                        format!("{at}.credential_header"),
-                        format!("{h:?} is not a valid header name"),
-                    )
-                })
-                .ok()
+            errors.take(header_name(h, format!("{at}.credential_header")).map_err(|e| vec![e]))
         });
         let path = PathPattern::parse(&r.path);
         let quota =

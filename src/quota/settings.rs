@@ -3,7 +3,7 @@
 
 use super::file::{QuotasFile, RouteQuotaFile, TierFile, WindowFile};
 use super::{Limits, Metric, Window};
-use crate::config::error::{Collector, ConfigError};
+use crate::config::error::{Collector, ConfigError, header_name};
 use http::header::HeaderName;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -130,19 +130,19 @@ impl QuotaSettings {
             .iter()
             .map(|(name, t)| (name.clone(), Arc::new(tier(name, t, &mut errors))))
             .collect();
-        if !tiers.contains_key(&f.default_tier) {
-            errors.push(
-                "quotas.default_tier",
-                format!("no tier named {:?} in [quotas.tiers]", f.default_tier),
-            );
-        }
+        errors.named(
+            ("tier", "quotas.tiers"),
+            &tiers,
+            &f.default_tier,
+            "quotas.default_tier",
+        );
         for (tenant, t) in &f.tenants {
-            if !tiers.contains_key(t) {
-                errors.push(
-                    format!("quotas.tenants.{tenant}"),
-                    format!("no tier named {t:?}"),
-                );
-            }
+            errors.named(
+                ("tier", "quotas.tiers"),
+                &tiers,
+                t,
+                format!("quotas.tenants.{tenant}"),
+            );
         }
         let fail_open = f
             .fail_open
@@ -288,14 +288,8 @@ impl RouteQuota {
             i
         });
         let freed_bytes_header = f.freed_bytes_header.as_ref().and_then(|h| {
-            HeaderName::try_from(h.as_str())
-                .map_err(|_| {
-                    errors.push(
-                        format!("{at}.quota.freed_bytes_header"),
-                        format!("{h:?} is not a header name"),
-                    )
-                })
-                .ok()
+            let parsed = header_name(h, format!("{at}.quota.freed_bytes_header"));
+            errors.take(parsed.map_err(|e| vec![e]))
         });
         Self {
             enabled: f.enabled.unwrap_or(true),

@@ -51,11 +51,7 @@ impl<T: Copy> Ahead<T> {
 
     /// Feeds stream bytes; `got` is told each wanted range once read, and returns further
     /// ranges wanted.
-    pub fn feed(
-        &mut self,
-        mut data: &[u8],
-        got: &mut Reader<'_, T>,
-    ) -> Result<(), Problem> {
+    pub fn feed(&mut self, mut data: &[u8], got: &mut Reader<'_, T>) -> Result<(), Problem> {
         while !data.is_empty() {
             if let Some((at, len, what)) = self.reading {
                 let take = (len - self.buf.len()).min(data.len());
