@@ -428,6 +428,9 @@ impl Inspector {
                 f.scanner = Some(ActiveScanner::after(seen));
             }
         }
+        if detected.mime == "text/plain" && !self.policy.allows_active_content() {
+            f.scanner = Some(ActiveScanner::after_text(seen));
+        }
         if let Some(rules) = &self.policy.structure {
             f.structure = crate::structure::Check::start(rules, &detected.mime, seen)?;
         }

@@ -68,6 +68,21 @@ fn fixtures() -> Vec<(String, String, Vec<u8>)> {
     let mut html = b"<!doctype html>\n<svg></svg><img src=\"x\"onerror=alert(1)>".to_vec();
     html.extend_from_slice(&[b' '; 100]);
     out.push(("html-as.svg".into(), "image/svg+xml".into(), html));
+    // Text that is markup further in: script right after a letter, an SVG after 70 KB.
+    out.push((
+        "script.txt".into(),
+        "text/plain".into(),
+        b"x<script>alert(1)</script>".to_vec(),
+    ));
+    let mut late = b"notes ".to_vec();
+    late.resize(70_000, b'-');
+    late.extend_from_slice(b"\n<svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"alert(1)\"/>");
+    out.push(("late-svg.txt".into(), "text/plain".into(), late));
+    out.push((
+        "plain.txt".into(),
+        "text/plain".into(),
+        b"a < b, on time: x = 1\n".repeat(500),
+    ));
     out
 }
 
@@ -144,7 +159,9 @@ fn every_fixture_has_one_verdict_at_every_split() {
             "scripted.svg",
             "windows.exe",
             "straddling.svg",
-            "html-as.svg"
+            "html-as.svg",
+            "script.txt",
+            "late-svg.txt"
         ]
     );
 }

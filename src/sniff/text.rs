@@ -31,7 +31,25 @@ pub fn classify(buf: &[u8]) -> Option<(&'static str, bool)> {
     if markup && (contains(&lower, b"<script") || contains(&lower, b"<body")) {
         return Some(("text/html", active));
     }
-    Some(("text/plain", false))
+    // Text that holds script or renderable markup further in (`x<script>`, an `<svg>` after
+    // a long comment) is what a browser sniffing it would run: active, as HTML would be.
+    Some(("text/plain", active || has_markup(&lower)))
+}
+
+/// Elements that make a browser render a text as a document (lower-cased input).
+pub fn has_markup(lower: &[u8]) -> bool {
+    [
+        &b"<svg"[..],
+        b"<html",
+        b"<!doctype html",
+        b"<body",
+        b"<iframe",
+        b"<object",
+        b"<embed",
+        b"<?xml-stylesheet",
+    ]
+    .iter()
+    .any(|m| contains(lower, m))
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -64,6 +82,8 @@ pub fn has_active_content(lower: &[u8]) -> bool {
 #[derive(Debug, Default)]
 pub struct ActiveScanner {
     tail: Vec<u8>,
+    /// Plain text: renderable markup (`has_markup`) counts too.
+    plain: bool,
 }
 
 /// Longest marker prefix that must be carried over (an `on…=` attribute name included).
@@ -74,6 +94,15 @@ impl ActiveScanner {
     pub fn after(seen: &[u8]) -> Self {
         Self {
             tail: seen[seen.len().saturating_sub(CARRY)..].to_ascii_lowercase(),
+            plain: false,
+        }
+    }
+
+    /// The same for plain text, where markup a browser would render also counts.
+    pub fn after_text(seen: &[u8]) -> Self {
+        Self {
+            plain: true,
+            ..Self::after(seen)
         }
     }
 
@@ -81,7 +110,7 @@ impl ActiveScanner {
     pub fn scan(&mut self, chunk: &[u8]) -> bool {
         let mut window = std::mem::take(&mut self.tail);
         window.extend(chunk.iter().map(u8::to_ascii_lowercase));
-        let found = has_active_content(&window);
+        let found = has_active_content(&window) || self.plain && has_markup(&window);
         self.tail = window[window.len().saturating_sub(CARRY)..].to_vec();
         found
     }
@@ -99,5 +128,28 @@ mod tests {
         let mut s = ActiveScanner::after(b"<svg>");
         assert!(!s.scan(b"<rect width=\"1\" on"));
         assert!(s.scan(b"click=\"x()\"/>"));
+        let mut s = ActiveScanner::after_text(b"notes: ");
+        assert!(!s.scan(b"a < b and c > d, on time"));
+        assert!(!s.scan(b"<SV"));
+        assert!(s.scan(b"G/>"));
+        let mut s = ActiveScanner::after_text(b"<SV");
+        assert!(s.scan(b"G onload=x>"));
+    }
+
+    #[test]
+    fn text_with_markup_or_script_further_in_is_active() {
+        for text in [
+            &b"x<script>alert(1)</script>"[..],
+            b"notes\n<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
+            b"a\n<iframe src=x>",
+            b"see javascript:alert(1)",
+            b"a <img src=x onerror=alert(1)>",
+        ] {
+            assert_eq!(classify(text), Some(("text/plain", true)), "{text:?}");
+        }
+        assert_eq!(
+            classify(b"a < b; x = 1; on time\n"),
+            Some(("text/plain", false))
+        );
     }
 }
