@@ -384,4 +384,6 @@ impl Check {
 }
 
 #[cfg(test)]
+mod segment_tests;
+#[cfg(test)]
 mod tests;

@@ -116,10 +116,16 @@ impl Jpeg {
             State::Payload { code, left } => {
                 let n = left.min(data.len());
                 let chunk = &data[..n];
-                if is_metadata(code)
-                    && let Some(m) = self.markers.scan(chunk)
-                {
-                    return Err(Problem::Script(m, "a JPEG metadata or comment segment"));
+                // Every segment outside entropy-coded data: tables can carry bytes past their
+                // last table, and DNL or JPGn segments are read by nothing but still bytes.
+                if let Some(m) = self.markers.scan(chunk) {
+                    return Err(Problem::Script(
+                        m,
+                        match is_metadata(code) {
+                            true => "a JPEG metadata or comment segment",
+                            false => "a JPEG marker segment",
+                        },
+                    ));
                 }
                 if is_sof(code) && self.sof.len() < 5 {
                     let take = (5 - self.sof.len()).min(n);
