@@ -24,11 +24,16 @@ UPLOAD = ("POST /media HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data;
           "Content-Length: %d\r\nConnection: close\r\n\r\n" % (B, len(BODY))).encode() + BODY
 
 
-def rss_mib():
+def rss_mib(field="VmRSS"):
     for line in open("/proc/%d/status" % PID):
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def rss_parts():
+    """Anonymous (heap, stacks) and file-backed (the binary's code pages) resident MiB."""
+    return "anonymous %.0f, file-backed %.0f" % (rss_mib("RssAnon"), rss_mib("RssFile"))
 
 
 def source(i, base):
@@ -101,6 +106,7 @@ def summary(name, out, limit):
 
 async def main():
     base = rss_mib()
+    base_parts = rss_parts()
     t0 = time.monotonic()
     idles, trickles = [], []
     tasks = [asyncio.create_task(idle(i, t0, idles)) for i in range(IDLE)]
@@ -143,6 +149,7 @@ async def main():
     after = rss_mib()
     print("gateway RSS: %.0f MiB before, %.0f MiB peak, %.0f MiB %.0f s after (%.2fx before)"
           % (base, peak, after, SETTLE, after / base))
+    print("  of which before: %s; after: %s" % (base_parts, rss_parts()))
     ok &= after <= 2 * base
     sys.exit(0 if ok else 1)
 

@@ -1,7 +1,8 @@
 //! Structure checks through the gateway: hostile files built here from the real corpus (script
 //! in a GIF comment, a ZIP after a JPEG's end, a PNG cut before IEND, PNG/GIF headers declaring
-//! 60,000 × 60,000 pixels, a PDF with JavaScript, also in a predicted object stream, and an XFA
-//! form, an executable in a docx) are refused on a route with the checks, the
+//! 60,000 × 60,000 pixels, a TIFF whose second page and an ICO whose PNG do, PHP after a JPEG's
+//! DQT table, a PDF with JavaScript, also in a predicted object stream, an XFA form, an
+//! executable in a docx) are refused on a route with the checks, the
 //! upstream never receiving a complete body; the real corpus passes byte-identical; a route
 //! without the checks lets the same hostile files through.
 
@@ -47,6 +48,29 @@ fn hostile() -> Vec<(&'static str, &'static str, Vec<u8>, &'static str)> {
         pdf_with(b"5 0 obj << /AcroForm << /XFA 7 0 R >> >> endobj\n", b"", b""),
     ];
     let [predicted, xfa] = hidden;
+    // The corpus TIFF with a second page of 60,000² (its IFD chained after the first, at the
+    // end); the corpus ICO's image swapped for a 60,000² PNG; a DQT table with PHP after it.
+    let mut tiff = fixture("media/photo.tiff");
+    let page2 = tiff.len() as u32;
+    let first = u32::from_le_bytes(tiff[4..8].try_into().unwrap()) as usize;
+    let entries = u16::from_le_bytes([tiff[first], tiff[first + 1]]) as usize;
+    let next = first + 2 + 12 * entries;
+    tiff[next..next + 4].copy_from_slice(&page2.to_le_bytes());
+    tiff.extend_from_slice(&2u16.to_le_bytes());
+    for tag in [256u16, 257] {
+        tiff.extend_from_slice(&tag.to_le_bytes());
+        tiff.extend_from_slice(&4u16.to_le_bytes());
+        tiff.extend_from_slice(&1u32.to_le_bytes());
+        tiff.extend_from_slice(&60_000u32.to_le_bytes());
+    }
+    tiff.extend_from_slice(&0u32.to_le_bytes());
+    let mut ico = fixture("media/icon.ico")[..22].to_vec();
+    ico[14..18].copy_from_slice(&(png_bomb.len() as u32).to_le_bytes());
+    ico.extend_from_slice(&png_bomb);
+    let mut dqt = vec![0xFF, 0xDB, 0, 2 + 65 + 26, 0];
+    dqt.extend(1..=64u8);
+    dqt.extend_from_slice(b"<?php system($_GET[0]); ?>");
+    let jpg_dqt = [&jpg[..2], &dqt[..], &jpg[2..]].concat();
     // A stored PE entry added before the corpus document's central directory.
     let mut docx = fixture("media/report.docx");
     let directory = docx.windows(4).position(|w| w == b"PK\x01\x02").unwrap();
@@ -56,6 +80,24 @@ fn hostile() -> Vec<(&'static str, &'static str, Vec<u8>, &'static str)> {
     exe.extend_from_slice(&[b"MZ".as_slice(), &[0; 62]].concat());
     docx.splice(directory..directory, exe);
     vec![
+        (
+            "a TIFF whose page 2 is 60,000²",
+            "image/tiff",
+            tiff,
+            "too_large",
+        ),
+        (
+            "an ICO holding a 60,000² PNG",
+            "image/vnd.microsoft.icon",
+            ico,
+            "too_large",
+        ),
+        (
+            "PHP after a JPEG's DQT table",
+            "image/jpeg",
+            jpg_dqt,
+            "unsupported_media_type",
+        ),
         (
             "JavaScript in a PNG-predicted object stream",
             "application/pdf",
@@ -159,6 +201,8 @@ fn hostile_files_are_refused_and_the_corpus_passes() {
         ("photo.webp", "image/webp"),
         ("report.pdf", "application/pdf"),
         ("report.docx", DOCX),
+        ("photo.tiff", "image/tiff"),
+        ("icon.ico", "image/vnd.microsoft.icon"),
         ("clip.mp4", "video/mp4"),
     ] {
         let bytes = fixture(&format!("media/{name}"));
