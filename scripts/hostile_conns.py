@@ -33,7 +33,8 @@ def rss_mib(field="VmRSS"):
 
 def rss_parts():
     """Anonymous (heap, stacks) and file-backed (the binary's code pages) resident MiB."""
-    return "anonymous %.0f, file-backed %.0f" % (rss_mib("RssAnon"), rss_mib("RssFile"))
+    threads = next((l.split()[1] for l in open("/proc/%d/status" % PID) if l.startswith("Threads:")), "?")
+    return "anonymous %.0f, file-backed %.0f, %s threads" % (rss_mib("RssAnon"), rss_mib("RssFile"), threads)
 
 
 def source(i, base):
