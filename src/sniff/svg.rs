@@ -89,6 +89,14 @@ const ELEMENTS: &[&str] = &[
     "feturbulence",
 ];
 
+/// Whether `name` (lower-cased) is in `ELEMENTS`: a set built once (a linear search over the
+/// list was the SVG parser's largest cost).
+fn allowed_element(name: &str) -> bool {
+    static SET: std::sync::LazyLock<std::collections::HashSet<&str>> =
+        std::sync::LazyLock::new(|| ELEMENTS.iter().copied().collect());
+    SET.contains(name)
+}
+
 /// Attributes whose value is a URL (local names, lower-cased, in any namespace).
 const URL_ATTRS: &[&str] = &["href", "src", "action", "formaction", "data", "xlink"];
 
@@ -267,22 +275,25 @@ impl SvgCheck {
             if self.token.len() > MAX_TOKEN {
                 return Err("a tag longer than 64 KiB".into());
             }
-            // Sections whose content is not a tag are recognised by their opening.
-            if self.token == b"!--" {
-                self.enter(State::Comment);
-                return Ok(i + 1);
-            }
-            if self.token == b"![CDATA[" {
-                if self.place != Place::Inside {
-                    return Err("CDATA outside the root element".into());
+            let declaration = self.token[0] == b'!';
+            // Sections whose content is not a tag are recognised by their opening (both start
+            // with `!` and are at most 8 bytes: no other token needs the comparisons).
+            if declaration && self.token.len() <= 8 {
+                if self.token == b"!--" {
+                    self.enter(State::Comment);
+                    return Ok(i + 1);
                 }
-                self.enter(State::Cdata);
-                return Ok(i + 1);
+                if self.token == b"![CDATA[" {
+                    if self.place != Place::Inside {
+                        return Err("CDATA outside the root element".into());
+                    }
+                    self.enter(State::Cdata);
+                    return Ok(i + 1);
+                }
+                if b"![CDATA[".starts_with(&self.token) || b"!--".starts_with(&self.token) {
+                    continue;
+                }
             }
-            if b"![CDATA[".starts_with(&self.token) || b"!--".starts_with(&self.token) {
-                continue;
-            }
-            let declaration = self.token.first() == Some(&b'!');
             match (quote, b) {
                 (0, b'"' | b'\'') => quote = b,
                 (0, b'[') if declaration => {
@@ -394,7 +405,7 @@ impl SvgCheck {
             return Err(format!("the HTML or MathML element <{name}>"));
         }
         let svg = ns == SVG_NS || ns.is_empty();
-        if svg && !ELEMENTS.contains(&lower.as_str()) {
+        if svg && !allowed_element(&lower) {
             return Err(format!("the element <{name}>"));
         }
         for (k, v) in &attrs {
