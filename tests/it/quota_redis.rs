@@ -304,3 +304,55 @@ async fn a_call_that_only_counts_a_request_writes_no_hold() {
     let u = store.usage("t1", &limits.windows, now).await.unwrap();
     assert_eq!(u.windows[0], 2, "both requests are counted");
 }
+
+/// Redis answering late (a Lua script keeps the server busy for 600 ms): a decision gives up at
+/// `timeout_ms` (and fails as configured), but the commit of an upload the upstream already
+/// stored waits it out and is charged — with the decision's timeout it was dropped, and the
+/// stored file never counted (src/quota/redis_store.rs, `settle_timeout`).
+#[tokio::test]
+async fn a_commit_outwaits_a_slow_redis_that_a_decision_does_not() {
+    let redis = Redis::start();
+    let store = RedisStore::new(&redis.url(), "slow", Duration::from_millis(100)).unwrap();
+    let limits = Limits::new(&tier(), "r");
+    let ask = |hold: &str| Ask {
+        hold: hold.into(),
+        storage: 600,
+        files: 1,
+        request: false,
+    };
+    let now = 1_700_000_000_000;
+    let granted = store
+        .reserve("t1", &limits, &ask("up"), now, 60_000)
+        .await
+        .unwrap();
+    assert!(matches!(granted, Verdict::Granted(_)));
+    let url = redis.url();
+    let busy = std::thread::spawn(move || {
+        let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+        let script = "local t0 = redis.call('TIME') repeat local t = redis.call('TIME') \
+                      until (t[1] - t0[1]) * 1000000 + (t[2] - t0[2]) > 600000 return 1";
+        let _: i64 = redis::cmd("EVAL")
+            .arg(script)
+            .arg(0)
+            .query(&mut con)
+            .unwrap();
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = Instant::now();
+    let decision = store
+        .reserve("t2", &limits, &ask("other"), now, 60_000)
+        .await;
+    assert!(
+        decision.is_err(),
+        "a decision waits only timeout_ms: {decision:?}"
+    );
+    assert!(started.elapsed() < Duration::from_millis(400));
+    store.commit("t1", "up", 600, 1, "t").await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "the commit waited for Redis"
+    );
+    busy.join().unwrap();
+    let u = store.usage("t1", &limits.windows, now).await.unwrap();
+    assert_eq!((u.storage_bytes, u.file_count, u.held_storage), (600, 1, 0));
+}
