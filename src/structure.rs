@@ -156,6 +156,39 @@ fn drive(
     Ok(())
 }
 
+/// Inflates `input` with `z`, handing what it makes to `out` in pieces of at most 8 KiB (the
+/// output is never kept); returns whether the stream ended. Returns when `input` is used up
+/// and nothing more is pending. `broken` names the data when it does not inflate. PNG text,
+/// zip entries and PDF object streams share it.
+fn inflate(
+    z: &mut flate2::Decompress,
+    mut input: &[u8],
+    broken: &'static str,
+    out: &mut dyn FnMut(&[u8]) -> Result<(), Problem>,
+) -> Result<bool, Problem> {
+    const PIECE: usize = 8192;
+    let mut buf = [0u8; PIECE];
+    loop {
+        let (before_in, before_out) = (z.total_in(), z.total_out());
+        let status = z
+            .decompress(input, &mut buf, flate2::FlushDecompress::None)
+            .map_err(|_| Problem::Malformed(broken))?;
+        let made = (z.total_out() - before_out) as usize;
+        if made > 0 {
+            out(&buf[..made])?;
+        }
+        let used = (z.total_in() - before_in) as usize;
+        input = &input[used..];
+        if status == flate2::Status::StreamEnd {
+            return Ok(true);
+        }
+        // More may be pending only when the output filled up.
+        if made < PIECE && (input.is_empty() || used == 0) {
+            return Ok(false);
+        }
+    }
+}
+
 /// What a format parser found wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
@@ -353,15 +386,15 @@ impl Check {
         let pdf = matches!(self.parser, Parser::Pdf(_));
         // A zip walk, a TIFF or ICO reader runs only when the route asks for what it checks:
         // all it finds is refused (an image whose sizes cannot be read cannot be vouched for).
-        let zip = matches!(
+        let asked = matches!(
             self.parser,
             Parser::Zip(_) | Parser::Tiff(_) | Parser::Ico(_)
         );
         let refuse = match &p {
-            Problem::Truncated(_) | Problem::Trailing(_) => self.rules.end_marker || zip,
-            Problem::Malformed(_) => self.rules.end_marker || pdf || zip,
+            Problem::Truncated(_) | Problem::Trailing(_) => self.rules.end_marker || asked,
+            Problem::Malformed(_) => self.rules.end_marker || pdf || asked,
             Problem::Script(..) => self.rules.metadata_scripts,
-            Problem::Active(_) => self.rules.pdf_scripts || zip,
+            Problem::Active(_) => self.rules.pdf_scripts || asked,
         };
         self.stopped = true;
         if !refuse {
@@ -377,7 +410,7 @@ impl Check {
             )),
             Problem::Active(what) => Rejection::UnsupportedMediaType(format!(
                 "{} with {what} is not allowed on this route",
-                if zip { &self.mime } else { "PDF" }
+                if pdf { "PDF" } else { &self.mime }
             )),
         })
     }

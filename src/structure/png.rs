@@ -4,7 +4,7 @@
 //! with a bound; pixel data (IDAT) never scanned; nothing after IEND.
 
 use super::{MarkerScanner, Problem, Shape};
-use flate2::{Decompress, FlushDecompress, Status};
+use flate2::Decompress;
 
 const SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
 /// Inflated text scanned per compressed chunk; a chunk inflating to more is refused (a text
@@ -216,30 +216,22 @@ impl Png {
         }
     }
 
-    fn inflate_text(&mut self, mut input: &[u8]) -> Result<(), Problem> {
+    fn inflate_text(&mut self, input: &[u8]) -> Result<(), Problem> {
         let (z, markers) = self
             .inflate
             .get_or_insert_with(|| (Decompress::new(true), MarkerScanner::default()));
-        let mut out = [0u8; 8192];
-        loop {
-            let (before_in, before_out) = (z.total_in(), z.total_out());
-            let status = z
-                .decompress(input, &mut out, FlushDecompress::None)
-                .map_err(|_| Problem::Malformed("PNG compressed text that does not inflate"))?;
-            let used = (z.total_in() - before_in) as usize;
-            let made = (z.total_out() - before_out) as usize;
-            if let Some(m) = markers.scan(&out[..made]) {
+        let mut total = z.total_out();
+        let broken = "PNG compressed text that does not inflate";
+        super::inflate(z, input, broken, &mut |made| {
+            if let Some(m) = markers.scan(made) {
                 return Err(Problem::Script(m, "a PNG compressed metadata chunk"));
             }
-            if z.total_out() > MAX_INFLATED {
-                return Err(Problem::Malformed("PNG text chunk inflating beyond 8 MiB"));
+            total += made.len() as u64;
+            match total > MAX_INFLATED {
+                true => Err(Problem::Malformed("PNG text chunk inflating beyond 8 MiB")),
+                false => Ok(()),
             }
-            input = &input[used..];
-            let drained = input.is_empty() && made < out.len();
-            if status == Status::StreamEnd || drained || (used == 0 && made == 0) {
-                break;
-            }
-        }
+        })?;
         Ok(())
     }
 

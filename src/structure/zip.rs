@@ -7,7 +7,7 @@
 //! one inflater, the offsets of at most `MAX_ENTRIES` entries.
 
 use super::Problem;
-use flate2::{Decompress, FlushDecompress, Status};
+use flate2::Decompress;
 
 const LOCAL: &[u8; 4] = b"PK\x03\x04";
 const CENTRAL: &[u8; 4] = b"PK\x01\x02";
@@ -132,7 +132,7 @@ impl Zip {
                 if self.head.len() < HEAD {
                     match inflate {
                         Some(z) => {
-                            let _ = inflate_some(z, chunk, &mut self.head, HEAD)?;
+                            inflate_head(z, chunk, &mut self.head)?;
                         }
                         None => {
                             let room = HEAD - self.head.len();
@@ -149,7 +149,7 @@ impl Zip {
             }
             State::Streamed(z) => {
                 let before = z.total_in();
-                let ended = inflate_some(z, data, &mut self.head, HEAD)?;
+                let ended = inflate_head(z, data, &mut self.head)?;
                 let used = (z.total_in() - before) as usize;
                 self.inflated = z.total_out();
                 if self.inflated > MAX_INFLATED {
@@ -329,32 +329,14 @@ impl Zip {
     }
 }
 
-/// Inflates `input` into `head` until it holds `max` bytes (the rest is inflated and dropped,
-/// to find the stream's end). Returns whether the stream ended.
-fn inflate_some(
-    z: &mut Decompress,
-    mut input: &[u8],
-    head: &mut Vec<u8>,
-    max: usize,
-) -> Result<bool, Problem> {
-    let mut out = [0u8; 8192];
-    loop {
-        let (before_in, before_out) = (z.total_in(), z.total_out());
-        let status = z
-            .decompress(input, &mut out, FlushDecompress::None)
-            .map_err(|_| Problem::Malformed("zip entry that does not inflate"))?;
-        let made = (z.total_out() - before_out) as usize;
-        let room = max.saturating_sub(head.len()).min(made);
-        head.extend_from_slice(&out[..room]);
-        let used = (z.total_in() - before_in) as usize;
-        input = &input[used..];
-        if status == Status::StreamEnd {
-            return Ok(true);
-        }
-        if made < out.len() && (input.is_empty() || used == 0) {
-            return Ok(false);
-        }
-    }
+/// Inflates `input`, keeping the first bytes made in `head` (up to `HEAD`; the rest is
+/// dropped — inflated only to find the stream's end). Returns whether the stream ended.
+fn inflate_head(z: &mut Decompress, input: &[u8], head: &mut Vec<u8>) -> Result<bool, Problem> {
+    super::inflate(z, input, "zip entry that does not inflate", &mut |made| {
+        let room = HEAD.saturating_sub(head.len()).min(made.len());
+        head.extend_from_slice(&made[..room]);
+        Ok(())
+    })
 }
 
 /// The local header offset in a central directory record's zip64 extra field: its values

@@ -5,7 +5,7 @@
 //! names and numbers.
 
 use crate::structure::Problem;
-use flate2::{Decompress, FlushDecompress, Status};
+use flate2::Decompress;
 use std::sync::{Mutex, PoisonError};
 
 /// A filter the chain undoes.
@@ -93,15 +93,12 @@ impl StreamDict {
         };
         let value = std::str::from_utf8(word).ok().and_then(|w| w.parse().ok());
         let p = &mut self.params;
-        let slot = [
-            &mut p.predictor,
-            &mut p.columns,
-            &mut p.colors,
-            &mut p.bits,
-            &mut p.early_change,
-        ];
-        if let Some(slot) = slot.into_iter().nth(at) {
-            *slot = value;
+        match at {
+            0 => p.predictor = value,
+            1 => p.columns = value,
+            2 => p.colors = value,
+            3 => p.bits = value,
+            _ => p.early_change = value,
         }
     }
 
@@ -210,26 +207,13 @@ fn finish(stages: &mut [Stage], sink: &mut Sink<'_>) -> Result<(), Problem> {
 
 impl Stage {
     fn decode(&mut self, mut input: &[u8], next: &mut Sink<'_>) -> Result<(), Problem> {
-        let mut out = Vec::with_capacity(OUT);
+        // Decoded bytes of the byte-wise stages, handed on in pieces (`spill`).
+        let mut out = Vec::new();
         match self {
             Stage::Flate(z, done) => {
-                let mut buf = [0u8; OUT];
-                while !*done {
-                    let (before_in, before_out) = (z.total_in(), z.total_out());
-                    let Ok(status) = z.decompress(input, &mut buf, FlushDecompress::None) else {
-                        return Err(Problem::Malformed(
-                            "PDF object stream that does not inflate",
-                        ));
-                    };
-                    let made = (z.total_out() - before_out) as usize;
-                    next(&buf[..made])?;
-                    let used = (z.total_in() - before_in) as usize;
-                    input = &input[used..];
-                    *done = status == Status::StreamEnd;
-                    // More may be pending only when the output filled up.
-                    if made < OUT && (input.is_empty() || used == 0) {
-                        break;
-                    }
+                if !*done {
+                    let broken = "PDF object stream that does not inflate";
+                    *done = crate::structure::inflate(z, input, broken, next)?;
                 }
             }
             Stage::Lzw(d, done) => {
