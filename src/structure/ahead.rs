@@ -17,6 +17,7 @@ pub type Wants<T> = Vec<(u64, usize, T)>;
 /// What is told of each range read.
 pub type Reader<'r, T> = dyn FnMut(Got<'_, T>) -> Result<Wants<T>, Problem> + 'r;
 
+#[derive(Debug)]
 pub struct Ahead<T> {
     pos: u64,
     pending: BTreeMap<u64, (usize, T)>,
@@ -41,10 +42,13 @@ impl<T: Copy> Ahead<T> {
         if self.asked > MAX_WANTS || len > MAX_LEN {
             return Err(Problem::Malformed("more structures than are read"));
         }
-        if at < self.pos || self.pending.insert(at, (len, what)).is_some() {
+        if at < self.pos {
             return Err(Problem::Malformed(
                 "a structure pointing back into the bytes already read",
             ));
+        }
+        if self.pending.insert(at, (len, what)).is_some() {
+            return Err(Problem::Malformed("two structures at one offset"));
         }
         Ok(())
     }

@@ -6,22 +6,17 @@
 use super::ahead::{Ahead, Got, Wants};
 use super::{Problem, Shape};
 
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 enum Part {
     Header,
     Directory,
     Image,
 }
 
+#[derive(Debug)]
 pub struct Ico {
     ahead: Ahead<Part>,
     pub shape: Shape,
-}
-
-impl std::fmt::Debug for Ico {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ico").field("shape", &self.shape).finish()
-    }
 }
 
 impl Default for Ico {

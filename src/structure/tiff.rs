@@ -6,7 +6,7 @@
 use super::ahead::{Ahead, Got, Wants};
 use super::{Problem, Shape};
 
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 enum Part {
     Header,
     /// An IFD's entry count, then its entries and next offset.
@@ -16,16 +16,11 @@ enum Part {
     Offsets,
 }
 
+#[derive(Debug)]
 pub struct Tiff {
     ahead: Ahead<Part>,
     little: bool,
     pub shape: Shape,
-}
-
-impl std::fmt::Debug for Tiff {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tiff").field("shape", &self.shape).finish()
-    }
 }
 
 impl Default for Tiff {
