@@ -418,18 +418,20 @@ impl Inspector {
         if self.first_type.is_none() {
             self.first_type = Some(detected.mime.clone());
         }
-        if detected.is_markup() && !self.policy.allows_active_content() {
-            if detected.mime == "image/svg+xml" {
-                let mut svg = SvgCheck::new();
-                svg.feed(seen).map_err(svg_refused)?;
-                svg_size(&self.policy, &svg)?;
-                f.svg = Some(svg);
-            } else {
-                f.scanner = Some(ActiveScanner::after(seen));
+        // Text kinds are judged through the whole part: SVG parsed, HTML and plain text
+        // scanned (in plain text, renderable markup counts too).
+        if !self.policy.allows_active_content() {
+            match detected.mime.as_str() {
+                "image/svg+xml" => {
+                    let mut svg = SvgCheck::new();
+                    svg.feed(seen).map_err(svg_refused)?;
+                    svg_size(&self.policy, &svg)?;
+                    f.svg = Some(svg);
+                }
+                "text/html" => f.scanner = Some(ActiveScanner::after(seen)),
+                "text/plain" => f.scanner = Some(ActiveScanner::after_text(seen)),
+                _ => {}
             }
-        }
-        if detected.mime == "text/plain" && !self.policy.allows_active_content() {
-            f.scanner = Some(ActiveScanner::after_text(seen));
         }
         if let Some(rules) = &self.policy.structure {
             f.structure = crate::structure::Check::start(rules, &detected.mime, seen)?;

@@ -23,13 +23,6 @@ pub struct Detected {
     pub active: bool,
 }
 
-impl Detected {
-    /// Text-like types whose content rules can still change later in the part.
-    pub fn is_markup(&self) -> bool {
-        matches!(self.mime.as_str(), "image/svg+xml" | "text/html")
-    }
-}
-
 /// The outcome of looking at a prefix of a part.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Sniff {
