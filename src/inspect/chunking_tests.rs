@@ -11,7 +11,13 @@ use proptest::prelude::*;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
+/// The route's policy, built once (thousands of inspections use it).
 fn policy() -> Arc<UploadPolicy> {
+    static POLICY: std::sync::LazyLock<Arc<UploadPolicy>> = std::sync::LazyLock::new(build);
+    POLICY.clone()
+}
+
+fn build() -> Arc<UploadPolicy> {
     let text = r#"
 allowed_types = ["image/*", "video/*", "audio/*", "application/pdf", "application/msword",
   "application/vnd.ms-excel", "application/zip", "text/plain",
