@@ -160,8 +160,9 @@ impl Authenticator {
             errors.push("auth", "configure [auth.jwt] and/or api_keys_file");
         }
         let mut header = |at: &str, name: &str| {
-            let parsed = header_name(name, format!("auth.{at}")).map_err(|e| vec![e]);
-            errors.take(parsed).unwrap_or(AUTHORIZATION)
+            errors
+                .take_one(header_name(name, format!("auth.{at}")))
+                .unwrap_or(AUTHORIZATION)
         };
         let credential_header = header("credential_header", &f.credential_header);
         let tenant_header = header("tenant_header", &f.tenant_header);

@@ -58,6 +58,11 @@ impl Collector {
         found
     }
 
+    /// The value of a one-error check, its error kept for the report.
+    pub fn take_one<T>(&mut self, result: Result<T, ConfigError>) -> Option<T> {
+        result.map_err(|e| self.0.push(e)).ok()
+    }
+
     /// The value of a section validator, its errors kept for the report.
     pub fn take<T>(&mut self, result: Result<T, Vec<ConfigError>>) -> Option<T> {
         result.map_err(|mut e| self.0.append(&mut e)).ok()

@@ -287,9 +287,10 @@ impl Route {
                 "scopes need [auth] and a non-public route",
             );
         }
-        let credential_header = r.credential_header.as_ref().and_then(|h| {
-            errors.take(header_name(h, format!("{at}.credential_header")).map_err(|e| vec![e]))
-        });
+        let credential_header = r
+            .credential_header
+            .as_ref()
+            .and_then(|h| errors.take_one(header_name(h, format!("{at}.credential_header"))));
         let path = PathPattern::parse(&r.path);
         let quota =
             RouteQuota::from_config(r.quota.as_ref(), at, |name| path.param_index(name), errors);

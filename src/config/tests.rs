@@ -267,3 +267,41 @@ fn connection_caps_and_deadlines_have_protective_defaults_and_no_zero_deadline()
         );
     }
 }
+
+#[test]
+fn header_names_and_named_tables_are_checked_with_their_paths() {
+    let text = format!(
+        "{}{GOOD}{}",
+        "[server]\nerrors = \"missing\"\n[auth]\ncredential_header = \"x y\"\napi_keys_file = \"k.toml\"\n",
+        r#"
+[[routes]]
+name = "bad"
+path = "/b"
+methods = ["POST"]
+upstream = "nowhere"
+sandbox_upstream = "gone"
+errors = "nope"
+credential_header = "bad header"
+[routes.idempotency]
+header = "bad:header"
+[routes.quota]
+freed_bytes_header = "x\ty"
+"#
+    );
+    let errors = Config::parse(&text).unwrap_err().to_string();
+    for expected in [
+        "server.errors: no error profile named \"missing\" (define [errors.missing])",
+        "routes[2].errors: no error profile named \"nope\" (define [errors.nope])",
+        "routes[2].upstream: no upstream named \"nowhere\" (define [upstreams.nowhere])",
+        "routes[2].sandbox_upstream: no upstream named \"gone\" (define [upstreams.gone])",
+        "auth.credential_header: \"x y\" is not a valid header name",
+        "routes[2].credential_header: \"bad header\" is not a valid header name",
+        "routes[2].quota.freed_bytes_header: \"x\\ty\" is not a valid header name",
+        "routes[2].idempotency.header: \"bad:header\" is not a valid header name",
+    ] {
+        assert!(
+            errors.contains(expected),
+            "{expected:?} missing in\n{errors}"
+        );
+    }
+}

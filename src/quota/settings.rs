@@ -289,7 +289,7 @@ impl RouteQuota {
         });
         let freed_bytes_header = f.freed_bytes_header.as_ref().and_then(|h| {
             let parsed = header_name(h, format!("{at}.quota.freed_bytes_header"));
-            errors.take(parsed.map_err(|e| vec![e]))
+            errors.take_one(parsed)
         });
         Self {
             enabled: f.enabled.unwrap_or(true),
