@@ -456,3 +456,36 @@ fn parts_other_parsers_take_for_files_are_inspected_as_files() {
         .file("file", "p.png", "image/png", &png);
     assert_eq!(gw.request().form(ok).status, 201);
 }
+
+/// On a route allowing text/plain: text holding script, or an SVG after 70 KB of text (past the
+/// sniff window, so it is found while the part streams), is refused and never reaches the
+/// upstream complete; plain text with `<`, `>` and "on" in it passes byte-identical.
+#[test]
+fn text_that_is_markup_further_in_is_not_plain_text() {
+    let config = TEST_CONFIG.replace(
+        "\"application/vnd.oasis.opendocument.text\"]",
+        "\"application/vnd.oasis.opendocument.text\", \"text/plain\"]",
+    );
+    assert_ne!(config, TEST_CONFIG, "the template changed");
+    let up = RecordingUpstream::start();
+    let gw = TestGateway::start_with(&config, up.addr);
+    let mut late = b"notes ".to_vec();
+    late.resize(70_000, b'-');
+    late.extend_from_slice(b"\n<svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"alert(1)\"/>");
+    for text in [&b"x<script>alert(1)</script>"[..], &late] {
+        let (form, _) = upload(text, "text/plain", "notes.txt");
+        gw.request()
+            .path("/media")
+            .form(form)
+            .assert_error(415, "unsupported_media_type");
+    }
+    up.assert_no_complete_body();
+    let plain = b"a < b, on time: x = 1\n".repeat(500);
+    let (form, body) = upload(&plain, "text/plain", "notes.txt");
+    let r = gw.request().path("/media").form(form);
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let got = up.wait_for(1);
+    let last = got.last().unwrap();
+    assert!(last.complete);
+    assert_eq!(last.sha256, sha256_hex(&body));
+}
