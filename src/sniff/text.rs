@@ -36,20 +36,20 @@ pub fn classify(buf: &[u8]) -> Option<(&'static str, bool)> {
     Some(("text/plain", active || has_markup(&lower)))
 }
 
-/// Elements that make a browser render a text as a document (lower-cased input).
+/// Elements that make a browser render a text as a document (lower-cased input): one pass
+/// over the `<`s.
 pub fn has_markup(lower: &[u8]) -> bool {
-    [
-        &b"<svg"[..],
-        b"<html",
-        b"<!doctype html",
-        b"<body",
-        b"<iframe",
-        b"<object",
-        b"<embed",
-        b"<?xml-stylesheet",
-    ]
-    .iter()
-    .any(|m| contains(lower, m))
+    const TAGS: [&[u8]; 8] = [
+        b"svg",
+        b"html",
+        b"!doctype html",
+        b"body",
+        b"iframe",
+        b"object",
+        b"embed",
+        b"?xml-stylesheet",
+    ];
+    memchr::memchr_iter(b'<', lower).any(|i| TAGS.iter().any(|t| lower[i + 1..].starts_with(t)))
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
