@@ -32,12 +32,24 @@ pub fn tool(name: &str) -> std::process::Command {
 }
 
 /// A free loopback port: bind `:0`, read it, release it.
+/// A port nothing listens on, never handed out before in this process. The kernel may give a
+/// just-released port again: two tests running at once then started two gateways on one port —
+/// pingora retries a bind that finds its port in use, so the second test's requests, once the
+/// port answered, went to the first test's gateway (a 201 from the wrong config).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut given = GIVEN.lock().unwrap();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 pub fn wait_until_listening(addr: SocketAddr) {
