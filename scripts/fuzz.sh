@@ -102,7 +102,8 @@ for i, f in enumerate(["photo.png", "photo.jpg", "report.pdf", "photo.gif"]):
 put("raw_body", "svg", b"\x05\x02" + open(os.path.join(fx, "hostile/scripted.svg"), "rb").read())
 for k, v in {"presigned": b"b/k.png?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20261206%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-SignedHeaders=content-type%3Bhost&X-Amz-Signature=00\n\ncontent-type\nimage/png",
              "header": b"b/k\nAWS4-HMAC-SHA256 Credential=AKID/20261206/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=00\nx-amz-date\n20261206T000000Z",
-             "unsigned": b"k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2Fd%2Fr%2Fs3%2Faws4_request\n\nx_amz_copy_source\n/b/o"}.items():
+             "unsigned": b"k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2Fd%2Fr%2Fs3%2Faws4_request\n\nx_amz_copy_source\n/b/o",
+             "verified": b"b/k%24.png?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20261206%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261206T000000Z&X-Amz-Expires=604800&X-Amz-SignedHeaders=content-type%3Bhost&a=%2B+b&X-Amz-Signature=" + b"0" * 64 + b"\n\ncontent-type\n image/png  x"}.items():
     put("s3_auth", k, v)
 for k, v in {"unsigned": b"\x07\x08" + b"5\r\nhello\r\n0\r\n\r\n",
              "crc32": b"\x03\x29" + b"5\r\nhello\r\n0\r\nx-amz-checksum-crc32:NhCmhg==\r\n\r\n",

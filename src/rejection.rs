@@ -25,6 +25,8 @@ pub enum Rejection {
     /// 401 `unauthorized`: missing, malformed, expired or badly signed credential.
     Unauthorized(String),
     /// 403 `forbidden`: the credential lacks scopes (listed) or may not act for the organisation.
+    /// A SigV4 signature the gateway verified and found wrong (`[routes.s3] secret_env`).
+    SignatureMismatch(String),
     Forbidden {
         message: String,
         missing_scopes: Vec<String>,
@@ -146,7 +148,7 @@ impl Rejection {
         match self {
             Self::BadRequest(_) | Self::InvalidMultipart(_) | Self::BadDigest(_) => 400,
             Self::Unauthorized(_) => 401,
-            Self::Forbidden { .. } => 403,
+            Self::Forbidden { .. } | Self::SignatureMismatch(_) => 403,
             Self::NotFound | Self::UploadNotFound => 404,
             Self::OffsetMismatch(_) => 409,
             Self::UploadGone(_) => 410,
@@ -174,6 +176,7 @@ impl Rejection {
             Self::InvalidMultipart(_) => "invalid_multipart",
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden { .. } => "forbidden",
+            Self::SignatureMismatch(_) => "signature_mismatch",
             Self::NotFound => "not_found",
             Self::TooLarge(_) => "too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -209,6 +212,7 @@ impl Rejection {
             | Self::TooLarge(m)
             | Self::InvalidFile(m)
             | Self::BadDigest(m)
+            | Self::SignatureMismatch(m)
             | Self::UnsupportedMediaType(m)
             | Self::Validation { message: m, .. }
             | Self::StorageError(m)

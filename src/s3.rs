@@ -8,6 +8,7 @@
 //! path, the query or `Host`. Pure: the proxy glue is in src/proxy.rs.
 
 pub mod file;
+mod sigv4;
 
 use crate::config::error::ConfigError;
 use crate::rejection::Rejection;
@@ -18,7 +19,19 @@ use std::collections::HashMap;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct S3Rules {
     access_keys: HashMap<String, String>,
+    /// Access key id → secret key, when the gateway verifies signatures itself.
+    secrets: HashMap<String, Secret>,
     domains: Vec<String>,
+}
+
+/// A secret access key; never printed.
+#[derive(Clone, PartialEq, Eq)]
+struct Secret(String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
 }
 
 /// Who signed a request, as its credential scope says (the storage checks the signature).
@@ -28,12 +41,20 @@ pub struct Caller {
     pub tenant: String,
 }
 
-/// A request's SigV4 authorization, as read (not verified).
+/// A request's SigV4 authorization, as read (verified by src/s3/sigv4.rs when configured).
 #[derive(Debug, PartialEq, Eq)]
 struct SigV4 {
     access_key: String,
-    /// Lower-case names of the signed headers.
+    /// `yyyymmdd/region/service/aws4_request`.
+    scope: String,
+    /// Lower-case names of the signed headers, in the order signed.
     signed: Vec<String>,
+    signature: String,
+    /// `X-Amz-Date` (the query's when presigned, else the header's).
+    date: Option<String>,
+    /// `X-Amz-Expires` (presigned only).
+    expires: Option<String>,
+    presigned: bool,
 }
 
 fn denied(m: impl Into<String>) -> Rejection {
@@ -45,7 +66,12 @@ fn denied(m: impl Into<String>) -> Rejection {
 
 impl S3Rules {
     /// Validates `[routes.s3]` (`at` is its dotted path).
-    pub fn from_config(f: &S3File, at: &str) -> Result<Self, Vec<ConfigError>> {
+    /// `base`: the directory relative secret files are read from.
+    pub fn from_config(
+        f: &S3File,
+        at: &str,
+        base: &std::path::Path,
+    ) -> Result<Self, Vec<ConfigError>> {
         let mut errors = Vec::new();
         if f.access_keys.is_empty() {
             errors.push(ConfigError::new(
@@ -61,11 +87,40 @@ impl S3Rules {
                 ));
             }
         }
+        let mut secrets = HashMap::new();
+        for (key, source) in &f.secrets {
+            let at = format!("{at}.secrets.{key}");
+            if !f.access_keys.contains_key(key) {
+                errors.push(ConfigError::new(
+                    at,
+                    "not an access key listed in access_keys",
+                ));
+                continue;
+            }
+            match read_secret(source, base) {
+                Ok(secret) => {
+                    secrets.insert(key.clone(), Secret(secret));
+                }
+                Err(why) => errors.push(ConfigError::new(at, why)),
+            }
+        }
+        if !f.secrets.is_empty() {
+            for key in f.access_keys.keys().filter(|k| !f.secrets.contains_key(*k)) {
+                errors.push(ConfigError::new(
+                    format!("{at}.secrets"),
+                    format!(
+                        "{key} has no secret: a gateway that verifies signatures verifies every \
+                         key's"
+                    ),
+                ));
+            }
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
         Ok(Self {
             access_keys: f.access_keys.clone().into_iter().collect(),
+            secrets,
             domains: f.domains.iter().map(|d| d.to_ascii_lowercase()).collect(),
         })
     }
@@ -96,6 +151,9 @@ impl S3Rules {
             .access_keys
             .get(&sig.access_key)
             .ok_or_else(|| denied("the access key is not known to this gateway"))?;
+        if let Some(secret) = self.secrets.get(&sig.access_key) {
+            sigv4::verify(&sig, req, query, &secret.0, crate::clock::now_unix())?;
+        }
         if inspected {
             self.check_put_object(req, query)?;
         }
@@ -166,6 +224,27 @@ impl S3Rules {
     }
 }
 
+/// A secret key from its environment variable or file; never empty.
+fn read_secret(source: &file::SecretFile, base: &std::path::Path) -> Result<String, String> {
+    let secret = match (&source.env, &source.file) {
+        (Some(var), None) => {
+            std::env::var(var).map_err(|_| format!("environment variable {var} is not set"))?
+        }
+        (None, Some(path)) => {
+            let p = base.join(path);
+            std::fs::read_to_string(&p)
+                .map_err(|e| format!("cannot read {}: {e}", p.display()))?
+                .trim()
+                .to_string()
+        }
+        _ => return Err("set exactly one of env or file".into()),
+    };
+    if secret.is_empty() {
+        return Err("the secret key is empty".into());
+    }
+    Ok(secret)
+}
+
 /// The request's SigV4 authorization: presigned (query) or header, exactly one of them.
 fn sigv4(query: &str, req: &pingora::http::RequestHeader) -> Result<SigV4, Rejection> {
     let mut params: Vec<(String, String)> = Vec::new();
@@ -198,12 +277,30 @@ fn sigv4(query: &str, req: &pingora::http::RequestHeader) -> Result<SigV4, Rejec
                 return Err(denied("only AWS4-HMAC-SHA256 presigned URLs are accepted"));
             }
             let signed = param("X-Amz-SignedHeaders")?.unwrap_or("");
+            let (access_key, scope) = access_key(credential)?;
             Ok(SigV4 {
-                access_key: access_key(credential)?,
+                access_key,
+                scope,
                 signed: signed_list(signed),
+                signature: param("X-Amz-Signature")?.unwrap_or("").to_string(),
+                date: param("X-Amz-Date")?.map(str::to_string),
+                expires: param("X-Amz-Expires")?.map(str::to_string),
+                presigned: true,
             })
         }
-        (None, [one]) => header_auth(one),
+        (None, [one]) => {
+            let mut sig = header_auth(one)?;
+            sig.date = match req.headers.get_all("x-amz-date").iter().collect::<Vec<_>>()[..] {
+                [] => None,
+                [d] => Some(
+                    d.to_str()
+                        .map_err(|_| bad("a malformed x-amz-date"))?
+                        .to_string(),
+                ),
+                _ => return Err(bad("x-amz-date is sent more than once")),
+            };
+            Ok(sig)
+        }
         (None, []) => Err(Rejection::Unauthorized(
             "an S3 request must be signed (SigV4)".into(),
         )),
@@ -232,17 +329,25 @@ fn header_auth(value: &[u8]) -> Result<SigV4, Rejection> {
     let credential = fields
         .get("Credential")
         .ok_or_else(|| bad("no Credential in the Authorization header"))?;
+    let (access_key, scope) = access_key(credential)?;
     Ok(SigV4 {
-        access_key: access_key(credential)?,
+        access_key,
+        scope,
         signed: signed_list(fields.get("SignedHeaders").copied().unwrap_or("")),
+        signature: fields.get("Signature").copied().unwrap_or("").to_string(),
+        date: None,
+        expires: None,
+        presigned: false,
     })
 }
 
-/// The access key id of a credential scope `AKID/yyyymmdd/region/service/aws4_request`.
-fn access_key(credential: &str) -> Result<String, Rejection> {
+/// The access key id and the scope of a credential `AKID/yyyymmdd/region/service/aws4_request`.
+fn access_key(credential: &str) -> Result<(String, String), Rejection> {
     let parts: Vec<&str> = credential.split('/').collect();
     match parts.as_slice() {
-        [key, _, _, _, "aws4_request"] if !key.is_empty() => Ok((*key).to_string()),
+        [key, _, _, _, "aws4_request"] if !key.is_empty() => {
+            Ok(((*key).to_string(), credential[key.len() + 1..].to_string()))
+        }
         _ => Err(bad("a malformed SigV4 credential scope")),
     }
 }

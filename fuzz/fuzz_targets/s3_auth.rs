@@ -1,5 +1,6 @@
 //! The S3 request check (src/s3.rs): the SigV4 credential from a presigned query or an
-//! Authorization header, the signed-header rule and the PutObject rule. No panic on any
+//! Authorization header, the signed-header rule and the PutObject rule, and SigV4 verification
+//! (src/s3/sigv4.rs: dates, scopes, canonical paths, queries and headers). No panic on any
 //! input, and an accepted request always names the listed access key and its tenant.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
@@ -28,11 +29,30 @@ fuzz_target!(|data: &[u8]| {
     }
     let f: S3File =
         toml::from_str("access_keys = { AKID = \"t\" }\ndomains = [\"s3.test\"]").unwrap();
-    let rules = S3Rules::from_config(&f, "s3").unwrap();
-    for inspected in [false, true] {
-        if let Ok(caller) = rules.check(&req, inspected) {
-            assert_eq!(caller.access_key, "AKID");
-            assert_eq!(caller.tenant, "t");
+    let rules = S3Rules::from_config(&f, "s3", std::path::Path::new(".")).unwrap();
+    for rules in [&rules, verifying()] {
+        for inspected in [false, true] {
+            if let Ok(caller) = rules.check(&req, inspected) {
+                assert_eq!(caller.access_key, "AKID");
+                assert_eq!(caller.tenant, "t");
+            }
         }
     }
 });
+
+/// The same rules with AKID's secret given: every request is verified.
+fn verifying() -> &'static S3Rules {
+    static RULES: std::sync::OnceLock<S3Rules> = std::sync::OnceLock::new();
+    RULES.get_or_init(|| {
+        let dir = std::env::temp_dir();
+        let file = dir.join(format!("ugw-fuzz-s3-secret-{}", std::process::id()));
+        std::fs::write(&file, "fuzz-secret").unwrap();
+        let text = format!(
+            "access_keys = {{ AKID = \"t\" }}\ndomains = [\"s3.test\"]\n\
+             secrets = {{ AKID = {{ file = {:?} }} }}",
+            file.display().to_string()
+        );
+        let f: S3File = toml::from_str(&text).unwrap();
+        S3Rules::from_config(&f, "s3", &dir).unwrap()
+    })
+}

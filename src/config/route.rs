@@ -240,7 +240,7 @@ impl Route {
                 );
             }
             errors
-                .take(crate::s3::S3Rules::from_config(f, &at))
+                .take(crate::s3::S3Rules::from_config(f, &at, base))
                 .map(Arc::new)
         });
         let tus = r.tus.as_ref().and_then(|f| {

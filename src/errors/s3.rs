@@ -16,6 +16,7 @@ pub fn code_and_status(r: &Rejection) -> (&'static str, u16) {
             ("AccessDenied", 403)
         }
         Rejection::Malware => ("AccessDenied", 403),
+        Rejection::SignatureMismatch(_) => ("SignatureDoesNotMatch", 403),
         Rejection::TooLarge(_) => ("EntityTooLarge", 400),
         Rejection::UnsupportedMediaType(_)
         | Rejection::ContentMismatch { .. }

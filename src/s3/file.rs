@@ -10,7 +10,20 @@ use std::collections::BTreeMap;
 pub struct S3File {
     /// Access key id → the tenant its requests spend quota from and are counted under.
     pub access_keys: BTreeMap<String, String>,
+    /// Access key id → where its secret key is. When given (for every key), the gateway
+    /// verifies each request's SigV4 signature before reading its body.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, SecretFile>,
     /// Domains of virtual-hosted-style requests (`bucket.DOMAIN`); others are path-style.
     #[serde(default)]
     pub domains: Vec<String>,
+}
+
+/// Where one secret access key is: exactly one of an environment variable or a file (its
+/// content, surrounding whitespace trimmed; relative to the configuration file).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretFile {
+    pub env: Option<String>,
+    pub file: Option<String>,
 }

@@ -1,12 +1,13 @@
 use super::*;
 use pingora::http::RequestHeader;
+use std::path::Path;
 
 fn rules() -> S3Rules {
     let f: S3File = toml::from_str(
         "access_keys = { AKIDA = \"orgA\", AKIDB = \"orgB\" }\ndomains = [\"s3.test\"]",
     )
     .unwrap();
-    S3Rules::from_config(&f, "routes[0].s3").unwrap()
+    S3Rules::from_config(&f, "routes[0].s3", Path::new(".")).unwrap()
 }
 
 const PRESIGNED: &str = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDA%2F20261206%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261206T120000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=content-type%3Bhost&X-Amz-Signature=00";
@@ -230,6 +231,61 @@ fn configuration_names_keys_and_valid_tenants() {
         "access_keys = { K = \"\" }",
     ] {
         let f: S3File = toml::from_str(text).unwrap();
-        assert!(S3Rules::from_config(&f, "s3").is_err(), "{text}");
+        assert!(
+            S3Rules::from_config(&f, "s3", Path::new(".")).is_err(),
+            "{text}"
+        );
     }
+}
+
+#[test]
+fn secrets_name_listed_keys_all_of_them_from_one_source() {
+    let dir = std::env::temp_dir().join(format!("ugw-s3-secrets-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("a.key"), "  secret-a\n").unwrap();
+    std::fs::write(dir.join("empty.key"), "\n").unwrap();
+    let load = |secrets: &str| {
+        let text = format!("access_keys = {{ A = \"orgA\", B = \"orgB\" }}\n{secrets}");
+        let f: S3File = toml::from_str(&text).unwrap();
+        S3Rules::from_config(&f, "s3", &dir).map_err(|e| {
+            e.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    };
+    let ok = load("secrets = { A = { file = \"a.key\" }, B = { env = \"HOME\" } }").unwrap();
+    assert_eq!(ok.secrets["A"].0, "secret-a", "trimmed");
+    assert!(!format!("{ok:?}").contains("secret-a"), "never printed");
+    for (secrets, why) in [
+        ("secrets = { A = { file = \"a.key\" } }", "B has no secret"),
+        (
+            "secrets = { A = { file = \"a.key\" }, B = { file = \"a.key\" }, C = { env = \"HOME\" } }",
+            "s3.secrets.C: not an access key",
+        ),
+        (
+            "secrets = { A = { file = \"a.key\" }, B = { env = \"UGW_SURELY_UNSET_1\" } }",
+            "UGW_SURELY_UNSET_1 is not set",
+        ),
+        (
+            "secrets = { A = { file = \"missing.key\" }, B = { env = \"HOME\" } }",
+            "cannot read",
+        ),
+        (
+            "secrets = { A = { file = \"empty.key\" }, B = { env = \"HOME\" } }",
+            "s3.secrets.A: the secret key is empty",
+        ),
+        (
+            "secrets = { A = { file = \"a.key\", env = \"HOME\" }, B = { env = \"HOME\" } }",
+            "exactly one of env or file",
+        ),
+        (
+            "secrets = { A = {}, B = { env = \"HOME\" } }",
+            "exactly one of env or file",
+        ),
+    ] {
+        let err = load(secrets).unwrap_err();
+        assert!(err.contains(why), "{secrets}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

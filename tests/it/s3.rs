@@ -40,10 +40,19 @@ fn tool(name: &str) -> PathBuf {
 }
 
 fn storage() -> Storage {
+    storage_on(free_port(), None)
+}
+
+/// An `s3s-fs` on `port`, serving virtual-hosted requests for `domain` (`host:port`: s3s
+/// matches the Host header whole).
+fn storage_on(port: u16, domain: Option<&str>) -> Storage {
     let root = std::env::temp_dir().join(format!("ugw-s3-{}", free_port()));
     std::fs::create_dir_all(root.join("media")).unwrap();
-    let port = free_port();
-    let child = Command::new(tool("s3s-fs"))
+    let mut cmd = Command::new(tool("s3s-fs"));
+    if let Some(domain) = domain {
+        cmd.args(["--domain", domain]);
+    }
+    let child = cmd
         .args(["--host", "127.0.0.1", "--port", &port.to_string()])
         .args(["--access-key", KEY, "--secret-key", SECRET])
         .arg(&root)
@@ -125,6 +134,53 @@ fn presigned_and_sdk_uploads_are_inspected_with_signatures_intact() {
     let s3 = storage();
     let gw = TestGateway::start_with(&config(), s3.addr);
     let r = run_scenarios(&gw, &s3, "all");
+    assert_all_scenarios(&r, &s3);
+    // The storage refused the tampered request, not the gateway.
+    let body = r["tampered_via_gateway"]["body"].as_str().unwrap_or("");
+    assert!(!body.contains("the gateway verified"), "{body}");
+}
+
+/// With the keys (`secrets`), the gateway checks every signature itself before a body byte is
+/// read — canonicalising exactly as boto3 signs, or the accepted uploads above would fail here.
+#[test]
+fn the_gateway_verifies_signatures_when_it_has_the_keys() {
+    let s3 = storage();
+    let gw = TestGateway::start_with(&verifying(&config(), &secret_file(&s3)), s3.addr);
+    let r = run_scenarios(&gw, &s3, "all");
+    assert_all_scenarios(&r, &s3);
+    let body = r["tampered_via_gateway"]["body"].as_str().unwrap_or("");
+    assert!(
+        body.contains("the gateway verified"),
+        "refused at the gateway: {body}"
+    );
+    assert!(
+        body.contains("<Code>SignatureDoesNotMatch</Code>"),
+        "{body}"
+    );
+}
+
+/// `config` with every access key's secret given to the gateway (in `file`).
+fn verifying(config: &str, file: &Path) -> String {
+    let line = format!("access_keys = {{ {KEY} = \"org-example\" }}");
+    let text = config.replace(
+        &line,
+        &format!(
+            "{line}\nsecrets = {{ {KEY} = {{ file = \"{}\" }} }}",
+            file.display()
+        ),
+    );
+    assert_eq!(text.matches("\nsecrets =").count(), 2, "both routes verify");
+    text
+}
+
+/// The secret key, written for the gateway into the storage's directory.
+fn secret_file(s3: &Storage) -> PathBuf {
+    let file = s3.root.join("secret.key");
+    std::fs::write(&file, format!("{SECRET}\n")).unwrap();
+    file
+}
+
+fn assert_all_scenarios(r: &serde_json::Value, s3: &Storage) {
     let png = sha256_hex(&crate::common::fixture("media/photo.png"));
     let outcome = |name: &str| (r[name]["status"].as_u64(), r[name]["code"].as_str());
     // Accepted, verified by the storage, stored byte for byte.
@@ -165,7 +221,7 @@ fn presigned_and_sdk_uploads_are_inspected_with_signatures_intact() {
     // Nothing refused exists, not even in part.
     let stored = ["presigned.png", "put.png", "t.jpg"];
     assert_eq!(r["listed"], serde_json::json!(stored), "{r}");
-    assert_eq!(objects_on_disk(&s3), stored);
+    assert_eq!(objects_on_disk(s3), stored);
 }
 
 /// Quotas per access key: committed only after the storage's 2xx; a refused or failed upload
@@ -232,9 +288,22 @@ fn quotas_are_spent_per_access_key_only_on_the_storages_success() {
 /// match the payload is refused before the storage sees the end of the body.
 #[test]
 fn sdk_uploads_in_aws_chunked_are_decoded_inspected_and_checksummed() {
+    // Once as configured in the example, once with the gateway verifying the header
+    // signature over a `STREAMING-UNSIGNED-PAYLOAD-TRAILER` body.
+    for verify in [false, true] {
+        aws_chunked_round(verify);
+    }
+}
+
+fn aws_chunked_round(verify: bool) {
     let s3 = storage();
+    let base = if verify {
+        verifying(&config(), &secret_file(&s3))
+    } else {
+        config()
+    };
     let (cert, key) = crate::common::tls::certificate("s3");
-    let text = config().replace(
+    let text = base.replace(
         "address = \"{LISTEN}\"",
         &format!(
             "address = \"{{LISTEN}}\"\ntls = {{ cert = \"{}\", key = \"{}\" }}",
@@ -264,4 +333,56 @@ fn sdk_uploads_in_aws_chunked_are_decoded_inspected_and_checksummed() {
     );
     assert_eq!(r["listed"], serde_json::json!(["chunked.png"]), "{r}");
     assert_eq!(objects_on_disk(&s3), ["chunked.png"]);
+}
+
+/// Virtual-hosted-style (`media.s3.example.com`, resolved to the gateway by the client): the
+/// bucket is in `Host`, which reaches the storage unchanged and signed; checked by the storage
+/// and, with the keys, by the gateway.
+#[test]
+fn virtual_hosted_requests_keep_their_host_and_signature() {
+    for verify in [false, true] {
+        // The gateway first (its port is in the Host the storage must recognise); it connects
+        // to the storage only when a request comes.
+        let storage_port = free_port();
+        let storage_addr: SocketAddr = format!("127.0.0.1:{storage_port}").parse().unwrap();
+        let secret = std::env::temp_dir().join(format!("ugw-s3-secret-{storage_port}"));
+        std::fs::write(&secret, SECRET).unwrap();
+        let text = if verify {
+            verifying(&config(), &secret)
+        } else {
+            config()
+        };
+        let gw = TestGateway::start_with(&text, storage_addr);
+        let domain = format!("s3.example.com:{}", gw.addr.port());
+        let s3 = storage_on(storage_port, Some(&domain));
+        let endpoint = format!("http://s3.example.com:{}", gw.addr.port());
+        let r = run_with(&endpoint, &s3, "virtual", None);
+        let outcome = |name: &str| (r[name]["status"].as_u64(), r[name]["code"].as_str());
+        assert_eq!(
+            r["host_sent"],
+            format!("media.s3.example.com:{}", gw.addr.port())
+        );
+        let png = sha256_hex(&crate::common::fixture("media/photo.png"));
+        for name in ["presigned_png", "put_object_png"] {
+            assert_eq!(r[name]["status"], 200, "{name} (verify: {verify}): {r}");
+            assert_eq!(r[&format!("{name}_stored")]["sha256"], png.as_str(), "{r}");
+        }
+        assert_eq!(
+            outcome("presigned_elf"),
+            (Some(400), Some("InvalidArgument")),
+            "{r}"
+        );
+        assert_eq!(
+            outcome("bucket_write"),
+            (Some(403), Some("AccessDenied")),
+            "a PUT to the bucket itself is not an object upload: {r}"
+        );
+        assert_eq!(
+            outcome("tampered"),
+            (Some(403), Some("SignatureDoesNotMatch")),
+            "{r}"
+        );
+        assert_eq!(objects_on_disk(&s3), ["presigned.png", "put.png"]);
+        let _ = std::fs::remove_file(&secret);
+    }
 }

@@ -1,15 +1,18 @@
 """boto3 against the gateway fronting an S3 server that verifies signatures (tests/it/s3.rs).
 
-usage: s3_scenarios.py GATEWAY STORAGE ACCESS_KEY SECRET FIXTURES [all|quota|https]
+usage: s3_scenarios.py GATEWAY STORAGE ACCESS_KEY SECRET FIXTURES [all|quota|https|virtual]
 (https: GATEWAY is an https:// URL and AWS_CA_BUNDLE names its certificate; boto3 then sends
-aws-chunked bodies with a CRC32 trailer.)
+aws-chunked bodies with a CRC32 trailer. virtual: GATEWAY is http://s3.example.com:PORT, which
+this script resolves, with every *.s3.example.com, to 127.0.0.1; requests are virtual-hosted.)
 Prints one JSON object: each scenario's outcome (status, S3 error code, and for stored objects
 the SHA-256 read back through the gateway).
 """
 
 import hashlib
+import http.client
 import json
 import re
+import socket
 import sys
 import urllib.error
 import urllib.request
@@ -23,7 +26,7 @@ scenario = sys.argv[6] if len(sys.argv) > 6 else "all"
 BUCKET = "media"
 
 
-def client(endpoint, key=key_id, secret_key=secret):
+def client(endpoint, key=key_id, secret_key=secret, style="path"):
     return boto3.client(
         "s3",
         endpoint_url=endpoint,
@@ -31,7 +34,7 @@ def client(endpoint, key=key_id, secret_key=secret):
         aws_secret_access_key=secret_key,
         region_name="us-east-1",
         config=Config(
-            s3={"addressing_style": "path"},
+            s3={"addressing_style": style},
             signature_version="s3v4",
             retries={"max_attempts": 1},
         ),
@@ -102,6 +105,41 @@ late_svg = (
     + b"<script>alert(1)</script></svg>"
 )
 out = {}
+if scenario == "virtual":
+    resolve = socket.getaddrinfo
+
+    def local(host, *args, **kwargs):
+        if host == "s3.example.com" or host.endswith(".s3.example.com"):
+            host = "127.0.0.1"
+        return resolve(host, *args, **kwargs)
+
+    socket.getaddrinfo = local
+    hosts = []
+    send = http.client.HTTPConnection.putheader
+
+    def record(self, header, *values):
+        if header.lower() == "host":
+            hosts.append(values[0])
+        return send(self, header, *values)
+
+    http.client.HTTPConnection.putheader = record
+    gw = client(gateway, style="virtual")
+    out["presigned_png"] = presigned_put(gw, "presigned.png", "image/png", png)
+    out["host_sent"] = hosts[-1] if hosts else None
+    out["presigned_png_stored"] = stored("presigned.png")
+    out["put_object_png"] = put_object(gw, "put.png", "image/png", png)
+    out["put_object_png_stored"] = stored("put.png")
+    out["presigned_elf"] = presigned_put(gw, "elf.png", "image/png", elf)
+    try:
+        gw.put_bucket_acl(Bucket=BUCKET, ACL="public-read")
+        out["bucket_write"] = {"status": 200}
+    except ClientError as e:
+        out["bucket_write"] = error(e)
+    signed = dict(Params={"Bucket": BUCKET, "Key": "t.png", "ContentType": "image/png"}, ExpiresIn=600)
+    url = gw.generate_presigned_url("put_object", **signed)
+    out["tampered"] = raw_put(url, jpg, {"Content-Type": "image/jpeg"})
+    print(json.dumps(out))
+    sys.exit(0)
 if scenario == "quota":
     # Refused by the gateway, refused by the storage, accepted, then over the tenant's quota;
     # and a second tenant's key (unknown to the storage) is not refused for the first's quota.

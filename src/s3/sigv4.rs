@@ -1,0 +1,255 @@
+//! Verifying a SigV4 signature at the gateway (`[routes.s3] secret_env`), before a body byte is
+//! read: the canonical request is rebuilt from exactly what the storage will receive (the
+//! gateway changes none of it, src/s3.rs), so a signature the gateway accepts is one the storage
+//! accepts too. The payload itself is not hashed here: a signed payload hash, and aws-chunked
+//! chunk signatures, are the storage's to check (it stores nothing when they fail). Canonical
+//! forms as AWS documents them ("Create a canonical request for Signature Version 4") and as
+//! s3s verifies them (its raw-path retry for clients that sign reserved characters unencoded).
+
+use super::SigV4;
+use crate::rejection::Rejection;
+use hmac::{Hmac, KeyInit, Mac};
+use pingora::http::RequestHeader;
+use sha2::{Digest, Sha256};
+
+/// How far a header-signed request's `X-Amz-Date` may be from the gateway's clock (S3's 15 min).
+const MAX_SKEW_SECS: u64 = 900;
+/// The longest a presigned URL may be valid (S3's seven days).
+const MAX_EXPIRES_SECS: u64 = 604_800;
+
+fn mismatch(m: &str) -> Rejection {
+    Rejection::SignatureMismatch(m.to_string())
+}
+
+fn bad(m: &str) -> Rejection {
+    Rejection::BadRequest(m.to_string())
+}
+
+fn denied(m: &str) -> Rejection {
+    Rejection::Forbidden {
+        message: m.to_string(),
+        missing_scopes: Vec::new(),
+    }
+}
+
+/// Checks `sig` (as read from `req`) against `secret` at `now` (Unix seconds).
+pub(super) fn verify(
+    sig: &SigV4,
+    req: &RequestHeader,
+    query: &str,
+    secret: &str,
+    now: u64,
+) -> Result<(), Rejection> {
+    let date = sig
+        .date
+        .as_deref()
+        .ok_or_else(|| bad("a SigV4 request must carry X-Amz-Date"))?;
+    let at = amz_date(date).ok_or_else(|| bad("a malformed X-Amz-Date"))?;
+    let scope: Vec<&str> = sig.scope.split('/').collect();
+    let [day, region, service, "aws4_request"] = scope.as_slice() else {
+        return Err(bad("a malformed SigV4 credential scope"));
+    };
+    if !date.starts_with(day) || *service != "s3" {
+        return Err(mismatch(
+            "the credential scope's date or service does not match the request",
+        ));
+    }
+    if sig.presigned {
+        let expires = sig
+            .expires
+            .as_deref()
+            .and_then(|e| e.parse::<u64>().ok())
+            .filter(|e| (1..=MAX_EXPIRES_SECS).contains(e))
+            .ok_or_else(|| bad("X-Amz-Expires must be 1 to 604800 seconds"))?;
+        if at > now + MAX_SKEW_SECS {
+            return Err(denied("the presigned URL is dated in the future"));
+        }
+        if now > at + expires {
+            return Err(denied("the presigned URL has expired"));
+        }
+    } else if now.abs_diff(at) > MAX_SKEW_SECS {
+        return Err(denied(
+            "RequestTimeTooSkewed: the request's X-Amz-Date is more than 15 minutes from now",
+        ));
+    }
+    if !sig.signed.iter().any(|h| h == "host") {
+        return Err(mismatch("the signature must cover the Host header"));
+    }
+    let payload = if sig.presigned {
+        "UNSIGNED-PAYLOAD"
+    } else {
+        req.headers
+            .get("x-amz-content-sha256")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| bad("a header-signed S3 request must carry x-amz-content-sha256"))?
+    };
+    let lower_hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+    let given: [u8; 32] = Some(&sig.signature)
+        .filter(|s| s.bytes().all(lower_hex))
+        .and_then(|s| hex::decode(s).ok())
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| mismatch("the signature is not 64 hex digits"))?;
+    let key = signing_key(secret, day, region);
+    let signed_with = |raw_path: bool| -> Result<bool, Rejection> {
+        let canonical = canonical_request(req, query, sig, payload, raw_path)?;
+        let to_sign = format!(
+            "AWS4-HMAC-SHA256\n{date}\n{}\n{}",
+            sig.scope,
+            hex::encode(Sha256::digest(canonical.as_bytes()))
+        );
+        Ok(hmac(&key, to_sign.as_bytes()).verify_slice(&given).is_ok())
+    };
+    let raw_differs = req
+        .uri
+        .path()
+        .bytes()
+        .any(|b| !b.is_ascii_alphanumeric() && !b"-_.~/%".contains(&b));
+    if signed_with(false)? || (raw_differs && signed_with(true)?) {
+        Ok(())
+    } else {
+        Err(mismatch(
+            "the gateway verified the signature: it does not match the request (check the key \
+             and signing method)",
+        ))
+    }
+}
+
+fn hmac(key: &[u8], data: &[u8]) -> Hmac<Sha256> {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("any key length");
+    mac.update(data);
+    mac
+}
+
+fn signing_key(secret: &str, day: &str, region: &str) -> Vec<u8> {
+    let mut key = format!("AWS4{secret}").into_bytes();
+    for part in [day, region, "s3", "aws4_request"] {
+        key = hmac(&key, part.as_bytes()).finalize().into_bytes().to_vec();
+    }
+    key
+}
+
+/// `yyyymmddThhmmssZ` as Unix seconds.
+fn amz_date(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' || !digits(0..8) || !digits(9..15) {
+        return None;
+    }
+    let (d, t) = (&s[..8], &s[9..15]);
+    crate::clock::parse_rfc3339(&format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        &d[..4],
+        &d[4..6],
+        &d[6..],
+        &t[..2],
+        &t[2..4],
+        &t[4..]
+    ))
+}
+
+/// The canonical request. `raw_path`: the path as sent instead of decoded and re-encoded.
+fn canonical_request(
+    req: &RequestHeader,
+    query: &str,
+    sig: &SigV4,
+    payload: &str,
+    raw_path: bool,
+) -> Result<String, Rejection> {
+    let mut out = format!("{}\n", req.method.as_str());
+    let path = req.uri.path();
+    if raw_path {
+        out.push_str(path);
+    } else {
+        let decoded = percent_decode(path).ok_or_else(|| bad("a malformed path"))?;
+        uri_encode(&mut out, &decoded, false);
+    }
+    out.push('\n');
+    let mut params = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let k = crate::query::decode(k).ok_or_else(|| bad("a malformed query string"))?;
+        if sig.presigned && k == "X-Amz-Signature" {
+            continue;
+        }
+        let v = crate::query::decode(v).ok_or_else(|| bad("a malformed query string"))?;
+        let (mut ek, mut ev) = (String::new(), String::new());
+        uri_encode(&mut ek, &k, true);
+        uri_encode(&mut ev, &v, true);
+        params.push((ek, ev));
+    }
+    params.sort();
+    let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    out.push_str(&query.join("&"));
+    out.push('\n');
+    for name in &sig.signed {
+        let mut values: Vec<&str> = req
+            .headers
+            .get_all(name.as_str())
+            .iter()
+            .map(|v| {
+                v.to_str()
+                    .map_err(|_| mismatch("a signed header is not text"))
+            })
+            .collect::<Result<_, _>>()?;
+        if values.is_empty() && name == "host" {
+            // HTTP/2 carries the host as `:authority`.
+            values.extend(req.uri.authority().map(|a| a.as_str()));
+        }
+        if values.is_empty() {
+            return Err(mismatch("a header the signature covers is missing"));
+        }
+        out.push_str(name);
+        out.push(':');
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let words: Vec<&str> = v.split_ascii_whitespace().collect();
+            out.push_str(&words.join(" "));
+        }
+        out.push('\n');
+    }
+    out.push('\n');
+    out.push_str(&sig.signed.join(";"));
+    out.push('\n');
+    out.push_str(payload);
+    Ok(out)
+}
+
+/// AWS's URI encoding: every byte but `A-Za-z0-9-_.~` (and `/` unless `encode_slash`) as `%XX`.
+fn uri_encode(out: &mut String, s: &str, encode_slash: bool) {
+    for &b in s.as_bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char);
+            }
+            b'/' if !encode_slash => out.push('/'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+}
+
+/// `%XX` decoded (a `+` in a path is a `+`); `None` for a broken escape or non-UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = b.get(i + 1..i + 3)?;
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
+            out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+#[path = "sigv4_tests.rs"]
+mod tests;
