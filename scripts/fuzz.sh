@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-60}
 shift || true
-TARGETS=${*:-multipart differential params sniff credential config traceparent query json structure verdict svg raw_body s3_auth aws_chunked tus}
+TARGETS=${*:-multipart differential params sniff credential config traceparent query json structure verdict svg raw_body s3_auth s3_multipart aws_chunked tus}
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
 scripts/prereqs.sh
@@ -105,6 +105,11 @@ for k, v in {"presigned": b"b/k.png?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Crede
              "unsigned": b"k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2Fd%2Fr%2Fs3%2Faws4_request\n\nx_amz_copy_source\n/b/o",
              "verified": b"b/k%24.png?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20261206%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261206T000000Z&X-Amz-Expires=604800&X-Amz-SignedHeaders=content-type%3Bhost&a=%2B+b&X-Amz-Signature=" + b"0" * 64 + b"\n\ncontent-type\n image/png  x"}.items():
     put("s3_auth", k, v)
+for k, v in {"complete": b"\x01" + b'<?xml version="1.0"?><CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Part><ETag>"a1"</ETag><PartNumber>1</PartNumber></Part><Part><ETag>&quot;b2&quot;</ETag><ChecksumCRC32>AAAAAA==</ChecksumCRC32><PartNumber>2</PartNumber></Part></CompleteMultipartUpload>',
+             "created": b"\x01" + b'<InitiateMultipartUploadResult><Bucket>m</Bucket><Key>v.mp4</Key><UploadId>VXBsb2Fk</UploadId></InitiateMultipartUploadResult>',
+             "part": b"\x00partNumber=3&uploadId=abc%2F1&X-Amz-Date=1",
+             "create": b"\x01uploads"}.items():
+    put("s3_multipart", k, v)
 for k, v in {"unsigned": b"\x07\x08" + b"5\r\nhello\r\n0\r\n\r\n",
              "crc32": b"\x03\x29" + b"5\r\nhello\r\n0\r\nx-amz-checksum-crc32:NhCmhg==\r\n\r\n",
              "signed": b"\x02\x2c" + b"5;chunk-signature=" + b"a" * 64 + b"\r\nhello\r\n0;chunk-signature=" + b"b" * 64 + b"\r\n\r\n"}.items():

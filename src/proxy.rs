@@ -12,6 +12,7 @@ mod json;
 mod quota;
 mod read;
 mod respond;
+mod s3;
 mod tus;
 mod usage;
 mod window;
@@ -90,6 +91,9 @@ impl Gateway {
         }
         let query = session.req_header().uri.query().unwrap_or("");
         route.query.check(query)?;
+        if s3::begin(session, ctx, &route, live).await? {
+            return Ok(());
+        }
         if let Some(rules) = &route.tus {
             if let Some(q) = &live.quotas {
                 quota::reserve(q, &route, session.req_header(), ctx).await?;
@@ -98,7 +102,9 @@ impl Gateway {
         }
         let upload = match route.upload.clone() {
             Some(p) => {
-                let framing = framing::upload_framing(session.req_header(), &p, route.s3.is_some());
+                let recorded = ctx.s3.as_ref().and_then(|c| c.recorded_type());
+                let framing =
+                    framing::upload_framing(session.req_header(), &p, route.s3.is_some(), recorded);
                 Some((framing?, p))
             }
             None => None,
@@ -284,6 +290,9 @@ impl ProxyHttp for Gateway {
             quota::on_response(&route, path, resp, ctx).await?;
         }
         tus::on_response(resp, ctx).await;
+        if let Some(live) = ctx.live.clone() {
+            s3::on_response(resp, ctx, &live).await;
+        }
         headers::to_client(resp, ctx)
     }
 

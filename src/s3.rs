@@ -8,6 +8,7 @@
 //! path, the query or `Host`. Pure: the proxy glue is in src/proxy.rs.
 
 pub mod file;
+pub mod multipart;
 mod sigv4;
 
 use crate::config::error::ConfigError;
@@ -22,6 +23,8 @@ pub struct S3Rules {
     /// Access key id → secret key, when the gateway verifies signatures itself.
     secrets: HashMap<String, Secret>,
     domains: Vec<String>,
+    /// Multipart uploads pass an inspected route (src/s3/multipart.rs).
+    pub multipart: bool,
 }
 
 /// A secret access key; never printed.
@@ -39,6 +42,10 @@ impl std::fmt::Debug for Secret {
 pub struct Caller {
     pub access_key: String,
     pub tenant: String,
+    /// The region of the credential scope.
+    pub region: String,
+    /// What the request does with bytes, on an inspected route.
+    pub op: Option<multipart::Op>,
 }
 
 /// A request's SigV4 authorization, as read (verified by src/s3/sigv4.rs when configured).
@@ -121,6 +128,7 @@ impl S3Rules {
         Ok(Self {
             access_keys: f.access_keys.clone().into_iter().collect(),
             secrets,
+            multipart: f.multipart,
             domains: f.domains.iter().map(|d| d.to_ascii_lowercase()).collect(),
         })
     }
@@ -154,44 +162,44 @@ impl S3Rules {
         if let Some(secret) = self.secrets.get(&sig.access_key) {
             sigv4::verify(&sig, req, query, &secret.0, crate::clock::now_unix())?;
         }
-        if inspected {
-            self.check_put_object(req, query)?;
-        }
+        let op = match inspected {
+            true => Some(self.check_upload(req, query)?),
+            false => None,
+        };
         Ok(Caller {
+            region: sig.scope.split('/').nth(1).unwrap_or_default().to_string(),
             access_key: sig.access_key,
             tenant: tenant.clone(),
+            op,
         })
     }
 
-    /// Only PutObject carries bytes the gateway inspects whole: copies, multipart parts and
-    /// bucket or sub-resource writes are refused on an inspected route.
-    fn check_put_object(
+    /// Only PutObject — and with `multipart`, the multipart upload's creation, parts and
+    /// completion — carries bytes the gateway inspects: copies and bucket or sub-resource writes
+    /// are refused on an inspected route.
+    fn check_upload(
         &self,
         req: &pingora::http::RequestHeader,
         query: &str,
-    ) -> Result<(), Rejection> {
-        if req.method != pingora::http::Method::PUT {
-            return Err(denied("only object uploads (PutObject) pass this route"));
-        }
-        let sub = query
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|p| p.split_once('=').map_or(p, |(k, _)| k))
-            .find(|k| !k.to_ascii_lowercase().starts_with("x-amz-") && *k != "x-id");
-        match sub {
-            Some("uploadId" | "partNumber") => {
+    ) -> Result<multipart::Op, Rejection> {
+        let op = match multipart::op(&req.method, query) {
+            Some(multipart::Op::PutObject) => multipart::Op::PutObject,
+            Some(op) if self.multipart => op,
+            Some(_) => {
                 return Err(denied(
-                    "multipart uploads are not inspected by this gateway; upload the object \
-                     with one PUT",
+                    "multipart uploads are not inspected on this route; upload the object with \
+                     one PUT",
                 ));
             }
-            Some(k) => {
-                return Err(denied(format!(
-                    "only object uploads (PutObject) pass this route, not ?{k}"
-                )));
+            None if query.contains("uploadId") || query.contains("partNumber") => {
+                return Err(denied("not a multipart upload request this route takes"));
             }
-            None => {}
-        }
+            None => {
+                return Err(denied(
+                    "only object uploads (PutObject) pass this route, not this operation",
+                ));
+            }
+        };
         if req.headers.contains_key("x-amz-copy-source") {
             return Err(denied(
                 "CopyObject would store bytes this gateway never inspected",
@@ -220,7 +228,33 @@ impl S3Rules {
         if key.is_empty() {
             return Err(denied("only object uploads (PutObject) pass this route"));
         }
-        Ok(())
+        Ok(op)
+    }
+}
+
+impl S3Rules {
+    /// `AbortMultipartUpload` for `upload_id` at `path`, signed with `access_key`'s secret and
+    /// the caller's `region`; `None` when the gateway has no secret for the key.
+    pub fn abort_request(
+        &self,
+        access_key: &str,
+        region: &str,
+        host: &str,
+        path: &str,
+        upload_id: &str,
+    ) -> Option<pingora::http::RequestHeader> {
+        let secret = self.secrets.get(access_key)?;
+        let uri = format!("{path}?uploadId={}", sigv4::encode_value(upload_id));
+        let mut req = pingora::http::RequestHeader::build("DELETE", uri.as_bytes(), None).ok()?;
+        req.insert_header("host", host).ok()?;
+        sigv4::sign(
+            &mut req,
+            access_key,
+            &secret.0,
+            region,
+            crate::clock::now_unix(),
+        )?;
+        Some(req)
     }
 }
 

@@ -226,11 +226,30 @@ impl Route {
                     "an S3 route inspects raw object bodies: [upload] needs body = \"raw\"",
                 );
             }
-            let put_only = matches!(r.methods.as_slice(), [m] if m.eq_ignore_ascii_case("PUT"));
-            if r.upload.is_some() && !put_only {
+            let mut methods: Vec<String> =
+                r.methods.iter().map(|m| m.to_ascii_uppercase()).collect();
+            methods.sort();
+            let wanted: &[&str] = if f.multipart {
+                &["POST", "PUT"]
+            } else {
+                &["PUT"]
+            };
+            if r.upload.is_some() && methods != wanted {
                 errors.push(
                     at.clone(),
-                    "an inspected S3 route takes PutObject: methods = [\"PUT\"]",
+                    match f.multipart {
+                        false => "an inspected S3 route takes PutObject: methods = [\"PUT\"]",
+                        true => {
+                            "an inspected S3 route with multipart takes PutObject and multipart \
+                             uploads: methods = [\"PUT\", \"POST\"]"
+                        }
+                    },
+                );
+            }
+            if f.multipart && r.upload.is_none() {
+                errors.push(
+                    at.clone(),
+                    "multipart = true belongs on the inspected route (the one with [upload])",
                 );
             }
             if r.public || !r.scopes.is_empty() || !r.any_scopes.is_empty() {

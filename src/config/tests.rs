@@ -191,6 +191,34 @@ fn s3_routes_inspect_raw_putobject_bodies_and_have_no_gateway_credential() {
         err.contains("routes[0].s3: an inspected S3 route takes PutObject"),
         "{err}"
     );
+    // With multipart, the inspected route takes PUT and POST (creation and Complete), and the
+    // switch belongs on the inspected route.
+    let multipart = ok
+        .replace("methods = [\"PUT\"]", "methods = [\"POST\", \"put\"]")
+        .replace(s3, &format!("{s3}multipart = true\n"));
+    let err = Config::parse(&multipart).unwrap_err().to_string();
+    assert!(
+        err.contains("routes[1].s3: multipart = true belongs on the inspected route"),
+        "{err}"
+    );
+    let on_upload = GOOD.replace(
+        "methods = [\"POST\"]\nupstream = \"media\"\n[routes.upload]\nallowed_types = [\"image/png\"]\n",
+        &format!(
+            "methods = [\"POST\", \"put\"]\nupstream = \"media\"\n[routes.upload]\nbody = \"raw\"\n\
+             allowed_types = [\"image/png\"]\n{s3}multipart = true\n"
+        ),
+    );
+    assert!(
+        on_upload.contains("multipart = true"),
+        "the template changed"
+    );
+    Config::parse(&on_upload).unwrap();
+    let put_only = on_upload.replace("[\"POST\", \"put\"]", "[\"PUT\"]");
+    let err = Config::parse(&put_only).unwrap_err().to_string();
+    assert!(
+        err.contains("takes PutObject and multipart uploads: methods = [\"PUT\", \"POST\"]"),
+        "{err}"
+    );
     let public = format!("{GOOD}public = true\n{s3}");
     let err = Config::parse(&public).unwrap_err().to_string();
     assert!(

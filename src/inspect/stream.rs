@@ -76,6 +76,19 @@ impl UploadStream {
         Ok(s)
     }
 
+    /// A one-request file whose type was decided elsewhere (an S3 multipart upload's later
+    /// part: part 1 carried the magic bytes): only size, limits and hash follow; its last byte
+    /// still waits for the end.
+    pub fn counted(
+        policy: Arc<UploadPolicy>,
+        framing: &Framing,
+        detected: &str,
+    ) -> Result<Self, Rejection> {
+        let mut s = Self::new(policy, framing);
+        s.inspector.continue_at(0, detected)?;
+        Ok(s)
+    }
+
     /// Bytes released from file offset `from` to `to`, if still kept (a resumable upload's last
     /// [`resent::KEEP`] bytes).
     pub fn released_bytes(&self, from: u64, to: u64) -> Option<Vec<u8>> {

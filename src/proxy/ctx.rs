@@ -74,6 +74,8 @@ pub struct RequestCtx {
     pub idempotency: Option<super::idempotency::KeyClaim>,
     /// This request's part in a resumable upload (tus routes).
     pub tus: Option<super::tus::TusRequest>,
+    /// An S3 request on an inspected route: its operation and multipart upload record.
+    pub s3: Option<super::s3::S3Call>,
 }
 
 impl RequestCtx {
@@ -102,6 +104,7 @@ impl RequestCtx {
             cors: Vec::new(),
             idempotency: None,
             tus: None,
+            s3: None,
         }
     }
 

@@ -13,10 +13,13 @@ use pingora::http::RequestHeader;
 /// Checks an upload request's framing before any body byte is read: a multipart body's
 /// boundary, or a raw body's declared type (allowed, and its length within its category).
 /// `s3`: the route fronts S3 (`[routes.s3]`), whose SDKs send `aws-chunked` bodies.
+/// `recorded`: the type declared earlier for this raw body (an S3 multipart upload's part,
+/// src/proxy/s3.rs), instead of the request's `Content-Type`.
 pub fn upload_framing(
     req: &RequestHeader,
     policy: &UploadPolicy,
     s3: bool,
+    recorded: Option<&str>,
 ) -> Result<Framing, Rejection> {
     if count(req, "content-type") > 1 {
         return Err(Rejection::InvalidMultipart(
@@ -33,7 +36,7 @@ pub fn upload_framing(
         ));
     }
     let framing = if policy.raw_body {
-        raw_framing(req, aws_chunked.clone())?
+        raw_framing(req, aws_chunked.clone(), recorded)?
     } else {
         multipart_framing(req)?
     };
@@ -82,18 +85,14 @@ fn multipart_framing(req: &RequestHeader) -> Result<Framing, Rejection> {
 
 /// A raw body: the declared type is the `Content-Type` essence (none: the detected type
 /// decides, unless the route requires one); the file name is the path's last segment.
-fn raw_framing(req: &RequestHeader, aws_chunked: Option<Spec>) -> Result<Framing, Rejection> {
-    let declared = match header(req, "content-type") {
-        None => None,
-        Some(v) => {
-            let v = std::str::from_utf8(v)
-                .map_err(|_| Rejection::BadRequest("Content-Type is not valid UTF-8".into()))?;
-            let essence = v.split(';').next().unwrap_or("").trim();
-            if essence.is_empty() {
-                return Err(Rejection::BadRequest("empty Content-Type".into()));
-            }
-            Some(crate::media::canonical(essence))
-        }
+fn raw_framing(
+    req: &RequestHeader,
+    aws_chunked: Option<Spec>,
+    recorded: Option<&str>,
+) -> Result<Framing, Rejection> {
+    let declared = match recorded {
+        Some(t) => Some(t.to_string()),
+        None => declared_type(req)?,
     };
     let filename = req.uri.path().rsplit('/').next().filter(|s| !s.is_empty());
     Ok(Framing::Raw {
@@ -101,6 +100,20 @@ fn raw_framing(req: &RequestHeader, aws_chunked: Option<Spec>) -> Result<Framing
         filename: filename.map(str::to_string),
         aws_chunked,
     })
+}
+
+/// The canonical essence of the request's `Content-Type`, if it has one.
+pub fn declared_type(req: &RequestHeader) -> Result<Option<String>, Rejection> {
+    let Some(v) = header(req, "content-type") else {
+        return Ok(None);
+    };
+    let v = std::str::from_utf8(v)
+        .map_err(|_| Rejection::BadRequest("Content-Type is not valid UTF-8".into()))?;
+    let essence = v.split(';').next().unwrap_or("").trim();
+    if essence.is_empty() {
+        return Err(Rejection::BadRequest("empty Content-Type".into()));
+    }
+    Ok(Some(crate::media::canonical(essence)))
 }
 
 /// `Content-Encoding`: none (or `identity`), or on S3 raw routes `aws-chunked` with what its

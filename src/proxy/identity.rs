@@ -97,6 +97,12 @@ pub fn s3(
         key_label: None,
     });
     ctx.tenant = Some(caller.tenant);
+    ctx.s3 = caller.op.map(|op| super::s3::S3Call {
+        op,
+        access_key: caller.access_key,
+        region: caller.region,
+        record: None,
+    });
     Ok(())
 }
 

@@ -41,6 +41,9 @@ pub struct QuotaHold {
     degraded: bool,
     /// The committed size, kept for the ledger until the object id is known.
     committed: Option<u64>,
+    /// The object's size when the request is not its bytes (an S3 CompleteMultipartUpload):
+    /// committed as one file of this size on the upstream's 2xx.
+    object: Option<u64>,
     body: Vec<u8>,
 }
 
@@ -60,6 +63,41 @@ pub async fn reserve(
     req: &RequestHeader,
     ctx: &mut RequestCtx,
 ) -> Result<(), Rejection> {
+    if ctx.identity.is_none() || !route.quota.enabled {
+        return Ok(());
+    };
+    // A resumable upload holds its storage per upload, not per request (src/proxy/tus.rs);
+    // an S3 multipart upload at its Complete (`reserve_object`), not per part or creation.
+    let upload = route.upload.is_some()
+        && route.tus.is_none()
+        && ctx
+            .s3
+            .as_ref()
+            .is_none_or(|c| c.op == crate::s3::multipart::Op::PutObject);
+    let declared = super::read::content_length(req)?;
+    let storage = if upload { declared.unwrap_or(0) } else { 0 };
+    reserve_as(quotas, route, ctx, upload.then_some(storage), false).await
+}
+
+/// Reserves an object of `size` bytes whose request is not its bytes (an S3
+/// CompleteMultipartUpload), committed as one file on the upstream's 2xx.
+pub async fn reserve_object(
+    quotas: &Arc<Quotas>,
+    route: &Route,
+    ctx: &mut RequestCtx,
+    size: u64,
+) -> Result<(), Rejection> {
+    reserve_as(quotas, route, ctx, Some(size), true).await
+}
+
+/// `storage`: the bytes an upload request holds (`None`: not an upload).
+async fn reserve_as(
+    quotas: &Arc<Quotas>,
+    route: &Route,
+    ctx: &mut RequestCtx,
+    storage: Option<u64>,
+    known_object: bool,
+) -> Result<(), Rejection> {
     let Some(identity) = ctx.identity.as_ref().filter(|_| route.quota.enabled) else {
         return Ok(());
     };
@@ -69,12 +107,10 @@ pub async fn reserve(
         .tier_of(&tenant, identity.tier.as_deref())
         .clone();
     let limits = tier.limits(&route.name);
-    // A resumable upload holds its storage per upload, not per request (src/proxy/tus.rs).
-    let upload = route.upload.is_some() && route.tus.is_none();
-    let declared = super::read::content_length(req)?;
+    let upload = storage.is_some();
     let ask = Ask {
         hold: format!("{}-{:016x}", ctx.request_id, rand::random::<u64>()),
-        storage: if upload { declared.unwrap_or(0) } else { 0 },
+        storage: storage.unwrap_or(0),
         files: u64::from(upload),
         request: true,
     };
@@ -93,6 +129,7 @@ pub async fn reserve(
         settled: false,
         degraded: false,
         committed: None,
+        object: known_object.then_some(ask.storage),
         body: Vec::new(),
     };
     let result = call(&hold, &ask).await;
@@ -239,20 +276,24 @@ pub async fn on_response(
     };
     let ok = resp.status.is_success();
     if h.upload && !h.settled {
-        let complete = ctx
-            .upload
-            .as_ref()
-            .is_some_and(|u| u.inspector().is_complete());
+        let complete = h.object.is_some()
+            || ctx
+                .upload
+                .as_ref()
+                .is_some_and(|u| u.inspector().is_complete());
         if ok && complete {
             let files = ctx
                 .upload
                 .as_ref()
                 .map_or(&[][..], |u| u.inspector().files());
-            let size: u64 = files.iter().map(|f| f.size).sum();
+            let (size, count) = match h.object {
+                Some(size) => (size, 1),
+                None => (files.iter().map(|f| f.size).sum(), files.len() as u64),
+            };
             h.settle();
             let store = &h.quotas.store;
             let r = store
-                .commit(&h.tenant, &h.hold, size, files.len() as u64, &h.tier.name)
+                .commit(&h.tenant, &h.hold, size, count, &h.tier.name)
                 .await;
             match r {
                 Ok(()) => h.committed = Some(size),

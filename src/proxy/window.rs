@@ -20,7 +20,16 @@ pub async fn read(
     start(session, ctx).await?;
     let declared = declared_length(session);
     let sniff_bytes = policy.sniff_bytes as u64;
-    let mut stream = UploadStream::new(policy, framing);
+    // An S3 multipart upload's later part: only its size is followed (part 1 carries the
+    // file's start and is inspected; src/proxy/s3.rs).
+    let later_part = ctx
+        .s3
+        .as_ref()
+        .and_then(|c| c.part().filter(|n| *n > 1).and(c.recorded_type()));
+    let mut stream = match later_part {
+        Some(declared) => UploadStream::counted(policy, framing, declared)?,
+        None => UploadStream::new(policy, framing),
+    };
     if let Some(settings) = ctx.route.as_ref().and_then(|r| r.verdict.clone()) {
         let verdict = crate::verdict::VerdictContext {
             request_id: ctx.request_id.clone(),

@@ -14,6 +14,10 @@ pub struct S3File {
     /// verifies each request's SigV4 signature before reading its body.
     #[serde(default)]
     pub secrets: BTreeMap<String, SecretFile>,
+    /// Multipart uploads (CreateMultipartUpload, UploadPart, CompleteMultipartUpload) pass the
+    /// inspected route: part 1 inspected, Complete gated (src/s3/multipart.rs).
+    #[serde(default)]
+    pub multipart: bool,
     /// Domains of virtual-hosted-style requests (`bucket.DOMAIN`); others are path-style.
     #[serde(default)]
     pub domains: Vec<String>,

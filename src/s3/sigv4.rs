@@ -114,6 +114,61 @@ pub(super) fn verify(
     }
 }
 
+/// The SHA-256 of an empty payload.
+const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/// Signs a body-less request the gateway sends itself (an abort) with header SigV4: sets
+/// `x-amz-date`, `x-amz-content-sha256` and `Authorization`. `req` must carry `host`.
+pub(super) fn sign(
+    req: &mut RequestHeader,
+    access_key: &str,
+    secret: &str,
+    region: &str,
+    now: u64,
+) -> Option<()> {
+    let date: String = crate::clock::rfc3339(now)
+        .chars()
+        .filter(|c| !matches!(c, '-' | ':'))
+        .collect();
+    req.insert_header("x-amz-date", &date).ok()?;
+    req.insert_header("x-amz-content-sha256", EMPTY_SHA256)
+        .ok()?;
+    let day = date.get(..8)?;
+    let sig = SigV4 {
+        access_key: access_key.to_string(),
+        scope: format!("{day}/{region}/s3/aws4_request"),
+        signed: ["host", "x-amz-content-sha256", "x-amz-date"]
+            .map(String::from)
+            .to_vec(),
+        signature: String::new(),
+        date: Some(date.clone()),
+        expires: None,
+        presigned: false,
+    };
+    let query = req.uri.query().unwrap_or("").to_string();
+    let canonical = canonical_request(req, &query, &sig, EMPTY_SHA256, false).ok()?;
+    let to_sign = format!(
+        "AWS4-HMAC-SHA256\n{date}\n{}\n{}",
+        sig.scope,
+        hex::encode(Sha256::digest(canonical.as_bytes()))
+    );
+    let key = signing_key(secret, day, region);
+    let signature = hex::encode(hmac(&key, to_sign.as_bytes()).finalize().into_bytes());
+    let auth = format!(
+        "AWS4-HMAC-SHA256 Credential={access_key}/{}, SignedHeaders={}, Signature={signature}",
+        sig.scope,
+        sig.signed.join(";")
+    );
+    req.insert_header("authorization", auth).ok()
+}
+
+/// AWS's URI encoding of a query value (`/` too).
+pub(super) fn encode_value(s: &str) -> String {
+    let mut out = String::new();
+    uri_encode(&mut out, s, true);
+    out
+}
+
 fn hmac(key: &[u8], data: &[u8]) -> Hmac<Sha256> {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("any key length");
     mac.update(data);

@@ -210,3 +210,18 @@ fn amz_dates_parse_exactly() {
         assert_eq!(amz_date(bad), None, "{bad}");
     }
 }
+
+#[test]
+fn what_the_gateway_signs_verifies() {
+    let mut r = request(
+        "DELETE",
+        "/media/v%20x.mp4?uploadId=a%2Fb%3D",
+        &[("host", HOST)],
+    );
+    sign(&mut r, "AKIAIOSFODNN7EXAMPLE", SECRET, "eu-west-1", AT).unwrap();
+    assert_eq!(code(check(&r, AT)), "ok");
+    assert_eq!(code(check(&r, AT + 901)), "forbidden");
+    let mut other = r.clone();
+    other.set_method(pingora::http::Method::GET);
+    assert_eq!(code(check(&other, AT)), "signature_mismatch");
+}

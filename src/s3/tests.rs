@@ -224,6 +224,73 @@ fn an_inspected_route_lets_only_object_uploads_through() {
 }
 
 #[test]
+fn with_multipart_the_upload_operations_pass_and_copies_still_do_not() {
+    let f: S3File = toml::from_str(
+        "access_keys = { AKIDA = \"orgA\" }\ndomains = [\"s3.test\"]\nmultipart = true",
+    )
+    .unwrap();
+    let mpu = S3Rules::from_config(&f, "s3", Path::new(".")).unwrap();
+    let op = |method: &str, query: &str, extra: &[(&str, &str)]| {
+        let r = req(method, &format!("/b/k.mp4?{query}{PRESIGNED}"), extra);
+        mpu.check(&r, true).map(|c| c.op)
+    };
+    let ct = [("content-type", "image/png")];
+    assert_eq!(
+        op("POST", "uploads&", &ct).unwrap(),
+        Some(multipart::Op::Create)
+    );
+    assert_eq!(
+        op("PUT", "partNumber=2&uploadId=u&", &ct).unwrap(),
+        Some(multipart::Op::Part {
+            number: 2,
+            upload_id: "u".into()
+        })
+    );
+    assert_eq!(
+        op("POST", "uploadId=u&", &ct).unwrap(),
+        Some(multipart::Op::Complete {
+            upload_id: "u".into()
+        })
+    );
+    assert_eq!(
+        mpu.check(&req("PUT", &format!("/b/k?{PRESIGNED}"), &ct), true)
+            .unwrap()
+            .region,
+        "us-east-1"
+    );
+    // UploadPartCopy, a delete of many objects, a part without its upload: refused.
+    let auth = header_auth("host;x-amz-copy-source;x-amz-date");
+    let copy = req(
+        "PUT",
+        "/b/k?partNumber=1&uploadId=u",
+        &[
+            ("authorization", &auth),
+            ("x-amz-copy-source", "/b/o"),
+            ("x-amz-date", "1"),
+        ],
+    );
+    assert_eq!(mpu.check(&copy, true).unwrap_err().code(), "forbidden");
+    for (m, q) in [
+        ("POST", "delete&"),
+        ("PUT", "partNumber=1&"),
+        ("POST", "uploads&uploadId=u&"),
+    ] {
+        assert_eq!(op(m, q, &ct).unwrap_err().code(), "forbidden", "{m} ?{q}");
+    }
+    // Without multipart, the same operations are refused.
+    assert_eq!(
+        rules()
+            .check(
+                &req("POST", &format!("/b/k?uploads&{PRESIGNED}"), &ct),
+                true
+            )
+            .unwrap_err()
+            .code(),
+        "forbidden"
+    );
+}
+
+#[test]
 fn configuration_names_keys_and_valid_tenants() {
     for text in [
         "access_keys = {}",

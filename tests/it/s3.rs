@@ -9,14 +9,14 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-const KEY: &str = "AKIDGATEWAYTEST01";
-const SECRET: &str = "c2VjcmV0LWZvci10aGUtczMtdGVzdHMtb25seQ";
+pub(crate) const KEY: &str = "AKIDGATEWAYTEST01";
+pub(crate) const SECRET: &str = "c2VjcmV0LWZvci10aGUtczMtdGVzdHMtb25seQ";
 
 /// An `s3s-fs` on a free port, with the bucket `media`; killed and removed on drop.
-struct Storage {
+pub(crate) struct Storage {
     child: Child,
-    root: PathBuf,
-    addr: SocketAddr,
+    pub(crate) root: PathBuf,
+    pub(crate) addr: SocketAddr,
 }
 
 impl Drop for Storage {
@@ -39,13 +39,13 @@ fn tool(name: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("{name} must be installed (scripts/prereqs.sh installs it)"))
 }
 
-fn storage() -> Storage {
+pub(crate) fn storage() -> Storage {
     storage_on(free_port(), None)
 }
 
 /// An `s3s-fs` on `port`, serving virtual-hosted requests for `domain` (`host:port`: s3s
 /// matches the Host header whole).
-fn storage_on(port: u16, domain: Option<&str>) -> Storage {
+pub(crate) fn storage_on(port: u16, domain: Option<&str>) -> Storage {
     let root = std::env::temp_dir().join(format!("ugw-s3-{}", free_port()));
     std::fs::create_dir_all(root.join("media")).unwrap();
     let mut cmd = Command::new(tool("s3s-fs"));
@@ -65,7 +65,7 @@ fn storage_on(port: u16, domain: Option<&str>) -> Storage {
     Storage { child, root, addr }
 }
 
-fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tools/py/bin/python");
     assert!(
         venv.exists(),
@@ -76,7 +76,7 @@ fn python() -> PathBuf {
 }
 
 /// conf/examples/s3.toml, on the test's addresses and access key.
-fn config() -> String {
+pub(crate) fn config() -> String {
     let text = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/examples/s3.toml"),
     )
@@ -91,18 +91,35 @@ fn config() -> String {
     text
 }
 
-fn run_scenarios(gw: &TestGateway, s3: &Storage, scenario: &str) -> serde_json::Value {
+pub(crate) fn run_scenarios(gw: &TestGateway, s3: &Storage, scenario: &str) -> serde_json::Value {
     run_with(&format!("http://{}", gw.addr), s3, scenario, None)
 }
 
 /// The scenario script against `endpoint`; `ca`: the certificate an https endpoint uses.
-fn run_with(endpoint: &str, s3: &Storage, scenario: &str, ca: Option<&Path>) -> serde_json::Value {
+pub(crate) fn run_with(
+    endpoint: &str,
+    s3: &Storage,
+    scenario: &str,
+    ca: Option<&Path>,
+) -> serde_json::Value {
+    run_env(endpoint, s3, scenario, ca, &[])
+}
+
+/// [`run_with`], with extra environment variables for the script.
+pub(crate) fn run_env(
+    endpoint: &str,
+    s3: &Storage,
+    scenario: &str,
+    ca: Option<&Path>,
+    env: &[(&str, &str)],
+) -> serde_json::Value {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/s3_scenarios.py");
     let mut cmd = Command::new(python());
     if let Some(ca) = ca {
         cmd.env("AWS_CA_BUNDLE", ca);
     }
+    cmd.envs(env.iter().copied());
     let out = cmd
         .arg(script)
         .arg(endpoint)
@@ -120,7 +137,7 @@ fn run_with(endpoint: &str, s3: &Storage, scenario: &str, ca: Option<&Path>) -> 
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn objects_on_disk(s3: &Storage) -> Vec<String> {
+pub(crate) fn objects_on_disk(s3: &Storage) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(s3.root.join("media"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -160,7 +177,7 @@ fn the_gateway_verifies_signatures_when_it_has_the_keys() {
 }
 
 /// `config` with every access key's secret given to the gateway (in `file`).
-fn verifying(config: &str, file: &Path) -> String {
+pub(crate) fn verifying(config: &str, file: &Path) -> String {
     let line = format!("access_keys = {{ {KEY} = \"org-example\" }}");
     let text = config.replace(
         &line,
@@ -174,7 +191,7 @@ fn verifying(config: &str, file: &Path) -> String {
 }
 
 /// The secret key, written for the gateway into the storage's directory.
-fn secret_file(s3: &Storage) -> PathBuf {
+pub(crate) fn secret_file(s3: &Storage) -> PathBuf {
     let file = s3.root.join("secret.key");
     std::fs::write(&file, format!("{SECRET}\n")).unwrap();
     file

@@ -1,9 +1,11 @@
 """boto3 against the gateway fronting an S3 server that verifies signatures (tests/it/s3.rs).
 
-usage: s3_scenarios.py GATEWAY STORAGE ACCESS_KEY SECRET FIXTURES [all|quota|https|virtual]
+usage: s3_scenarios.py GATEWAY STORAGE ACCESS_KEY SECRET FIXTURES [all|quota|https|virtual|multipart|instances]
 (https: GATEWAY is an https:// URL and AWS_CA_BUNDLE names its certificate; boto3 then sends
 aws-chunked bodies with a CRC32 trailer. virtual: GATEWAY is http://s3.example.com:PORT, which
-this script resolves, with every *.s3.example.com, to 127.0.0.1; requests are virtual-hosted.)
+this script resolves, with every *.s3.example.com, to 127.0.0.1; requests are virtual-hosted.
+multipart: upload_file and hand-driven multipart uploads. instances: the parts of one upload
+through GATEWAY and the gateway in $GATEWAY2, which share a Redis store.)
 Prints one JSON object: each scenario's outcome (status, S3 error code, and for stored objects
 the SHA-256 read back through the gateway).
 """
@@ -105,6 +107,121 @@ late_svg = (
     + b"<script>alert(1)</script></svg>"
 )
 out = {}
+MiB = 1 << 20
+
+
+def padded_mp4(size):
+    """The corpus MP4 grown to `size` bytes by a trailing `free` box."""
+    head = fixture("media/clip.mp4")
+    pad = size - len(head)
+    return head + pad.to_bytes(4, "big") + b"free" + bytes(pad - 8)
+
+
+def code_of(e):
+    m = re.search(r"\(([A-Za-z]+)\)", str(e))
+    return m.group(1) if m else str(e)
+
+
+def hand_driven(key, data, part_size, order, part_client=None, done_client=None, ctype="video/mp4"):
+    """Create, upload the parts numbered in `order` (each through part_client(n)), Complete."""
+    try:
+        up = gw.create_multipart_upload(Bucket=BUCKET, Key=key, ContentType=ctype)["UploadId"]
+    except ClientError as e:
+        return {"create": error(e)}
+    chunks = [data[i:i + part_size] for i in range(0, len(data), part_size)]
+    etags, parts = {}, {}
+    for n in order:
+        c = part_client(n) if part_client else gw
+        try:
+            etags[n] = c.upload_part(Bucket=BUCKET, Key=key, UploadId=up, PartNumber=n, Body=chunks[n - 1])["ETag"]
+            parts[n] = 200
+        except ClientError as e:
+            parts[n] = error(e)
+    listed = [{"PartNumber": n, "ETag": etags[n]} for n in sorted(etags)]
+    try:
+        (done_client or gw).complete_multipart_upload(
+            Bucket=BUCKET, Key=key, UploadId=up, MultipartUpload={"Parts": listed})
+        done = {"status": 200}
+    except ClientError as e:
+        done = error(e)
+    return {"upload_id": up, "parts": parts, "complete": done}
+
+
+def still_open(key, up):
+    """Whether the storage still takes parts for the upload. An aborted one does not: S3 says
+    NoSuchUpload, s3s-fs AccessDenied (it knows no such upload for the key)."""
+    try:
+        direct.upload_part(Bucket=BUCKET, Key=key, UploadId=up, PartNumber=9, Body=b"x")
+        return True
+    except ClientError as e:
+        return error(e)["code"] not in ("NoSuchUpload", "AccessDenied")
+
+
+if scenario == "multipart":
+    from boto3.s3.transfer import TransferConfig
+    from boto3.exceptions import S3UploadFailedError
+    import tempfile
+
+    cfg = TransferConfig(multipart_threshold=8 * MiB, multipart_chunksize=8 * MiB, max_concurrency=4)
+    sent_parts = []
+    gw.meta.events.register("before-send.s3.UploadPart", lambda request, **_: sent_parts.append(1))
+
+    def upload_file(key, data, ctype):
+        with tempfile.NamedTemporaryFile() as f:
+            f.write(data)
+            f.flush()
+            try:
+                gw.upload_file(f.name, BUCKET, key, ExtraArgs={"ContentType": ctype}, Config=cfg)
+                return {"status": 200}
+            except S3UploadFailedError as e:
+                return {"code": code_of(e), "error": str(e)}
+
+    big = padded_mp4(64 * MiB)
+    out["mp4_sha256"] = hashlib.sha256(big).hexdigest()
+    out["upload_file_mp4"] = upload_file("big.mp4", big, "video/mp4")
+    out["upload_file_parts"] = len(sent_parts)
+    out["upload_file_mp4_stored"] = stored("big.mp4")
+    out["upload_file_elf"] = upload_file("elf.mp4", elf + bytes(64 * MiB - len(elf)), "video/mp4")
+    out["upload_file_elf_stored"] = stored("elf.mp4")
+    small = padded_mp4(16 * MiB)
+    out["small_sha256"] = hashlib.sha256(small).hexdigest()
+    out["reverse"] = hand_driven("reverse.mp4", small, 5 * MiB, [4, 3, 2, 1])
+    out["reverse_stored"] = stored("reverse.mp4")
+    # Part 1 sent straight to the storage (an ELF), the rest through the gateway.
+    elf_first = elf + bytes(5 * MiB - len(elf)) + small[5 * MiB:]
+    out["bypass"] = hand_driven("bypass.mp4", elf_first, 5 * MiB, [1, 2, 3, 4],
+                                part_client=lambda n: direct if n == 1 else gw)
+    out["bypass_open"] = still_open("bypass.mp4", out["bypass"]["upload_id"])
+    out["bypass_stored"] = stored("bypass.mp4")
+    out["no_first"] = hand_driven("nofirst.mp4", small, 5 * MiB, [2, 3, 4])
+    out["no_first_open"] = still_open("nofirst.mp4", out["no_first"]["upload_id"])
+    out["create_png"] = hand_driven("p.png", png, 5 * MiB, [1], ctype="image/png")
+    out["create_exe"] = hand_driven("x.exe", elf, 5 * MiB, [1], ctype="application/x-msdownload")
+    # Another tenant's key cannot add to this upload (the record is per tenant and key).
+    other = client(gateway, "AKIDORGB", "x" * 40)
+    stolen = hand_driven("stolen.mp4", small, 5 * MiB, [1, 2, 3, 4],
+                         part_client=lambda n: other if n == 2 else gw)
+    out["other_tenant_part"] = stolen["parts"][2]
+    out["other_tenant_complete"] = stolen["complete"]
+    out["listed"] = sorted(o["Key"] for o in gw.list_objects_v2(Bucket=BUCKET).get("Contents", []))
+    print(json.dumps(out))
+    sys.exit(0)
+if scenario == "instances":
+    import os
+
+    gw2 = client(os.environ["GATEWAY2"])
+    small = padded_mp4(16 * MiB)
+    out["small_sha256"] = hashlib.sha256(small).hexdigest()
+    out["alternating"] = hand_driven("alt.mp4", small, 5 * MiB, [2, 1, 4, 3],
+                                     part_client=lambda n: gw2 if n % 2 else gw, done_client=gw2)
+    out["alternating_stored"] = stored("alt.mp4")
+    big = padded_mp4(24 * MiB)
+    out["too_large"] = hand_driven("large.mp4", big, 6 * MiB, [1, 2, 3, 4],
+                                   part_client=lambda n: gw2 if n % 2 else gw)
+    out["too_large_open"] = still_open("large.mp4", out["too_large"]["upload_id"])
+    out["listed"] = sorted(o["Key"] for o in gw.list_objects_v2(Bucket=BUCKET).get("Contents", []))
+    print(json.dumps(out))
+    sys.exit(0)
 if scenario == "virtual":
     resolve = socket.getaddrinfo
 

@@ -1,0 +1,24 @@
+//! S3 multipart upload parsing (src/s3/multipart.rs): the operation of a method and query, the
+//! upload id of a creation answer, and the strict `CompleteMultipartUpload` reader. No panic;
+//! what the reader accepts is a non-empty list of strictly ascending part numbers in 1..=10000.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use upload_gateway::s3::multipart::{complete_parts, created_upload_id, op};
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&first, rest)) = data.split_first() else {
+        return;
+    };
+    let method = match first % 3 {
+        0 => http::Method::PUT,
+        1 => http::Method::POST,
+        _ => http::Method::DELETE,
+    };
+    let _ = op(&method, &String::from_utf8_lossy(rest));
+    let _ = created_upload_id(rest);
+    if let Ok(parts) = complete_parts(rest) {
+        assert!(!parts.is_empty());
+        assert!(parts.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(parts.iter().all(|(n, _)| (1..=10_000).contains(n)));
+    }
+});
