@@ -108,7 +108,8 @@ for k, v in {"presigned": b"b/k.png?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Crede
 for k, v in {"complete": b"\x01" + b'<?xml version="1.0"?><CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Part><ETag>"a1"</ETag><PartNumber>1</PartNumber></Part><Part><ETag>&quot;b2&quot;</ETag><ChecksumCRC32>AAAAAA==</ChecksumCRC32><PartNumber>2</PartNumber></Part></CompleteMultipartUpload>',
              "created": b"\x01" + b'<InitiateMultipartUploadResult><Bucket>m</Bucket><Key>v.mp4</Key><UploadId>VXBsb2Fk</UploadId></InitiateMultipartUploadResult>',
              "part": b"\x00partNumber=3&uploadId=abc%2F1&X-Amz-Date=1",
-             "create": b"\x01uploads"}.items():
+             "create": b"\x01uploads",
+             "form": b"\x01" + b"key=up.jpg\nContent-Type=image/jpeg\nx-amz-algorithm=AWS4-HMAC-SHA256\nx-amz-credential=AKID/20261207/us-east-1/s3/aws4_request\nx-amz-date=20261207T054130Z\nx-amz-signature=" + b"ab" * 32 + b"\npolicy=" + __import__("base64").b64encode(b'{"expiration": "2026-12-07T06:00:00.000Z", "conditions": [["content-length-range", 1, 100000], ["starts-with", "$Content-Type", "image/"], {"key": "up.jpg"}]}')}.items():
     put("s3_multipart", k, v)
 for k, v in {"unsigned": b"\x07\x08" + b"5\r\nhello\r\n0\r\n\r\n",
              "crc32": b"\x03\x29" + b"5\r\nhello\r\n0\r\nx-amz-checksum-crc32:NhCmhg==\r\n\r\n",

@@ -60,6 +60,8 @@ pub struct Inspector {
     reserved: Vec<String>,
     /// The form fields' names and values, in order (the payload's fingerprint).
     form: Fingerprint,
+    /// The text fields, kept for an S3 presigned POST's policy checks (`UploadPolicy::s3_form`).
+    kept: Vec<(String, Vec<u8>)>,
 }
 
 fn invalid(e: String) -> Rejection {
@@ -85,6 +87,21 @@ impl Inspector {
             complete: false,
             form: Fingerprint::default(),
             reserved: Vec::new(),
+            kept: Vec::new(),
+        }
+    }
+
+    /// The text fields read so far, for an S3 presigned POST (`UploadPolicy::s3_form`).
+    pub fn kept_fields(&self) -> &[(String, Vec<u8>)] {
+        &self.kept
+    }
+
+    /// The bytes of the file being read, or of the files read.
+    pub fn file_bytes(&self) -> u64 {
+        let done: u64 = self.files.iter().map(|f| f.size).sum();
+        match &self.part {
+            Some(Part::File(f)) => done + f.size,
+            _ => done,
         }
     }
 
@@ -226,6 +243,12 @@ impl Inspector {
                         self.policy.max_parts
                     )));
                 }
+                if self.policy.s3_form && self.file_parts > 0 {
+                    return Err(invalid(
+                        "the file must be the form's last field (S3 ignores what follows it)"
+                            .into(),
+                    ));
+                }
                 let kind = self.policy.classify(
                     &head.name,
                     head.filename.as_deref(),
@@ -320,6 +343,9 @@ impl Inspector {
                         self.policy.check_field_value(&name, &value)?;
                         self.form.add(name.as_bytes());
                         self.form.add(&value);
+                        if self.policy.s3_form {
+                            self.kept.push((name.clone(), value));
+                        }
                         self.fields.insert(name);
                     }
                     None => return Err(Rejection::Internal("part end outside a part".into())),

@@ -44,6 +44,9 @@ pub struct UploadPolicy {
     pub structure: Option<Arc<StructureRules>>,
     /// Malware scanning of file parts (src/scan.rs), when the route has it.
     pub scan: Option<Arc<crate::scan::ScanSettings>>,
+    /// An S3 presigned POST form ([`Self::for_s3_form`]): its text fields are kept for the
+    /// policy checks, and the one file, `file`, must be the last part.
+    pub s3_form: bool,
 }
 
 /// What happens to a text field the route does not name.
@@ -175,6 +178,7 @@ impl UploadPolicy {
             raw_body: f.body == file::BodyFile::Raw,
             structure,
             scan,
+            s3_form: false,
             denied: f.denied_types.iter().map(|t| media::canonical(t)).collect(),
             require_part_content_type: f.require_part_content_type,
             equivalents,
@@ -378,6 +382,19 @@ impl UploadPolicy {
                 Rejection::UnsupportedMediaType(format!("{d} is not allowed on this route")),
             ),
             _ => Ok(()),
+        }
+    }
+
+    /// This (raw-body S3) policy for a presigned POST form: the part named `file` is the one
+    /// file and comes last (S3 ignores what follows it); the other fields are kept.
+    pub fn for_s3_form(&self) -> Self {
+        Self {
+            raw_body: false,
+            file_fields: vec!["file".to_string()],
+            max_file_parts: 1,
+            unknown_fields: UnknownFields::Allow,
+            s3_form: true,
+            ..self.clone()
         }
     }
 

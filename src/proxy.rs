@@ -100,7 +100,13 @@ impl Gateway {
             }
             return tus::begin(session, ctx, &route, rules, live, &self.parked).await;
         }
+        let form = ctx.s3.as_ref().is_some_and(|c| c.is_form());
         let upload = match route.upload.clone() {
+            // A presigned POST is a form on a raw-body S3 route (src/s3/post.rs).
+            Some(p) if form => Some((
+                framing::form_framing(session.req_header(), &p)?,
+                std::sync::Arc::new(p.for_s3_form()),
+            )),
             Some(p) => {
                 let recorded = ctx.s3.as_ref().and_then(|c| c.recorded_type());
                 let framing =
@@ -133,6 +139,7 @@ impl Gateway {
                 let payload = Payload::Upload(&policy, &framing);
                 if !idempotency::begin(session, ctx, &route, store, payload).await? {
                     window::read(session, ctx, policy, &framing).await?;
+                    s3::after_form_window(session, ctx, &route, live).await?;
                 }
                 Ok(())
             }
@@ -265,6 +272,7 @@ impl ProxyHttp for Gateway {
             .push(body.take(), end_of_stream)
             .await
             .map_err(|r| ctx.refuse(r))?;
+        s3::check_form_size(ctx, end_of_stream).map_err(|r| ctx.refuse(r))?;
         quota::grow(ctx).await.map_err(|r| ctx.refuse(r))?;
         tus::on_body(ctx, &release).map_err(|r| ctx.refuse(r))?;
         *body = Some(release);

@@ -9,6 +9,7 @@
 
 pub mod file;
 pub mod multipart;
+pub mod post;
 mod sigv4;
 
 use crate::config::error::ConfigError;
@@ -25,6 +26,8 @@ pub struct S3Rules {
     domains: Vec<String>,
     /// Multipart uploads pass an inspected route (src/s3/multipart.rs).
     pub multipart: bool,
+    /// Presigned POST forms pass an inspected route (src/s3/post.rs).
+    pub presigned_post: bool,
 }
 
 /// A secret access key; never printed.
@@ -129,6 +132,7 @@ impl S3Rules {
             access_keys: f.access_keys.clone().into_iter().collect(),
             secrets,
             multipart: f.multipart,
+            presigned_post: f.presigned_post,
             domains: f.domains.iter().map(|d| d.to_ascii_lowercase()).collect(),
         })
     }
@@ -141,6 +145,9 @@ impl S3Rules {
         inspected: bool,
     ) -> Result<Caller, Rejection> {
         let query = req.uri.query().unwrap_or("");
+        if inspected && self.presigned_post && is_form_post(req, query) {
+            return self.check_form_post(req);
+        }
         let sig = sigv4(query, req)?;
         for name in req.headers.keys() {
             // `x-amz-` in any spelling (`_` for `-`), compared in place: no copy per header.
@@ -184,6 +191,12 @@ impl S3Rules {
     ) -> Result<multipart::Op, Rejection> {
         let op = match multipart::op(&req.method, query) {
             Some(multipart::Op::PutObject) => multipart::Op::PutObject,
+            Some(multipart::Op::PostObject) => {
+                return Err(denied(match self.presigned_post {
+                    true => "a presigned POST must be a multipart/form-data form",
+                    false => "presigned POST forms are not inspected on this route",
+                }));
+            }
             Some(op) if self.multipart => op,
             Some(_) => {
                 return Err(denied(
@@ -205,6 +218,15 @@ impl S3Rules {
                 "CopyObject would store bytes this gateway never inspected",
             ));
         }
+        if self.object_key(req).is_empty() {
+            return Err(denied("only object uploads (PutObject) pass this route"));
+        }
+        Ok(op)
+    }
+
+    /// The object key of the request's path: all of it on a virtual-hosted request
+    /// (`bucket.DOMAIN`), after the bucket otherwise; empty for the bucket itself.
+    fn object_key<'r>(&self, req: &'r pingora::http::RequestHeader) -> &'r str {
         let host = req
             .headers
             .get("host")
@@ -220,19 +242,86 @@ impl S3Rules {
                 .is_some_and(|b| b.ends_with('.'))
         });
         let path = req.uri.path().trim_start_matches('/');
-        let key = if virtual_hosted {
+        if virtual_hosted {
             path
         } else {
             path.split_once('/').map_or("", |(_, k)| k)
-        };
-        if key.is_empty() {
-            return Err(denied("only object uploads (PutObject) pass this route"));
         }
-        Ok(op)
     }
 }
 
+/// A browser form upload to a bucket: `POST` with no sub-resource, `multipart/form-data`.
+fn is_form_post(req: &pingora::http::RequestHeader, query: &str) -> bool {
+    multipart::op(&req.method, query) == Some(multipart::Op::PostObject)
+        && req
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(';')
+                    .next()
+                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("multipart/form-data"))
+            })
+}
+
 impl S3Rules {
+    /// Header phase of a presigned POST: its credential is in the form (read with the sniff
+    /// window, [`Self::check_form`]); no `x-amz-*` header (nothing signs headers), and the path
+    /// names the bucket, not an object (the key is a field).
+    fn check_form_post(&self, req: &pingora::http::RequestHeader) -> Result<Caller, Rejection> {
+        if let Some(name) = req.headers.keys().find(|n| {
+            let n = n.as_str().as_bytes();
+            n.len() > 6
+                && n[..6]
+                    .iter()
+                    .map(|b| if *b == b'_' { b'-' } else { *b })
+                    .eq(*b"x-amz-")
+        }) {
+            return Err(denied(format!(
+                "the header {name} is not covered by a POST form's signature"
+            )));
+        }
+        if !self.object_key(req).is_empty() {
+            return Err(denied(
+                "a presigned POST goes to the bucket; the key is a form field",
+            ));
+        }
+        Ok(Caller {
+            access_key: String::new(),
+            tenant: String::new(),
+            region: String::new(),
+            op: Some(multipart::Op::PostObject),
+        })
+    }
+
+    /// A presigned POST's fields, read before its file: the credential's access key must be
+    /// listed (it names the tenant), the policy unexpired at `now`, and — when the gateway has
+    /// the key — the signature right.
+    pub fn check_form(
+        &self,
+        fields: &[(String, Vec<u8>)],
+        now: u64,
+    ) -> Result<(Caller, post::Form), Rejection> {
+        let form = post::read_form(fields)?;
+        let tenant = self
+            .access_keys
+            .get(&form.access_key)
+            .ok_or_else(|| denied("the access key is not known to this gateway"))?;
+        if let Some(secret) = self.secrets.get(&form.access_key) {
+            sigv4::verify_post(&form, &secret.0)?;
+        }
+        if now > form.expires {
+            return Err(denied("Invalid according to Policy: Policy expired"));
+        }
+        let caller = Caller {
+            access_key: form.access_key.clone(),
+            tenant: tenant.clone(),
+            region: form.day_and_region().1.to_string(),
+            op: Some(multipart::Op::PostObject),
+        };
+        Ok((caller, form))
+    }
+
     /// `AbortMultipartUpload` for `upload_id` at `path`, signed with `access_key`'s secret and
     /// the caller's `region`; `None` when the gateway has no secret for the key.
     pub fn abort_request(

@@ -229,27 +229,25 @@ impl Route {
             let mut methods: Vec<String> =
                 r.methods.iter().map(|m| m.to_ascii_uppercase()).collect();
             methods.sort();
-            let wanted: &[&str] = if f.multipart {
-                &["POST", "PUT"]
-            } else {
-                &["PUT"]
-            };
+            let posts = f.multipart || f.presigned_post;
+            let wanted: &[&str] = if posts { &["POST", "PUT"] } else { &["PUT"] };
             if r.upload.is_some() && methods != wanted {
                 errors.push(
                     at.clone(),
-                    match f.multipart {
+                    match posts {
                         false => "an inspected S3 route takes PutObject: methods = [\"PUT\"]",
                         true => {
-                            "an inspected S3 route with multipart takes PutObject and multipart \
-                             uploads: methods = [\"PUT\", \"POST\"]"
+                            "an inspected S3 route with multipart or presigned_post takes PutObject \
+                             and POST requests: methods = [\"PUT\", \"POST\"]"
                         }
                     },
                 );
             }
-            if f.multipart && r.upload.is_none() {
+            if posts && r.upload.is_none() {
                 errors.push(
                     at.clone(),
-                    "multipart = true belongs on the inspected route (the one with [upload])",
+                    "multipart and presigned_post belong on the inspected route (the one with \
+                     [upload])",
                 );
             }
             if r.public || !r.scopes.is_empty() || !r.any_scopes.is_empty() {

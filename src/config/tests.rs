@@ -198,7 +198,7 @@ fn s3_routes_inspect_raw_putobject_bodies_and_have_no_gateway_credential() {
         .replace(s3, &format!("{s3}multipart = true\n"));
     let err = Config::parse(&multipart).unwrap_err().to_string();
     assert!(
-        err.contains("routes[1].s3: multipart = true belongs on the inspected route"),
+        err.contains("routes[1].s3: multipart and presigned_post belong on the inspected route"),
         "{err}"
     );
     let on_upload = GOOD.replace(
@@ -216,7 +216,7 @@ fn s3_routes_inspect_raw_putobject_bodies_and_have_no_gateway_credential() {
     let put_only = on_upload.replace("[\"POST\", \"put\"]", "[\"PUT\"]");
     let err = Config::parse(&put_only).unwrap_err().to_string();
     assert!(
-        err.contains("takes PutObject and multipart uploads: methods = [\"PUT\", \"POST\"]"),
+        err.contains("takes PutObject and POST requests: methods = [\"PUT\", \"POST\"]"),
         "{err}"
     );
     let public = format!("{GOOD}public = true\n{s3}");

@@ -83,26 +83,13 @@ pub fn s3(
     ctx: &mut RequestCtx,
 ) -> Result<(), Rejection> {
     let caller = rules.check(req, route.upload.is_some())?;
-    let principal = format!("s3:{}", caller.access_key);
-    ctx.span.record("subject", principal.as_str());
-    ctx.span.record("tenant", caller.tenant.as_str());
-    ctx.identity = Some(Identity {
-        subject: principal.clone(),
-        principal,
-        tenant: Some(caller.tenant.clone()),
-        orgs: Vec::new(),
-        tier: None,
-        scopes: Vec::new(),
-        mode: crate::auth::Mode::Live,
-        key_label: None,
-    });
-    ctx.tenant = Some(caller.tenant);
-    ctx.s3 = caller.op.map(|op| super::s3::S3Call {
-        op,
-        access_key: caller.access_key,
-        region: caller.region,
-        record: None,
-    });
+    if caller.op == Some(crate::s3::multipart::Op::PostObject) {
+        // The credential is a form field: the caller is known after the sniff window
+        // (src/proxy/s3.rs `after_form_window`).
+        ctx.s3 = super::s3::S3Call::new(caller);
+        return Ok(());
+    }
+    super::s3::set_caller(ctx, caller);
     Ok(())
 }
 

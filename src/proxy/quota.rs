@@ -7,6 +7,7 @@ use crate::config::Route;
 use crate::metrics;
 use crate::quota::{self, Ask, Limits, Metric, Tier, Verdict, WindowState};
 use crate::rejection::Rejection;
+use crate::s3::multipart::Op;
 use crate::stores::Quotas;
 use pingora::http::{RequestHeader, ResponseHeader};
 use std::sync::Arc;
@@ -73,7 +74,7 @@ pub async fn reserve(
         && ctx
             .s3
             .as_ref()
-            .is_none_or(|c| c.op == crate::s3::multipart::Op::PutObject);
+            .is_none_or(|c| matches!(c.op, Op::PutObject | Op::PostObject));
     let declared = super::read::content_length(req)?;
     let storage = if upload { declared.unwrap_or(0) } else { 0 };
     reserve_as(quotas, route, ctx, upload.then_some(storage), false).await
@@ -274,7 +275,10 @@ pub async fn on_response(
     let Some(h) = ctx.quota.as_mut() else {
         return Ok(());
     };
-    let ok = resp.status.is_success();
+    // A presigned POST with `success_action_redirect` is answered 303 when the object is
+    // stored: counted like any success, or the redirect would store outside the quota.
+    let ok = resp.status.is_success()
+        || (resp.status == 303 && ctx.s3.as_ref().is_some_and(|c| c.is_form()));
     if h.upload && !h.settled {
         let complete = h.object.is_some()
             || ctx

@@ -28,9 +28,27 @@ pub struct S3Call {
     pub region: String,
     /// The upload's record and its key (parts and Complete).
     pub record: Option<(String, UploadRecord)>,
+    /// A presigned POST's form, once its fields are read.
+    pub form: Option<crate::s3::post::Form>,
 }
 
 impl S3Call {
+    /// The call of a caller on an inspected route (`None` elsewhere).
+    pub fn new(caller: crate::s3::Caller) -> Option<Self> {
+        Some(Self {
+            op: caller.op?,
+            access_key: caller.access_key,
+            region: caller.region,
+            record: None,
+            form: None,
+        })
+    }
+
+    /// A presigned POST form.
+    pub fn is_form(&self) -> bool {
+        self.op == Op::PostObject
+    }
+
     /// The part number of an UploadPart.
     pub fn part(&self) -> Option<u32> {
         match self.op {
@@ -67,7 +85,7 @@ pub async fn begin(
         return Ok(false);
     };
     match op {
-        Op::PutObject => Ok(false),
+        Op::PutObject | Op::PostObject => Ok(false),
         Op::Create => {
             if let Some(q) = &live.quotas {
                 super::quota::reserve(q, route, session.req_header(), ctx).await?;
@@ -287,6 +305,84 @@ async fn read_body(session: &mut Session, ctx: &mut RequestCtx) -> Result<Vec<u8
         }
     }
     Ok(body)
+}
+
+/// The identity of an S3 caller (its access key names the tenant).
+pub fn set_caller(ctx: &mut RequestCtx, caller: crate::s3::Caller) {
+    let principal = format!("s3:{}", caller.access_key);
+    ctx.span.record("subject", principal.as_str());
+    ctx.span.record("tenant", caller.tenant.as_str());
+    ctx.identity = Some(crate::auth::Identity {
+        subject: principal.clone(),
+        principal,
+        tenant: Some(caller.tenant.clone()),
+        orgs: Vec::new(),
+        tier: None,
+        scopes: Vec::new(),
+        mode: crate::auth::Mode::Live,
+        key_label: None,
+    });
+    ctx.tenant = Some(caller.tenant.clone());
+    let form = ctx.s3.take().and_then(|c| c.form);
+    ctx.s3 = S3Call::new(caller);
+    if let Some(call) = ctx.s3.as_mut() {
+        call.form = form;
+    }
+}
+
+/// A presigned POST once its sniff window is read: every field before `file` is in it (the
+/// file is the last part), so the caller, the policy and the file's detected type are known
+/// before the storage is contacted. Then the quota is reserved for the caller's tenant.
+pub async fn after_form_window(
+    session: &Session,
+    ctx: &mut RequestCtx,
+    route: &Route,
+    live: &Live,
+) -> Result<(), Rejection> {
+    if !ctx.s3.as_ref().is_some_and(|c| c.is_form()) {
+        return Ok(());
+    }
+    let rules = route
+        .s3
+        .as_ref()
+        .ok_or_else(|| Rejection::Internal("a form on a route without [routes.s3]".into()))?;
+    let inspector = ctx
+        .upload
+        .as_ref()
+        .map(|u| u.inspector())
+        .ok_or_else(|| Rejection::Internal("a form without its inspection".into()))?;
+    let detected = inspector.first_type().map(str::to_string).ok_or_else(|| {
+        Rejection::BadRequest(
+            "a presigned POST form: the fields before the file exceed what is read before the \
+             storage is contacted, or there is no file"
+                .into(),
+        )
+    })?;
+    let (caller, form) = rules.check_form(inspector.kept_fields(), crate::clock::now_unix())?;
+    form.check_type(&detected)?;
+    form.check_size(inspector.file_bytes(), inspector.is_complete())?;
+    set_caller(ctx, caller);
+    if let Some(call) = ctx.s3.as_mut() {
+        call.form = Some(form);
+    }
+    if let Some(q) = &live.quotas {
+        super::quota::reserve(q, route, session.req_header(), ctx).await?;
+    }
+    Ok(())
+}
+
+/// A presigned POST's file against the policy's `content-length-range` as it streams: checked
+/// after each chunk is inspected and before it is released, so a file out of range never
+/// reaches the storage whole.
+pub fn check_form_size(ctx: &RequestCtx, end: bool) -> Result<(), Rejection> {
+    let (Some(form), Some(upload)) = (
+        ctx.s3.as_ref().and_then(|c| c.form.as_ref()),
+        ctx.upload.as_ref(),
+    ) else {
+        return Ok(());
+    };
+    let inspector = upload.inspector();
+    form.check_size(inspector.file_bytes(), end && inspector.is_complete())
 }
 
 /// The storage's answer to a part or a Complete: a part it took is recorded (before the client

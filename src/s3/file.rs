@@ -18,6 +18,10 @@ pub struct S3File {
     /// inspected route: part 1 inspected, Complete gated (src/s3/multipart.rs).
     #[serde(default)]
     pub multipart: bool,
+    /// Presigned POST forms (browser uploads to the bucket) pass the inspected route: the file
+    /// held to the form's policy by its detected type and size (src/s3/post.rs).
+    #[serde(default)]
+    pub presigned_post: bool,
     /// Domains of virtual-hosted-style requests (`bucket.DOMAIN`); others are path-style.
     #[serde(default)]
     pub domains: Vec<String>,

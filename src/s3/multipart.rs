@@ -30,6 +30,8 @@ pub enum Op {
     Part { number: u32, upload_id: String },
     /// `POST /bucket/key?uploadId=X`.
     Complete { upload_id: String },
+    /// `POST /bucket` with a form (a presigned POST, src/s3/post.rs).
+    PostObject,
 }
 
 /// The operation of `method` with the (raw) query's sub-resources; `None` when it is not one
@@ -45,6 +47,7 @@ pub fn op(method: &http::Method, query: &str) -> Option<Op> {
     let text = |v: &str| crate::query::decode(v).filter(|v| !v.is_empty());
     match (method.as_str(), subs.as_slice()) {
         ("PUT", []) => Some(Op::PutObject),
+        ("POST", []) => Some(Op::PostObject),
         ("POST", [("uploads", "")]) => Some(Op::Create),
         ("PUT", [("partNumber", n), ("uploadId", id)]) => Some(Op::Part {
             number: n

@@ -8,6 +8,7 @@ fn operations_are_told_apart_by_method_and_sub_resource() {
     assert_eq!(op(&put, ""), Some(Op::PutObject));
     assert_eq!(op(&put, "x-id=PutObject"), Some(Op::PutObject));
     assert_eq!(op(&post, "uploads"), Some(Op::Create));
+    assert_eq!(op(&post, ""), Some(Op::PostObject));
     assert_eq!(op(&post, "uploads="), Some(Op::Create));
     assert_eq!(
         op(&put, "uploadId=abc%2F1&partNumber=7"),
@@ -33,7 +34,6 @@ fn operations_are_told_apart_by_method_and_sub_resource() {
         (&put, "partNumber=1&partNumber=2&uploadId=a"),
         (&post, "uploads=x"),
         (&post, "uploads&uploadId=a"),
-        (&post, ""),
         (&put, "acl"),
         (&post, "delete"),
         (&Method::DELETE, "uploadId=a"),

@@ -114,6 +114,30 @@ pub(super) fn verify(
     }
 }
 
+/// A presigned POST form's signature: the policy field, signed with the scope's key.
+pub(super) fn verify_post(form: &super::post::Form, secret: &str) -> Result<(), Rejection> {
+    let (day, region) = form.day_and_region();
+    if !form.date.starts_with(day) || !form.scope.ends_with("/s3/aws4_request") {
+        return Err(mismatch(
+            "the credential scope's date or service does not match the form",
+        ));
+    }
+    let lower_hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+    let given: [u8; 32] = Some(&form.signature)
+        .filter(|s| s.bytes().all(lower_hex))
+        .and_then(|s| hex::decode(s).ok())
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| mismatch("the signature is not 64 hex digits"))?;
+    let key = signing_key(secret, day, region);
+    match hmac(&key, form.policy.as_bytes()).verify_slice(&given) {
+        Ok(()) => Ok(()),
+        Err(_) => Err(mismatch(
+            "the gateway verified the form's signature: it does not match its policy (check \
+             the key and signing method)",
+        )),
+    }
+}
+
 /// The SHA-256 of an empty payload.
 const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 

@@ -29,6 +29,7 @@ mod reject;
 mod reload;
 mod s3;
 mod s3_multipart;
+mod s3_post;
 mod scan;
 mod structure;
 mod tls_h2;
