@@ -1,12 +1,15 @@
 //! Client connections under caps and deadlines, around pingora's HTTP service: a connection
 //! beyond `[server] max_connections` (or `max_connections_per_ip` from one client) is closed
-//! as soon as it is accepted, and each admitted one runs under the deadlines of
+//! as soon as it is accepted — before its TLS handshake ([`admit::Admission`], pingora's
+//! connection filter) — and each admitted one runs under the deadlines of
 //! [`deadline::Deadlined`]. pingora 0.9 has neither (docs/ARCHITECTURE.md, "Connections").
 
+mod admit;
 mod counts;
 mod deadline;
 mod requests;
 
+pub use admit::{Admission, HANDSHAKE_WINDOW};
 pub use counts::{Caps, Counts, Refusal, Slot, client_key};
 pub use deadline::{Deadlined, Deadlines, Expired, mark_head_read, mark_request_done};
 pub use requests::{InFlight, RequestSlot};
@@ -36,22 +39,21 @@ pub struct Guarded<A> {
     inner: Arc<A>,
     limits: Limits,
     counts: Arc<Counts>,
-    /// The second of the last refusal log line (refusals in a flood are counted, logged once a
-    /// second).
+    refusals: Arc<Refusals>,
+    /// Places taken at accept, before a TLS handshake ([`Self::admission`]).
+    admission: Arc<Admission>,
+}
+
+/// Refusals, counted in a metric and logged at most once a second (a flood is many).
+#[derive(Debug)]
+struct Refusals {
+    counts: Arc<Counts>,
+    /// The second of the last refusal log line.
     logged_at: AtomicU64,
 }
 
-impl<A> Guarded<A> {
-    pub fn new(inner: A, limits: Limits) -> Self {
-        Self {
-            inner: Arc::new(inner),
-            limits,
-            counts: Arc::new(Counts::default()),
-            logged_at: AtomicU64::new(0),
-        }
-    }
-
-    fn refused(&self, why: Refusal, client: Option<IpAddr>) {
+impl Refusals {
+    fn report(&self, why: Refusal, client: Option<IpAddr>) {
         crate::metrics::connection_refused(why.label());
         let now = seconds_since_start();
         if self.logged_at.swap(now, Ordering::Relaxed) != now {
@@ -64,6 +66,33 @@ impl<A> Guarded<A> {
                 why.label()
             );
         }
+    }
+}
+
+impl<A> Guarded<A> {
+    pub fn new(inner: A, limits: Limits) -> Self {
+        let counts = Arc::new(Counts::default());
+        let refusals = Arc::new(Refusals {
+            counts: counts.clone(),
+            logged_at: AtomicU64::new(0),
+        });
+        let report = refusals.clone();
+        let admission = Admission::new(counts.clone(), limits.caps, move |why, client| {
+            report.report(why, client)
+        });
+        Self {
+            inner: Arc::new(inner),
+            limits,
+            counts,
+            refusals,
+            admission: Arc::new(admission),
+        }
+    }
+
+    /// The admission to install as the listening service's connection filter, so that the
+    /// caps count connections from accept, before their TLS handshake.
+    pub fn admission(&self) -> Arc<Admission> {
+        self.admission.clone()
     }
 }
 
@@ -86,10 +115,13 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for Guarded<A> {
         shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
         let client = peer_ip(&stream);
-        let slot = match self.counts.acquire(client, self.limits.caps) {
+        // The place taken at accept (src/connections/admit.rs); a unix socket, or a reused
+        // keep-alive connection finding none, takes one now.
+        let claimed = client.and_then(|ip| self.admission.claim(ip));
+        let slot = match claimed.map_or_else(|| self.counts.acquire(client, self.limits.caps), Ok) {
             Ok(slot) => slot,
             Err(why) => {
-                self.refused(why, client);
+                self.refusals.report(why, client);
                 return None;
             }
         };

@@ -55,6 +55,7 @@ pub fn build_live(
     http.h2_options = Some(h2);
     // Caps and deadlines on every client connection (src/connections.rs).
     let guarded = Guarded::new(http, config.server.connections);
+    let admission = guarded.admission();
     let mut proxy = Service::new("upload-gateway".to_string(), guarded);
     let buffers = L4BufferSettings::new(
         config.server.read_buffer_bytes,
@@ -63,6 +64,9 @@ pub fn build_live(
     for l in &config.listeners {
         add_listener(&mut proxy, l, buffers)?;
     }
+    // The caps count a connection from accept, before a TLS handshake (pingora's is a fixed
+    // 60 s: src/connections/admit.rs).
+    proxy.set_connection_filter(admission);
     server.add_service(proxy);
     if let Some(admin) = config.admin {
         let app = crate::admin::Admin::new(live, reloader);

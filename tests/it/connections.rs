@@ -269,3 +269,38 @@ fn a_request_beyond_max_requests_is_503_overloaded_with_retry_after_until_one_fi
     assert_eq!(upstream.received().len(), 2);
     assert!(got.iter().all(|r| r.complete));
 }
+
+/// On a TLS listener the per-client cap counts connections from accept, before their
+/// handshake (pingora gives a handshake a fixed 60 s): one more silent connection is closed at
+/// once, and so is a real TLS client while the silent ones hold the places.
+#[test]
+fn tls_handshakes_count_under_the_per_client_cap_from_accept() {
+    let upstream = RecordingUpstream::start();
+    let (cert, key) = crate::common::tls::certificate("admit");
+    let text = crate::common::tls::tls_config(&cert, &key)
+        .replace("[server]\n", "[server]\nmax_connections_per_ip = 3\n");
+    let gw = TestGateway::start_with(&text, upstream.addr);
+    let silent: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect(gw.addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let start = Instant::now();
+    let mut fourth = TcpStream::connect(gw.addr).unwrap();
+    let closed = closed_after(&mut fourth, start, Duration::from_secs(5));
+    assert!(closed < Duration::from_secs(1), "closed after {closed:?}");
+    let out = crate::common::tool("curl")
+        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+        .arg(&cert)
+        .args(["--max-time", "5", "--resolve"])
+        .arg(format!("localhost:{}:127.0.0.1", gw.addr.port()))
+        .arg(format!("https://localhost:{}/healthz", gw.addr.port()))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "000",
+        "refused, not served"
+    );
+    assert!(refused_per_ip() >= 2.0);
+    drop(silent);
+}
