@@ -30,6 +30,8 @@ pub struct S3Call {
     pub record: Option<(String, UploadRecord)>,
     /// A presigned POST's form, once its fields are read.
     pub form: Option<crate::s3::post::Form>,
+    /// The part numbers a Complete lists (their records go with the upload's).
+    pub parts: Vec<u32>,
 }
 
 impl S3Call {
@@ -41,6 +43,7 @@ impl S3Call {
             region: caller.region,
             record: None,
             form: None,
+            parts: Vec::new(),
         })
     }
 
@@ -261,6 +264,9 @@ async fn complete(
         records.push(text.and_then(|t| serde_json::from_str::<PartRecord>(&t).ok()));
     }
     let (total, detected) = multipart::check_complete(&listed, &records)?;
+    if let Some(call) = ctx.s3.as_mut() {
+        call.parts = listed.iter().map(|(n, _)| *n).collect();
+    }
     if let Some(policy) = &route.upload {
         let category = crate::media::category(&detected);
         let limit = policy.limit_for(category);
@@ -419,10 +425,26 @@ pub async fn on_response(resp: &ResponseHeader, ctx: &RequestCtx, live: &Live) {
         {
             tracing::error!("part {n} was stored but not recorded: {e}; Complete will refuse it");
         }
-    } else if matches!(call.op, Op::Complete { .. })
-        && let Err(e) = live.uploads.remove(key).await
-    {
-        tracing::warn!("a completed upload's record stays until it expires: {e}");
+    } else if matches!(call.op, Op::Complete { .. }) {
+        // The object exists: the upload's record goes before the answer (a repeated Complete
+        // finds no upload), its parts' in the background (one store call each).
+        if let Err(e) = live.uploads.remove(key).await {
+            tracing::warn!("a completed upload's record stays until it expires: {e}");
+        }
+        let keys: Vec<String> = call
+            .parts
+            .iter()
+            .map(|n| multipart::part_key(key, *n))
+            .collect();
+        let store = live.uploads.clone();
+        tokio::spawn(async move {
+            for k in keys {
+                if let Err(e) = store.remove(&k).await {
+                    tracing::warn!("a completed upload's records stay until they expire: {e}");
+                    return;
+                }
+            }
+        });
     }
 }
 

@@ -58,6 +58,12 @@ fn multipart_uploads_are_inspected_at_part_one_and_gated_at_complete() {
     // Reverse order completes.
     assert_eq!(r["reverse"]["complete"]["status"], 200, "{r}");
     assert_eq!(r["reverse_stored"]["sha256"], r["small_sha256"], "{r}");
+    // A completed upload's records are gone: Complete again finds no such upload.
+    assert_eq!(
+        outcome(&r["reverse_again"]),
+        (Some(404), Some("NoSuchUpload")),
+        "{r}"
+    );
     // Part 1 straight to the storage, or no part 1: Complete refused, the upload aborted.
     for name in ["bypass", "no_first"] {
         assert_eq!(

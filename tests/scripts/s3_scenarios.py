@@ -188,6 +188,12 @@ if scenario == "multipart":
     out["small_sha256"] = hashlib.sha256(small).hexdigest()
     out["reverse"] = hand_driven("reverse.mp4", small, 5 * MiB, [4, 3, 2, 1])
     out["reverse_stored"] = stored("reverse.mp4")
+    try:
+        gw.complete_multipart_upload(Bucket=BUCKET, Key="reverse.mp4", UploadId=out["reverse"]["upload_id"],
+                                     MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": "x"}]})
+        out["reverse_again"] = {"status": 200}
+    except ClientError as e:
+        out["reverse_again"] = error(e)
     # Part 1 sent straight to the storage (an ELF), the rest through the gateway.
     elf_first = elf + bytes(5 * MiB - len(elf)) + small[5 * MiB:]
     out["bypass"] = hand_driven("bypass.mp4", elf_first, 5 * MiB, [1, 2, 3, 4],
