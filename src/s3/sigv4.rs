@@ -83,12 +83,7 @@ pub(super) fn verify(
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| bad("a header-signed S3 request must carry x-amz-content-sha256"))?
     };
-    let lower_hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
-    let given: [u8; 32] = Some(&sig.signature)
-        .filter(|s| s.bytes().all(lower_hex))
-        .and_then(|s| hex::decode(s).ok())
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| mismatch("the signature is not 64 hex digits"))?;
+    let given = signature_bytes(&sig.signature)?;
     let key = signing_key(secret, day, region);
     let signed_with = |raw_path: bool| -> Result<bool, Rejection> {
         let canonical = canonical_request(req, query, sig, payload, raw_path)?;
@@ -122,12 +117,7 @@ pub(super) fn verify_post(form: &super::post::Form, secret: &str) -> Result<(), 
             "the credential scope's date or service does not match the form",
         ));
     }
-    let lower_hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
-    let given: [u8; 32] = Some(&form.signature)
-        .filter(|s| s.bytes().all(lower_hex))
-        .and_then(|s| hex::decode(s).ok())
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| mismatch("the signature is not 64 hex digits"))?;
+    let given = signature_bytes(&form.signature)?;
     let key = signing_key(secret, day, region);
     match hmac(&key, form.policy.as_bytes()).verify_slice(&given) {
         Ok(()) => Ok(()),
@@ -191,6 +181,16 @@ pub(super) fn encode_value(s: &str) -> String {
     let mut out = String::new();
     uri_encode(&mut out, s, true);
     out
+}
+
+/// A signature as sent: exactly 64 lower-case hex digits (what signers write and S3 compares).
+fn signature_bytes(s: &str) -> Result<[u8; 32], Rejection> {
+    let lower_hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+    Some(s)
+        .filter(|s| s.bytes().all(lower_hex))
+        .and_then(|s| hex::decode(s).ok())
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| mismatch("the signature is not 64 hex digits"))
 }
 
 fn hmac(key: &[u8], data: &[u8]) -> Hmac<Sha256> {

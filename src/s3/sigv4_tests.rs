@@ -225,3 +225,47 @@ fn what_the_gateway_signs_verifies() {
     other.set_method(pingora::http::Method::GET);
     assert_eq!(code(check(&other, AT)), "signature_mismatch");
 }
+
+#[test]
+fn a_post_forms_signature_is_its_policy_signed_with_the_scopes_key() {
+    let policy = "eyJleHBpcmF0aW9uIjogIjIwMTMtMDUtMjVUMDA6MDA6MDBaIn0=";
+    let key = signing_key(SECRET, "20130524", "us-east-1");
+    let good = hex::encode(hmac(&key, policy.as_bytes()).finalize().into_bytes());
+    let form = |signature: &str, date: &str| super::super::post::Form {
+        access_key: "AKIAIOSFODNN7EXAMPLE".into(),
+        scope: "20130524/us-east-1/s3/aws4_request".into(),
+        date: date.into(),
+        signature: signature.into(),
+        policy: policy.into(),
+        expires: AT,
+        types: Vec::new(),
+        length: None,
+        content_type: None,
+    };
+    assert_eq!(
+        code(verify_post(&form(&good, "20130524T000000Z"), SECRET)),
+        "ok"
+    );
+    for (what, f, secret) in [
+        ("another secret", form(&good, "20130524T000000Z"), "other"),
+        (
+            "upper-case",
+            form(&good.to_ascii_uppercase(), "20130524T000000Z"),
+            SECRET,
+        ),
+        ("short", form(&good[..62], "20130524T000000Z"), SECRET),
+        ("another day", form(&good, "20130525T000000Z"), SECRET),
+    ] {
+        assert_eq!(
+            code(verify_post(&f, secret)),
+            "signature_mismatch",
+            "{what}"
+        );
+    }
+    let mut other_policy = form(&good, "20130524T000000Z");
+    other_policy.policy.push('x');
+    assert_eq!(
+        code(verify_post(&other_policy, SECRET)),
+        "signature_mismatch"
+    );
+}
