@@ -348,8 +348,19 @@ fn aws_chunked_round(verify: bool) {
         (Some(400), Some("BadDigest")),
         "{r}"
     );
-    assert_eq!(r["listed"], serde_json::json!(["chunked.png"]), "{r}");
-    assert_eq!(objects_on_disk(&s3), ["chunked.png"]);
+    // Multipart parts in aws-chunked: part 1 decoded and inspected, the others counted.
+    assert_eq!(
+        r["parts_encodings"],
+        serde_json::json!(["aws-chunked"]),
+        "{r}"
+    );
+    assert_eq!(r["parts_stored"]["sha256"], r["parts_sha256"], "{r}");
+    assert_eq!(
+        r["listed"],
+        serde_json::json!(["chunked.png", "parts.mp4"]),
+        "{r}"
+    );
+    assert_eq!(objects_on_disk(&s3), ["chunked.png", "parts.mp4"]);
 }
 
 /// Virtual-hosted-style (`media.s3.example.com`, resolved to the gateway by the client): the

@@ -354,6 +354,22 @@ if scenario == "https":
     gw.meta.events.register("before-send.s3.PutObject", corrupt_trailer)
     out["wrong_checksum"] = put_object(gw, "wrong.png", "image/png", png)
     gw.meta.events.unregister("before-send.s3.PutObject", corrupt_trailer)
+    # upload_file in parts over https: each UploadPart is aws-chunked with its own trailer.
+    from boto3.s3.transfer import TransferConfig
+    import tempfile
+
+    chunked_parts = []
+    gw.meta.events.register("before-send.s3.UploadPart",
+                            lambda request, **_: chunked_parts.append(request.headers.get("Content-Encoding")))
+    video = padded_mp4(12 * MiB)
+    with tempfile.NamedTemporaryFile() as f:
+        f.write(video)
+        f.flush()
+        gw.upload_file(f.name, BUCKET, "parts.mp4", ExtraArgs={"ContentType": "video/mp4"},
+                       Config=TransferConfig(multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB))
+    out["parts_encodings"] = sorted(set(e.decode() if isinstance(e, bytes) else str(e) for e in chunked_parts))
+    out["parts_stored"] = stored("parts.mp4")
+    out["parts_sha256"] = hashlib.sha256(video).hexdigest()
     out["listed"] = sorted(o["Key"] for o in gw.list_objects_v2(Bucket=BUCKET).get("Contents", []))
     print(json.dumps(out))
     sys.exit(0)
