@@ -13,6 +13,7 @@ mod quota;
 mod read;
 mod respond;
 mod s3;
+mod s3_answer;
 mod tus;
 mod usage;
 mod window;
@@ -299,7 +300,7 @@ impl ProxyHttp for Gateway {
         }
         tus::on_response(resp, ctx).await;
         if let Some(live) = ctx.live.clone() {
-            s3::on_response(resp, ctx, &live).await;
+            s3_answer::on_response(resp, ctx, &live).await;
         }
         headers::to_client(resp, ctx)
     }
@@ -315,6 +316,9 @@ impl ProxyHttp for Gateway {
             quota::on_response_body(&route, body.as_ref(), end_of_stream, ctx);
         }
         idempotency::on_response_body(body.as_ref(), end_of_stream, ctx);
+        if let Some(live) = ctx.live.clone() {
+            s3_answer::on_response_body(body.as_ref(), end_of_stream, ctx, &live);
+        }
         Ok(None)
     }
 

@@ -1,10 +1,10 @@
 //! S3 multipart upload parsing (src/s3/multipart.rs): the operation of a method and query, the
-//! upload id of a creation answer, and the strict `CompleteMultipartUpload` reader; and a
-//! presigned POST's fields and policy (src/s3/post.rs). No panic; what the reader accepts is a
-//! non-empty list of strictly ascending part numbers in 1..=10000.
+//! upload id of a creation answer, what a Complete's answer reports, and the strict
+//! `CompleteMultipartUpload` reader; and a presigned POST's fields and policy (src/s3/post.rs).
+//! No panic; what the reader accepts is a non-empty list of strictly ascending part numbers in 1..=10000.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use upload_gateway::s3::multipart::{complete_parts, created_upload_id, op};
+use upload_gateway::s3::multipart::{complete_parts, completion, created_upload_id, op};
 use upload_gateway::s3::post::read_form;
 
 fuzz_target!(|data: &[u8]| {
@@ -18,6 +18,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let _ = op(&method, &String::from_utf8_lossy(rest));
     let _ = created_upload_id(rest);
+    let _ = completion(rest);
     if let Ok(parts) = complete_parts(rest) {
         assert!(!parts.is_empty());
         assert!(parts.windows(2).all(|w| w[0].0 < w[1].0));

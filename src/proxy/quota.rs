@@ -45,6 +45,9 @@ pub struct QuotaHold {
     /// The object's size when the request is not its bytes (an S3 CompleteMultipartUpload):
     /// committed as one file of this size on the upstream's 2xx.
     object: Option<u64>,
+    /// A 2xx whose body tells whether it succeeded (an S3 Complete): the size and file count
+    /// committed at the end of the request unless the body was an error.
+    deferred: Option<(u64, u64)>,
     body: Vec<u8>,
 }
 
@@ -130,6 +133,7 @@ async fn reserve_as(
         settled: false,
         degraded: false,
         committed: None,
+        deferred: None,
         object: known_object.then_some(ask.storage),
         body: Vec::new(),
     };
@@ -294,14 +298,15 @@ pub async fn on_response(
                 Some(size) => (size, 1),
                 None => (files.iter().map(|f| f.size).sum(), files.len() as u64),
             };
-            h.settle();
-            let store = &h.quotas.store;
-            let r = store
-                .commit(&h.tenant, &h.hold, size, count, &h.tier.name)
-                .await;
-            match r {
-                Ok(()) => h.committed = Some(size),
-                Err(e) => store_failed("commit", &h.tenant, &e),
+            // An S3 Complete's 200 may carry an error: counted at the end, unless it did.
+            if ctx
+                .s3
+                .as_ref()
+                .is_some_and(|c| matches!(c.op, Op::Complete { .. }))
+            {
+                h.deferred = Some((size, count));
+            } else {
+                commit(h, size, count).await;
             }
         } else {
             release(h).await;
@@ -368,13 +373,31 @@ pub fn on_response_body(
 /// The end of the request: a hold not committed is given back (rejections, upstream errors and
 /// timeouts, client aborts).
 pub async fn finish(ctx: &mut RequestCtx) {
+    let failed = super::s3_answer::complete_failed(ctx);
     if let Some(h) = ctx.quota.as_mut()
         && !h.settled
     {
+        if let Some((size, count)) = h.deferred.take()
+            && !failed
+        {
+            return commit(h, size, count).await;
+        }
         if let Some(up) = &ctx.upload {
             h.transferred = h.transferred.max(up.total());
         }
         release(h).await;
+    }
+}
+
+async fn commit(h: &mut QuotaHold, size: u64, count: u64) {
+    h.settle();
+    let store = &h.quotas.store;
+    match store
+        .commit(&h.tenant, &h.hold, size, count, &h.tier.name)
+        .await
+    {
+        Ok(()) => h.committed = Some(size),
+        Err(e) => store_failed("commit", &h.tenant, &e),
     }
 }
 

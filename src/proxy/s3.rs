@@ -32,6 +32,10 @@ pub struct S3Call {
     pub form: Option<crate::s3::post::Form>,
     /// The part numbers a Complete lists (their records go with the upload's).
     pub parts: Vec<u32>,
+    /// A Complete the storage answered 2xx: its body so far (src/proxy/s3_answer.rs).
+    pub answer: Option<Vec<u8>>,
+    /// What that body reported, once it ended.
+    pub completion: Option<multipart::Completion>,
 }
 
 impl S3Call {
@@ -44,6 +48,8 @@ impl S3Call {
             record: None,
             form: None,
             parts: Vec::new(),
+            answer: None,
+            completion: None,
         })
     }
 
@@ -389,63 +395,6 @@ pub fn check_form_size(ctx: &RequestCtx, end: bool) -> Result<(), Rejection> {
     };
     let inspector = upload.inspector();
     form.check_size(inspector.file_bytes(), end && inspector.is_complete())
-}
-
-/// The storage's answer to a part or a Complete: a part it took is recorded (before the client
-/// hears of it, so a Complete cannot overtake it); a completed upload's records go.
-pub async fn on_response(resp: &ResponseHeader, ctx: &RequestCtx, live: &Live) {
-    let Some(call) = &ctx.s3 else {
-        return;
-    };
-    let Some((key, _)) = &call.record else {
-        return;
-    };
-    if !resp.status.is_success() {
-        return;
-    }
-    if let Some(n) = call.part() {
-        let upload = ctx.upload.as_ref().filter(|u| u.inspector().is_complete());
-        let file = upload.and_then(|u| u.inspector().files().first());
-        let etag = resp.headers.get("etag").and_then(|v| v.to_str().ok());
-        let (Some(file), Some(etag)) = (file, etag) else {
-            tracing::error!("a part the storage took was not recorded (no ETag or no file)");
-            return;
-        };
-        let record = PartRecord {
-            size: file.size,
-            etag: multipart::unquote(etag).to_string(),
-            detected: (n == 1).then(|| file.content_type.clone()),
-        };
-        let text = serde_json::to_string(&record).unwrap_or_default();
-        let part = multipart::part_key(key, n);
-        if let Err(e) = live
-            .uploads
-            .save(&part, &text, multipart::RECORD_TTL_MS)
-            .await
-        {
-            tracing::error!("part {n} was stored but not recorded: {e}; Complete will refuse it");
-        }
-    } else if matches!(call.op, Op::Complete { .. }) {
-        // The object exists: the upload's record goes before the answer (a repeated Complete
-        // finds no upload), its parts' in the background (one store call each).
-        if let Err(e) = live.uploads.remove(key).await {
-            tracing::warn!("a completed upload's record stays until it expires: {e}");
-        }
-        let keys: Vec<String> = call
-            .parts
-            .iter()
-            .map(|n| multipart::part_key(key, *n))
-            .collect();
-        let store = live.uploads.clone();
-        tokio::spawn(async move {
-            for k in keys {
-                if let Err(e) = store.remove(&k).await {
-                    tracing::warn!("a completed upload's records stay until they expire: {e}");
-                    return;
-                }
-            }
-        });
-    }
 }
 
 /// Aborts a refused upload at the storage, signed with the caller's key when the gateway has

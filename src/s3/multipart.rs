@@ -128,6 +128,42 @@ pub fn created_upload_id(xml: &[u8]) -> Option<String> {
     }
 }
 
+/// The largest `CompleteMultipartUpload` answer read to tell a result from an error (S3's
+/// are a few hundred bytes, after the spaces it sends to keep a long Complete alive).
+pub const MAX_COMPLETE_ANSWER: usize = 16 * 1024;
+
+/// What a storage's 2xx answer to `CompleteMultipartUpload` says: S3 may answer `200 OK` and
+/// then report an error in the body (the SDKs retry the Complete then).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completion {
+    /// `<CompleteMultipartUploadResult>`: the object exists.
+    Completed,
+    /// `<Error>`: the upload is still open, its parts unassembled.
+    Failed,
+    /// Anything else (cut short, not XML): treated as the object existing where that is the
+    /// safe side (its size is counted), as open where that is (its records stay).
+    Unknown,
+}
+
+/// The completion a Complete answer's body (leading spaces allowed) reports, by its root.
+pub fn completion(xml: &[u8]) -> Completion {
+    let mut reader = quick_xml::Reader::from_reader(xml);
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e) | Event::Empty(e)) => {
+                return match e.local_name().as_ref() {
+                    b"CompleteMultipartUploadResult" => Completion::Completed,
+                    b"Error" => Completion::Failed,
+                    _ => Completion::Unknown,
+                };
+            }
+            Ok(Event::Decl(_) | Event::Comment(_)) => {}
+            Ok(Event::Text(t)) if t.iter().all(u8::is_ascii_whitespace) => {}
+            _ => return Completion::Unknown,
+        }
+    }
+}
+
 /// The parts a `CompleteMultipartUpload` body lists (number, unquoted ETag), read strictly so
 /// that the gateway checks exactly the parts the storage assembles: no DTD, processing
 /// instruction or CDATA; parts in ascending order, each with one number and one ETag.

@@ -200,3 +200,31 @@ fn records_are_per_tenant_and_credential() {
     assert_eq!(part_key(&a, 3), format!("{a}:3"));
     assert_eq!(unquote(" \"x\" "), "x");
 }
+
+#[test]
+fn a_complete_answer_is_told_a_result_or_an_error_by_its_root() {
+    let result = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUploadResult \
+        xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Bucket>b</Bucket><Key>k</Key>\
+        <ETag>\"e-2\"</ETag></CompleteMultipartUploadResult>";
+    assert_eq!(completion(result), Completion::Completed);
+    // A long Complete: spaces first, then an error in a 200.
+    let error = b"   \n  \n<?xml version=\"1.0\"?><Error><Code>InternalError</Code>\
+        <Message>We encountered an internal error.</Message></Error>";
+    assert_eq!(completion(error), Completion::Failed);
+    assert_eq!(completion(b"<Error><Code>"), Completion::Failed);
+    for unknown in [
+        &b""[..],
+        b"   ",
+        b"<?xml version=\"1.0\"?>",
+        b"{\"error\":1}",
+        b"x<Error/>",
+        b"<Other><Error/></Other>",
+    ] {
+        assert_eq!(
+            completion(unknown),
+            Completion::Unknown,
+            "{}",
+            String::from_utf8_lossy(unknown)
+        );
+    }
+}

@@ -28,6 +28,7 @@ mod raw_body;
 mod reject;
 mod reload;
 mod s3;
+mod s3_complete;
 mod s3_multipart;
 mod s3_post;
 mod scan;
