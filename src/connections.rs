@@ -126,9 +126,15 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for Guarded<A> {
             }
         };
         let _open = crate::metrics::ConnectionOpen::start();
-        let stream: Stream = Box::new(Deadlined::new(stream, self.limits.deadlines, |which| {
+        let mut stream: Stream = Box::new(Deadlined::new(stream, self.limits.deadlines, |which| {
             crate::metrics::connection_expired(which.label())
         }));
+        // A plain connection costs little until its first byte: pingora's session (~30 KiB a
+        // connection, measured by scripts/hostile.sh) starts once there is one. The wait has
+        // the first-byte (or keep-alive) deadline; a TLS stream does not peek and goes on.
+        if stream.try_peek(&mut [0u8; 1]).await.is_err() {
+            return None;
+        }
         let reused = self.inner.process_new(stream, shutdown).await;
         drop(slot);
         reused

@@ -137,6 +137,50 @@ fn a_body_slower_than_the_head_deadline_is_not_cut() {
     assert_eq!(got[0].sha256, sha256_hex(&sent));
 }
 
+/// A reused keep-alive connection: the second request's slow body is not cut by the head or
+/// keep-alive deadline of the request before it.
+#[test]
+fn a_slow_body_on_a_reused_connection_is_not_cut() {
+    let upstream = RecordingUpstream::start();
+    let gw = TestGateway::start_with(
+        &config("first_byte_timeout_ms = 400\nhead_timeout_ms = 300\nkeepalive_timeout_ms = 500"),
+        upstream.addr,
+    );
+    let png = fixture("media/photo.png");
+    let form = Form::new("reuse").file("file", "p.png", "image/png", &png);
+    let ct = form.content_type();
+    let body = form.finish();
+    let mut s = TcpStream::connect(gw.addr).unwrap();
+    let mut reader = BufReader::new(s.try_clone().unwrap());
+    for round in 0..3 {
+        s.write_all(b"GET /media/a.png HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let r = crate::common::client::read_response(&mut reader, false);
+        assert_eq!(r.status, 201, "read {round}");
+        std::thread::sleep(Duration::from_millis(200));
+        let head = format!(
+            "POST /media HTTP/1.1\r\nHost: x\r\nContent-Type: {ct}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        // 1.2 s of body: four times the head deadline, more than the keep-alive time.
+        for piece in body.chunks(body.len() / 8 + 1) {
+            s.write_all(piece).unwrap();
+            std::thread::sleep(Duration::from_millis(150));
+        }
+        let r = crate::common::client::read_response(&mut reader, false);
+        assert_eq!(
+            r.status,
+            201,
+            "upload {round}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+    let got = upstream.wait_for(6);
+    assert!(got.iter().all(|r| r.complete));
+    assert_eq!(got[5].sha256, sha256_hex(&body));
+}
+
 #[test]
 fn an_h2c_connection_outlives_the_first_byte_and_head_deadlines() {
     let upstream = RecordingUpstream::start();
