@@ -40,26 +40,7 @@ pub async fn read(
             policy.max_bytes
         ))
     };
-    if super::read::content_length(session.req_header())?
-        .is_some_and(|n| n > policy.max_bytes as u64)
-    {
-        return Err(too_large());
-    }
-    super::window::start(session, ctx).await?;
-    let mut body = Vec::new();
-    let deadline = super::window::deadline(ctx);
-    loop {
-        match super::window::read_before(session, deadline).await? {
-            Ok(Some(chunk)) => {
-                body.extend_from_slice(&chunk);
-                if body.len() > policy.max_bytes {
-                    return Err(too_large());
-                }
-            }
-            Ok(None) => break,
-            Err(e) => return Err(super::window::read_error(&e)),
-        }
-    }
+    let body = super::window::read_whole(session, ctx, policy.max_bytes, too_large).await?;
     for (field, url, rule) in policy.check(&body)? {
         rule.check(&url).await.map_err(|why| {
             Rejection::field(

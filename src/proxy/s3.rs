@@ -290,33 +290,13 @@ async fn complete(
 }
 
 async fn read_body(session: &mut Session, ctx: &mut RequestCtx) -> Result<Vec<u8>, Rejection> {
-    let too_large = || {
+    let max = multipart::MAX_COMPLETE_BODY;
+    super::window::read_whole(session, ctx, max, || {
         Rejection::TooLarge(format!(
-            "a CompleteMultipartUpload body over {} bytes is not read",
-            multipart::MAX_COMPLETE_BODY
+            "a CompleteMultipartUpload body over {max} bytes is not read"
         ))
-    };
-    if super::read::content_length(session.req_header())?
-        .is_some_and(|n| n > multipart::MAX_COMPLETE_BODY as u64)
-    {
-        return Err(too_large());
-    }
-    super::window::start(session, ctx).await?;
-    let deadline = super::window::deadline(ctx);
-    let mut body = Vec::new();
-    loop {
-        match super::window::read_before(session, deadline).await? {
-            Ok(Some(chunk)) => {
-                body.extend_from_slice(&chunk);
-                if body.len() > multipart::MAX_COMPLETE_BODY {
-                    return Err(too_large());
-                }
-            }
-            Ok(None) => break,
-            Err(e) => return Err(super::window::read_error(&e)),
-        }
-    }
-    Ok(body)
+    })
+    .await
 }
 
 /// The identity of an S3 caller (its access key names the tenant).

@@ -116,6 +116,35 @@ pub(super) async fn read_before(
         .map_err(|_| Rejection::ClientTimeout)
 }
 
+/// A small body read whole before the upstream is contacted (a JSON body, an S3
+/// `CompleteMultipartUpload`; pingora replays it): refused with `too_large` when its declared
+/// length or what arrives passes `max` bytes, 408 when the window's deadline passes first.
+pub(super) async fn read_whole(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    max: usize,
+    too_large: impl Fn() -> Rejection,
+) -> Result<Vec<u8>, Rejection> {
+    if super::read::content_length(session.req_header())?.is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    start(session, ctx).await?;
+    let deadline = deadline(ctx);
+    let mut body = Vec::new();
+    loop {
+        match read_before(session, deadline).await? {
+            Ok(Some(chunk)) => {
+                body.extend_from_slice(&chunk);
+                if body.len() > max {
+                    return Err(too_large());
+                }
+            }
+            Ok(None) => return Ok(body),
+            Err(e) => return Err(read_error(&e)),
+        }
+    }
+}
+
 pub(super) fn read_error(e: &pingora::Error) -> Rejection {
     match e.etype() {
         pingora::ErrorType::ReadTimedout => Rejection::ClientTimeout,
