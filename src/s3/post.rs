@@ -66,16 +66,12 @@ pub fn read_form(fields: &[(String, Vec<u8>)]) -> Result<Form, Rejection> {
             "only AWS4-HMAC-SHA256 (SigV4) POST policies are accepted",
         ));
     }
-    let credential = need("x-amz-credential")?;
-    let (access_key, scope) = credential
-        .split_once('/')
-        .filter(|(k, s)| !k.is_empty() && s.split('/').count() == 4 && s.ends_with("/aws4_request"))
-        .ok_or_else(|| bad("a malformed x-amz-credential"))?;
+    let (access_key, scope) = super::access_key(&need("x-amz-credential")?)?;
     let policy = need("policy")?;
     let (expires, types, length) = read_policy(&policy)?;
     Ok(Form {
-        access_key: access_key.to_string(),
-        scope: scope.to_string(),
+        access_key,
+        scope,
         date: need("x-amz-date")?,
         signature: need("x-amz-signature")?,
         policy,

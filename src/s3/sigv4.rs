@@ -1,4 +1,4 @@
-//! Verifying a SigV4 signature at the gateway (`[routes.s3] secret_env`), before a body byte is
+//! Verifying a SigV4 signature at the gateway (`[routes.s3] secrets`), before a body byte is
 //! read: the canonical request is rebuilt from exactly what the storage will receive (the
 //! gateway changes none of it, src/s3.rs), so a signature the gateway accepts is one the storage
 //! accepts too. The payload itself is not hashed here: a signed payload hash, and aws-chunked
@@ -9,6 +9,7 @@
 use super::SigV4;
 use crate::rejection::Rejection;
 use hmac::{Hmac, KeyInit, Mac};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use pingora::http::RequestHeader;
 use sha2::{Digest, Sha256};
 
@@ -87,12 +88,9 @@ pub(super) fn verify(
     let key = signing_key(secret, day, region);
     let signed_with = |raw_path: bool| -> Result<bool, Rejection> {
         let canonical = canonical_request(req, query, sig, payload, raw_path)?;
-        let to_sign = format!(
-            "AWS4-HMAC-SHA256\n{date}\n{}\n{}",
-            sig.scope,
-            hex::encode(Sha256::digest(canonical.as_bytes()))
-        );
-        Ok(hmac(&key, to_sign.as_bytes()).verify_slice(&given).is_ok())
+        Ok(signed(&key, date, &sig.scope, &canonical)
+            .verify_slice(&given)
+            .is_ok())
     };
     let raw_differs = req
         .uri
@@ -161,13 +159,12 @@ pub(super) fn sign(
     };
     let query = req.uri.query().unwrap_or("").to_string();
     let canonical = canonical_request(req, &query, &sig, EMPTY_SHA256, false).ok()?;
-    let to_sign = format!(
-        "AWS4-HMAC-SHA256\n{date}\n{}\n{}",
-        sig.scope,
-        hex::encode(Sha256::digest(canonical.as_bytes()))
-    );
     let key = signing_key(secret, day, region);
-    let signature = hex::encode(hmac(&key, to_sign.as_bytes()).finalize().into_bytes());
+    let signature = hex::encode(
+        signed(&key, &date, &sig.scope, &canonical)
+            .finalize()
+            .into_bytes(),
+    );
     let auth = format!(
         "AWS4-HMAC-SHA256 Credential={access_key}/{}, SignedHeaders={}, Signature={signature}",
         sig.scope,
@@ -197,6 +194,15 @@ fn hmac(key: &[u8], data: &[u8]) -> Hmac<Sha256> {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("any key length");
     mac.update(data);
     mac
+}
+
+/// The HMAC of a canonical request's string to sign, with the scope's signing key.
+fn signed(key: &[u8], date: &str, scope: &str, canonical: &str) -> Hmac<Sha256> {
+    let to_sign = format!(
+        "AWS4-HMAC-SHA256\n{date}\n{scope}\n{}",
+        hex::encode(Sha256::digest(canonical.as_bytes()))
+    );
+    hmac(key, to_sign.as_bytes())
 }
 
 fn signing_key(secret: &str, day: &str, region: &str) -> Vec<u8> {
@@ -295,38 +301,33 @@ fn canonical_request(
     Ok(out)
 }
 
-/// AWS's URI encoding: every byte but `A-Za-z0-9-_.~` (and `/` unless `encode_slash`) as `%XX`.
+/// AWS's URI encoding: every byte but `A-Za-z0-9-_.~` as `%XX`; in a path, `/` stays.
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+const PATH: &AsciiSet = &UNRESERVED.remove(b'/');
+
 fn uri_encode(out: &mut String, s: &str, encode_slash: bool) {
-    for &b in s.as_bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char);
-            }
-            b'/' if !encode_slash => out.push('/'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
+    let set = if encode_slash { UNRESERVED } else { PATH };
+    out.extend(utf8_percent_encode(s, set));
 }
 
 /// `%XX` decoded (a `+` in a path is a `+`); `None` for a broken escape or non-UTF-8.
 fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = b.get(i + 1..i + 3)?;
-            if !hex.iter().all(u8::is_ascii_hexdigit) {
-                return None;
-            }
-            out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    let escapes_whole = b
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| **c == b'%')
+        .all(|(i, _)| {
+            b.get(i + 1..i + 3)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+        });
+    escapes_whole.then_some(())?;
+    let decoded = percent_encoding::percent_decode(b).decode_utf8().ok()?;
+    Some(decoded.into_owned())
 }
 
 #[cfg(test)]

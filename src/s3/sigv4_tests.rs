@@ -269,3 +269,18 @@ fn a_post_forms_signature_is_its_policy_signed_with_the_scopes_key() {
         "signature_mismatch"
     );
 }
+
+#[test]
+fn uri_encoding_keeps_only_unreserved_bytes_and_decoding_refuses_broken_escapes() {
+    let encode = |s: &str, slash: bool| {
+        let mut out = String::new();
+        uri_encode(&mut out, s, slash);
+        out
+    };
+    assert_eq!(encode("a-b_c.d~e/f g+é", false), "a-b_c.d~e/f%20g%2B%C3%A9");
+    assert_eq!(encode("a/b=c&d", true), "a%2Fb%3Dc%26d");
+    assert_eq!(percent_decode("/a%2Fb+c%C3%A9").as_deref(), Some("/a/b+cé"));
+    for broken in ["/a%", "/a%2", "/a%zz", "/a%+1", "/a%%41", "/a%FF"] {
+        assert_eq!(percent_decode(broken), None, "{broken}");
+    }
+}
