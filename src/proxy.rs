@@ -104,10 +104,13 @@ impl Gateway {
         let form = ctx.s3.as_ref().is_some_and(|c| c.is_form());
         let upload = match route.upload.clone() {
             // A presigned POST is a form on a raw-body S3 route (src/s3/post.rs).
-            Some(p) if form => Some((
-                framing::form_framing(session.req_header(), &p)?,
-                std::sync::Arc::new(p.for_s3_form()),
-            )),
+            Some(p) if form => {
+                let p = std::sync::Arc::new(p.for_s3_form());
+                Some((
+                    framing::upload_framing(session.req_header(), &p, true, None)?,
+                    p,
+                ))
+            }
             Some(p) => {
                 let recorded = ctx.s3.as_ref().and_then(|c| c.recorded_type());
                 let framing =

@@ -70,21 +70,6 @@ pub fn upload_framing(
     }
 }
 
-/// An S3 presigned POST's framing on a raw-body route: a `multipart/form-data` body, within the
-/// route's whole-body limit (its file is held to the category limits as it streams).
-pub fn form_framing(req: &RequestHeader, policy: &UploadPolicy) -> Result<Framing, Rejection> {
-    encoding(req, false)?;
-    if header(req, "transfer-encoding").is_some_and(|te| !te.eq_ignore_ascii_case(b"chunked")) {
-        return Err(Rejection::BadRequest(
-            "only chunked Transfer-Encoding is accepted".into(),
-        ));
-    }
-    if let Some(len) = super::read::content_length(req)? {
-        policy.check_content_length(len)?;
-    }
-    multipart_framing(req)
-}
-
 fn multipart_framing(req: &RequestHeader) -> Result<Framing, Rejection> {
     let content_type = header(req, "content-type").ok_or_else(|| {
         Rejection::UnsupportedMediaType("uploads must be multipart/form-data".into())

@@ -69,6 +69,22 @@ fn presigned_post_forms_are_held_to_their_policy_by_their_bytes() {
             serde_json::json!(["back.jpg", "up.jpg"]),
             "{r}"
         );
+        // Two Content-Type headers (the storage might read the other boundary): refused
+        // before the storage is contacted, like any upload's.
+        let jpg = crate::common::fixture("media/photo.jpg");
+        let form = upload_gateway::multipart::Form::new("twoct")
+            .field("key", "twoct.jpg")
+            .file("file", "twoct.jpg", "image/jpeg", &jpg);
+        let ct = form.content_type();
+        let two = gw
+            .request()
+            .path("/media")
+            .header("Content-Type", &ct)
+            .header("Content-Type", "multipart/form-data; boundary=other")
+            .body(&form.finish());
+        assert_eq!(two.status, 400, "{}", String::from_utf8_lossy(&two.body));
+        let text = String::from_utf8_lossy(&two.body);
+        assert!(text.contains("more than one Content-Type"), "{text}");
         assert_eq!(objects_on_disk(&s3), ["back.jpg", "up.jpg"]);
         // Both stored forms count, the redirected one too; the refused ones hold nothing.
         let usage = Request::new(admin.parse().unwrap())
