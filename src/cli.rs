@@ -6,7 +6,7 @@ use std::path::PathBuf;
 #[derive(Parser)]
 #[command(
     version,
-    about = "A pingora reverse proxy that inspects multipart uploads while they stream"
+    about = "A pingora reverse proxy that inspects uploads (multipart forms, raw bodies, S3 and tus) while they stream"
 )]
 pub struct Cli {
     /// Config file (TOML) for `run` when no command is given: `upload-gateway -c FILE`.

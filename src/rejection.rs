@@ -25,7 +25,7 @@ pub enum Rejection {
     /// 401 `unauthorized`: missing, malformed, expired or badly signed credential.
     Unauthorized(String),
     /// 403 `forbidden`: the credential lacks scopes (listed) or may not act for the organisation.
-    /// A SigV4 signature the gateway verified and found wrong (`[routes.s3] secret_env`).
+    /// A SigV4 signature the gateway verified and found wrong (`[routes.s3] secrets`).
     SignatureMismatch(String),
     Forbidden {
         message: String,
