@@ -319,9 +319,7 @@ impl ProxyHttp for Gateway {
             quota::on_response_body(&route, body.as_ref(), end_of_stream, ctx);
         }
         idempotency::on_response_body(body.as_ref(), end_of_stream, ctx);
-        if let Some(live) = ctx.live.clone() {
-            s3_answer::on_response_body(body.as_ref(), end_of_stream, ctx, &live);
-        }
+        s3_answer::on_response_body(body.as_ref(), end_of_stream, ctx);
         Ok(None)
     }
 

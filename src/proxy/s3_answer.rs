@@ -55,7 +55,7 @@ pub async fn on_response(resp: &ResponseHeader, ctx: &mut RequestCtx, live: &Liv
 /// A Complete's answer body: kept (bounded, leading spaces skipped) until it ends, then read
 /// for its root. A completed upload's records go (in the background: one store call each); an
 /// `<Error>` leaves them for the retry.
-pub fn on_response_body(body: Option<&Bytes>, end: bool, ctx: &mut RequestCtx, live: &Live) {
+pub fn on_response_body(body: Option<&Bytes>, end: bool, ctx: &mut RequestCtx) {
     let Some(call) = ctx.s3.as_mut() else {
         return;
     };
@@ -83,7 +83,7 @@ pub fn on_response_body(body: Option<&Bytes>, end: bool, ctx: &mut RequestCtx, l
         );
         return;
     }
-    let Some((key, _)) = &call.record else {
+    let (Some((key, _)), Some(live)) = (&call.record, &ctx.live) else {
         return;
     };
     let mut keys = vec![key.clone()];
