@@ -79,7 +79,10 @@ pub fn decode(s: &str) -> Option<String> {
         match b[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = b.get(i + 1..i + 3)?;
+                // Two hex digits: `from_str_radix` alone would take "+1" as 1.
+                let hex = b
+                    .get(i + 1..i + 3)
+                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit))?;
                 out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
                 i += 2;
             }
@@ -149,5 +152,7 @@ mod tests {
         assert_eq!(decode("a+b%2Bc").as_deref(), Some("a b+c"));
         assert_eq!(decode("%"), None);
         assert_eq!(decode("%ff"), None);
+        assert_eq!(decode("%+1"), None, "not a sign in an escape");
+        assert_eq!(decode("%-1"), None);
     }
 }
