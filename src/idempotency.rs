@@ -137,12 +137,7 @@ impl Idempotency {
 /// (its tenant, or its own bucket without one; see `Identity::bucket`). Hashed: any bytes,
 /// fixed length. Two tenants, or two credentials of one tenant, never share a record.
 pub fn store_key(route: &str, bucket: &str, principal: &str, key: &str) -> String {
-    let mut h = Sha256::new();
-    for part in [route, bucket, principal, key] {
-        h.update((part.len() as u64).to_be_bytes());
-        h.update(part.as_bytes());
-    }
-    hex::encode(h.finalize())
+    Fingerprint::of(&[route, bucket, principal, key])
 }
 
 /// The key derived from the caller and the payload when the route derives absent keys.
@@ -161,6 +156,16 @@ impl Fingerprint {
         f.add(method.as_bytes());
         f.add(path_and_query.as_bytes());
         f
+    }
+
+    /// The hex hash of `parts`: a store key scoped to them (the tenant, the credential…), so
+    /// that no other sequence of parts finds the same record.
+    pub fn of(parts: &[&str]) -> String {
+        let mut f = Self::default();
+        for part in parts {
+            f.add(part.as_bytes());
+        }
+        f.hex()
     }
 
     pub fn add(&mut self, part: &[u8]) {

@@ -18,7 +18,6 @@ use crate::rejection::Rejection;
 use base64::Engine;
 use http::HeaderMap;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 /// The protocol version spoken (`Tus-Resumable`).
@@ -311,12 +310,8 @@ impl UploadState {
 /// The store key of an upload: its path, scoped to the tenant and the credential that created
 /// it, so nobody else finds it (a lookup by another caller is a 404).
 pub fn state_key(bucket: &str, principal: &str, path: &str) -> String {
-    let mut h = Sha256::new();
-    for part in [bucket, principal, path] {
-        h.update((part.len() as u64).to_be_bytes());
-        h.update(part.as_bytes());
-    }
-    format!("tus:{}", hex::encode(h.finalize()))
+    let key = crate::idempotency::Fingerprint::of(&[bucket, principal, path]);
+    format!("tus:{key}")
 }
 
 /// The path of a `Location` (absolute URL or absolute path).

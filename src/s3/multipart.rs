@@ -9,7 +9,6 @@
 use crate::rejection::Rejection;
 use quick_xml::events::Event;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// How long the records of an upload live after its last request (S3 keeps an incomplete
 /// upload until it is completed, aborted or a lifecycle rule removes it).
@@ -87,12 +86,8 @@ pub struct PartRecord {
 /// The store key of an upload's record: scoped to the tenant and the credential that created
 /// it, so another caller's lookup finds nothing (`NoSuchUpload`).
 pub fn record_key(tenant: &str, principal: &str, upload_id: &str) -> String {
-    let mut h = Sha256::new();
-    for part in [tenant, principal, upload_id] {
-        h.update((part.len() as u64).to_be_bytes());
-        h.update(part.as_bytes());
-    }
-    format!("s3mpu:{}", hex::encode(h.finalize()))
+    let key = crate::idempotency::Fingerprint::of(&[tenant, principal, upload_id]);
+    format!("s3mpu:{key}")
 }
 
 /// The store key of part `n` of the upload at `record`.

@@ -197,6 +197,12 @@ fn records_are_per_tenant_and_credential() {
     assert_ne!(a, record_key("orgA", "s3:AKIDB", "u1"));
     assert_ne!(a, record_key("orgA", "s3:AKIDA", "u2"));
     assert_ne!(record_key("ab", "c", "d"), record_key("a", "bc", "d"));
+    // SHA-256 over each part's u64 big-endian length and bytes: records stored by an earlier
+    // build (Redis) are found by this one.
+    assert_eq!(
+        record_key("orgA", "s3:AKID", "up-1"),
+        "s3mpu:4378159c448b6635d4d6c48fc9fca7a2569f9d38405c99ebaff65285454cdab7"
+    );
     assert_eq!(part_key(&a, 3), format!("{a}:3"));
     assert_eq!(unquote(" \"x\" "), "x");
 }
